@@ -14,6 +14,7 @@ Layout of the ports (all on 127.0.0.1):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -234,7 +235,13 @@ class PebbleCA:
         if self.sleep_time is not None:
             env["PEBBLE_VA_SLEEPTIME"] = str(self.sleep_time)
         env.update(self.extra_env)
-        argv = [str(bin_dir / "pebble"), "-config", str(config_path), "-dnsserver", self.dns_address]
+        argv = [
+            str(bin_dir / "pebble"),
+            "-config",
+            str(config_path),
+            "-dnsserver",
+            self.dns_address,
+        ]
         self._spawn(argv, env, "pebble.log")
 
     def _wait_ready(self, timeout: float) -> None:
@@ -291,7 +298,7 @@ class PebbleCA:
         req = urllib.request.Request(
             self.challtestsrv_url + path, data=json.dumps(body).encode(), method="POST"
         )
-        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=5) as resp:
             return bytes(resp.read())
 
     def add_a(self, host: str, addresses: list[str]) -> None:
@@ -313,7 +320,5 @@ if __name__ == "__main__":
     with PebbleCA(Path(tempfile.mkdtemp(prefix="pebble-"))) as ca:
         print(json.dumps({"directory": ca.directory_url, "ca_bundle": str(ca.ca_bundle)}))
         sys.stdout.flush()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass

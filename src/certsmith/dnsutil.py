@@ -32,7 +32,9 @@ def parse_host_port(text: str, default_port: int = 53) -> tuple[str, int]:
     return host, port
 
 
-def make_resolver(nameserver: str | None = None, timeout: float = 5.0) -> dns.asyncresolver.Resolver:
+def make_resolver(
+    nameserver: str | None = None, timeout: float = 5.0
+) -> dns.asyncresolver.Resolver:
     """A resolver that asks ``nameserver`` (HOST:PORT) if given, else the system's resolvers."""
     if nameserver is None:
         resolver = dns.asyncresolver.Resolver(configure=True)
