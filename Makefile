@@ -1,0 +1,54 @@
+# certsmith: `make demo` (issue a certificate from a local Pebble CA) and `make test` (everything).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CERTBOT_VENV := .venv-certbot
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages pebble venv certbot-venv lint test unit demo bench clean
+
+setup: system-packages pebble venv certbot-venv
+
+# Debian packages the tests use: BIND9 for dns-01 (RFC 2136). Installed only when missing.
+system-packages:
+	@command -v named >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends bind9 bind9-utils >/dev/null) \
+	  || echo "note: BIND9 not installed; its tests will be skipped"; }
+
+pebble:
+	@./tools/fetch-pebble.sh
+
+$(BIN)/certsmith: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/certsmith
+
+$(CERTBOT_VENV)/bin/certbot:
+	$(PY) -m venv $(CERTBOT_VENV)
+	$(CERTBOT_VENV)/bin/pip install -q certbot==5.8.0
+
+certbot-venv: $(CERTBOT_VENV)/bin/certbot
+
+lint: venv
+	$(BIN)/ruff check src tests tools bench
+	$(BIN)/ruff format --check src tests tools bench
+	$(BIN)/mypy src
+
+test: setup lint
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+demo: system-packages pebble venv
+	$(BIN)/python tools/demo.py
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(CERTBOT_VENV) .cache demo-out

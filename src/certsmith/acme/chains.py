@@ -1,0 +1,48 @@
+"""Certificate chains as sent by the CA (RFC 8555 section 7.4.2); the preferred-chain choice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from certsmith.acme.errors import ProtocolViolation
+
+_MAX_CERTS = 10
+
+
+def parse_chain(pem: str) -> list[x509.Certificate]:
+    """The certificates of a ``application/pem-certificate-chain`` body, leaf first."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise ProtocolViolation("the CA sent a certificate chain that is not PEM") from None
+    if not certs or len(certs) > _MAX_CERTS:
+        raise ProtocolViolation(f"the CA sent a chain of {len(certs)} certificates")
+    return certs
+
+
+def _common_names(name: x509.Name) -> set[str]:
+    return {str(a.value) for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)}
+
+
+def choose_chain(chains: Sequence[str], preferred_issuer: str) -> str:
+    """Pick the chain for ``--preferred-chain`` the way certbot does.
+
+    First choice: the first chain whose topmost certificate's issuer CN equals the name (so the
+    chain leads to that root). Second: the first chain in which any certificate's issuer or subject
+    CN (the leaf's subject aside) equals it. Otherwise the default (first) chain.
+    """
+    if not chains:
+        raise ProtocolViolation("no certificate chain to choose from")
+    parsed = [parse_chain(chain) for chain in chains]
+    for chain, certs in zip(chains, parsed, strict=True):
+        if preferred_issuer in _common_names(certs[-1].issuer):
+            return chain
+    for chain, certs in zip(chains, parsed, strict=True):
+        names = set().union(*(_common_names(c.issuer) for c in certs))
+        names |= set().union(*(_common_names(c.subject) for c in certs[1:]))  # not the leaf's
+        if preferred_issuer in names:
+            return chain
+    return chains[0]

@@ -1,0 +1,208 @@
+"""TCP listeners shared by the standalone http-01 and the tls-alpn-01 servers.
+
+A ``Listener`` binds one or more addresses on one port (``""`` means every IPv4 and IPv6
+address, like certbot's ``--http-01-address``), caps the number of connections served at once,
+and on ``close`` ends every connection it still holds, so nothing outlives the solver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+
+from certsmith.errors import SolverError
+
+logger = logging.getLogger(__name__)
+
+ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+# errno values that mean "this address family or address does not exist on this host".
+_UNAVAILABLE = {errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT}
+_PORT_RETRIES = 5
+
+
+def listen_addresses(address: str | Sequence[str]) -> tuple[list[str], bool]:
+    """Expand ``address`` into the list to bind and whether it was the "all addresses" default.
+
+    ``""`` (or an empty sequence) -> ``["0.0.0.0", "::"]``. Other values must be IP literals
+    (brackets around IPv6 allowed); anything else raises ``SolverError``.
+    """
+    items = [address] if isinstance(address, str) else list(address)
+    if not items or items == [""]:
+        return ["0.0.0.0", "::"], True  # noqa: S104 - binding every address is the documented default
+    result = []
+    for item in items:
+        text = item.strip().removeprefix("[").removesuffix("]")
+        try:
+            result.append(str(ipaddress.ip_address(text)))
+        except ValueError:
+            raise SolverError(f"{item!r} is not an IP address to listen on") from None
+    return result, False
+
+
+class Listener:
+    """Serves ``handler`` on ``address``:``port`` with at most ``max_connections`` at once.
+
+    With port 0 the first address picks a free port and the others bind the same one.
+    IPv6 addresses that do not exist on this host are skipped with a warning as long as
+    another address could be bound; every other bind failure raises ``SolverError``.
+    """
+
+    def __init__(
+        self,
+        handler: ConnectionHandler,
+        *,
+        address: str | Sequence[str],
+        port: int,
+        max_connections: int,
+        name: str,
+        read_limit: int = 65536,
+    ) -> None:
+        self._handler = handler
+        self._addresses, self._default = listen_addresses(address)
+        self._requested_port = port
+        self._max_connections = max_connections
+        self._name = name
+        self._read_limit = read_limit
+        self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._servers)
+
+    @property
+    def sockets(self) -> list[tuple[str, int]]:
+        """The (address, port) pairs actually bound."""
+        bound = []
+        for server in self._servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                bound.append((host, port))
+        return bound
+
+    @property
+    def port(self) -> int:
+        """The bound port (the requested one, or the one the OS picked for port 0)."""
+        pairs = self.sockets
+        return pairs[0][1] if pairs else self._requested_port
+
+    async def start(self) -> None:
+        """Bind every address; idempotent. Raises ``SolverError`` when nothing can be bound."""
+        if self._servers:
+            return
+        for attempt in range(_PORT_RETRIES):
+            try:
+                await self._bind_all()
+                return
+            except _PortTaken:
+                await self._close_servers()
+                if attempt == _PORT_RETRIES - 1:
+                    raise SolverError(f"{self._name}: no free port for every address") from None
+
+    async def _bind_all(self) -> None:
+        port = self._requested_port
+        errors: list[str] = []
+        for host in self._addresses:
+            try:
+                server = await asyncio.start_server(
+                    self._on_connection, host=host, port=port, limit=self._read_limit
+                )
+            except OSError as exc:
+                is_v6 = ":" in host
+                if self._servers and self._requested_port == 0 and exc.errno == errno.EADDRINUSE:
+                    raise _PortTaken from exc
+                if is_v6 and exc.errno in _UNAVAILABLE:
+                    logger.warning("%s: IPv6 address %s unavailable (%s)", self._name, host, exc)
+                    errors.append(f"[{host}]:{port}: {exc.strerror}")
+                    continue
+                await self._close_servers()
+                raise SolverError(
+                    f"{self._name}: cannot listen on {host} port {port}: {exc}"
+                ) from exc
+            self._servers.append(server)
+            if port == 0:
+                port = server.sockets[0].getsockname()[1]
+        if not self._servers:
+            raise SolverError(f"{self._name}: could not listen anywhere: {'; '.join(errors)}")
+        logger.info("%s listening on %s", self._name, self._describe())
+
+    def _describe(self) -> str:
+        return ", ".join(
+            f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in self.sockets
+        )
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if len(self._writers) >= self._max_connections:
+            logger.warning("%s: connection limit reached, refusing a connection", self._name)
+            writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None  # always inside the server's task
+        self._tasks.add(task)
+        self._writers.add(writer)
+        try:
+            await self._handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # Only ``close`` cancels these tasks; ending quietly keeps asyncio's stream
+            # callback (which calls ``task.exception()``) from logging an error.
+            pass
+        except Exception:
+            logger.exception("%s: unexpected error while serving a connection", self._name)
+        finally:
+            self._writers.discard(writer)
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _close_servers(self) -> None:
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+        for server in servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    async def close(self) -> None:
+        """Stop listening and end every open connection; idempotent."""
+        if self._servers:
+            logger.info("%s stopped listening on %s", self._name, self._describe())
+        for server in self._servers:
+            server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()  # pending reads end, so the handlers return
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=1.0)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck, timeout=1.0)
+        await self._close_servers()
+
+
+class _PortTaken(Exception):
+    """The port picked for the first address is taken on another address; pick again."""
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether ``::1`` can be bound here (for callers and tests that need IPv6)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,201 @@
+"""acme-dns (github.com/joohoi/acme-dns): a tiny DNS server that holds only challenge records.
+
+Set-up, once per domain: ``register(domain)`` calls ``POST /register`` and stores the answer
+(username, password, fulldomain, subdomain) in a JSON file created 0600, keyed by domain, in the
+same layout as certbot-dns-acmedns. The user then creates
+``_acme-challenge.<domain> CNAME <fulldomain>``; the solver follows that CNAME, so ``add_txt``
+gets ``fulldomain`` and sends ``POST /update`` with ``X-Api-User`` / ``X-Api-Key`` and
+``{"subdomain": ..., "txt": ...}``.
+
+acme-dns keeps the two most recent values per subdomain and cannot delete one: ``remove_txt``
+does nothing. An order for a wildcard and its base name needs both values, which fits.
+
+Options (credentials file): ``dns_acmedns_api_url``, ``dns_acmedns_registration_file``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from certsmith.challenges.dns01.provider import require
+from certsmith.errors import SolverError, UsageError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcmeDnsRegistration:
+    """The account acme-dns made for one domain."""
+
+    username: str
+    password: str
+    fulldomain: str
+    subdomain: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> AcmeDnsRegistration:
+        if not isinstance(data, dict):
+            raise ValueError("registration is not an object")
+        values = {key: data.get(key) for key in ("username", "password", "fulldomain", "subdomain")}
+        missing = [key for key, value in values.items() if not isinstance(value, str) or not value]
+        if missing:
+            raise ValueError(f"registration lacks {', '.join(missing)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _norm(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+class AcmeDnsProvider:
+    """Updates challenge records on an acme-dns server (see the module docstring)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        registration_file: str | os.PathLike[str],
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not api_url.startswith(("https://", "http://")):
+            raise UsageError(f"acme-dns API URL {api_url!r} must start with https://")
+        self.api_url = api_url.rstrip("/")
+        self.registration_file = Path(registration_file)
+        self.timeout = timeout
+        self._transport = transport
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> AcmeDnsProvider:
+        return cls(
+            require(options, "dns_acmedns_api_url", "acme-dns"),
+            require(options, "dns_acmedns_registration_file", "acme-dns"),
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+
+    def load_registrations(self) -> dict[str, AcmeDnsRegistration]:
+        """domain -> registration from the file; an absent file is empty."""
+        try:
+            data = json.loads(self.registration_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"cannot read acme-dns registrations {self.registration_file}: {exc}"
+            ) from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{self.registration_file} is not a JSON object")
+        try:
+            return {_norm(k): AcmeDnsRegistration.from_json(v) for k, v in data.items()}
+        except ValueError as exc:
+            raise UsageError(f"{self.registration_file}: {exc}") from None
+
+    def _store(self, registrations: Mapping[str, AcmeDnsRegistration]) -> None:
+        """Atomic write of the registrations, created 0600 (they hold API passwords)."""
+        directory = self.registration_file.parent
+        text = json.dumps({k: v.to_json() for k, v in sorted(registrations.items())}, indent=2)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".acmedns-", suffix=".tmp")  # 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            Path(tmp).replace(self.registration_file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    async def register(self, domain: str) -> AcmeDnsRegistration:
+        """``POST /register`` and store the result for ``domain`` (replacing an older one).
+
+        The caller tells the user to create ``_acme-challenge.<domain> CNAME <fulldomain>``.
+        """
+        try:
+            async with self._client() as client:
+                response = await client.post(f"{self.api_url}/register")
+        except httpx.HTTPError as exc:
+            raise SolverError(f"acme-dns registration at {self.api_url} failed: {exc!r}") from exc
+        if response.status_code not in (200, 201):
+            raise SolverError(
+                f"acme-dns {self.api_url}/register answered HTTP {response.status_code}"
+            )
+        try:
+            registration = AcmeDnsRegistration.from_json(response.json())
+        except ValueError as exc:
+            raise SolverError(f"acme-dns {self.api_url}/register: bad answer: {exc}") from exc
+        registrations = self.load_registrations()
+        registrations[_norm(domain).removeprefix("*.")] = registration
+        try:
+            self._store(registrations)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write acme-dns registrations {self.registration_file}: {exc.strerror}"
+            ) from None
+        logger.info(
+            "registered %s at acme-dns: create _acme-challenge.%s CNAME %s",
+            domain,
+            domain,
+            registration.fulldomain,
+        )
+        return registration
+
+    def registration_for(self, fqdn: str) -> AcmeDnsRegistration:
+        """The registration whose fulldomain is ``fqdn``, or for ``_acme-challenge.<domain>``."""
+        wanted = _norm(fqdn)
+        registrations = self.load_registrations()
+        for registration in registrations.values():
+            if _norm(registration.fulldomain) == wanted:
+                return registration
+        domain = wanted.removeprefix("_acme-challenge.")
+        if domain in registrations:
+            logger.warning(
+                "_acme-challenge.%s is no CNAME to %s: the CA will not see the record",
+                domain,
+                registrations[domain].fulldomain,
+            )
+            return registrations[domain]
+        raise SolverError(
+            f"no acme-dns registration for {fqdn} in {self.registration_file}: register the "
+            "domain, then CNAME its _acme-challenge name to the fulldomain you get"
+        )
+
+    async def add_txt(self, fqdn: str, value: str) -> None:
+        """``POST /update`` for the registration matching ``fqdn``."""
+        registration = self.registration_for(fqdn)
+        headers = {"X-Api-User": registration.username, "X-Api-Key": registration.password}
+        body = {"subdomain": registration.subdomain, "txt": value}
+        try:
+            async with self._client() as client:
+                response = await client.post(f"{self.api_url}/update", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise SolverError(f"acme-dns update at {self.api_url} failed: {exc!r}") from exc
+        if response.status_code != 200:
+            detail = response.text[:200].strip()
+            raise SolverError(
+                f"acme-dns {self.api_url}/update answered HTTP {response.status_code} "
+                f"for {fqdn}: {detail}"
+            )
+        logger.info("acme-dns holds TXT %s", registration.fulldomain)
+
+    async def remove_txt(self, fqdn: str, value: str) -> None:
+        """acme-dns cannot delete a value; it keeps the last two. Nothing to do."""
+        logger.debug("acme-dns keeps %s at %s until it rotates out", value, fqdn)

@@ -1,0 +1,93 @@
+"""The dns-01 solver: a DNS provider to write records, a propagation checker to wait for them.
+
+For an order with several names, the issuance code calls ``present`` for each (every record is
+written, to the CNAME target of its ``_acme-challenge`` name), ``settle`` once (one wait for all
+records together), and ``cleanup`` for each.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from certsmith.challenges.base import ChallengeTask
+from certsmith.challenges.dns01.propagation import (
+    PropagationChecker,
+    challenge_name,
+    txt_value,
+)
+from certsmith.challenges.dns01.provider import DnsProvider
+from certsmith.errors import CertsmithError, SolverError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishedRecord:
+    """A TXT value this solver wrote: where (after CNAMEs) and what."""
+
+    fqdn: str
+    value: str
+
+
+class DnsSolver:
+    """Implements ``certsmith.challenges.base.Solver`` for dns-01 over any ``DnsProvider``."""
+
+    challenge_type = "dns-01"
+
+    def __init__(self, provider: DnsProvider, checker: PropagationChecker) -> None:
+        self.provider = provider
+        self.checker = checker
+        self._published: dict[ChallengeTask, PublishedRecord] = {}
+        self._attempted: dict[ChallengeTask, PublishedRecord] = {}
+
+    async def record_for(self, task: ChallengeTask) -> PublishedRecord:
+        """Where and what ``task``'s TXT record is (follows an ``_acme-challenge`` CNAME)."""
+        if task.challenge_type != self.challenge_type:
+            raise SolverError(f"the dns-01 solver got a {task.challenge_type} challenge")
+        fqdn = await self.checker.resolve_challenge_target(challenge_name(task.identifier))
+        return PublishedRecord(fqdn, txt_value(task.key_authorization))
+
+    async def present(self, task: ChallengeTask) -> None:
+        """Write ``task``'s TXT value; a second call for the same task does nothing."""
+        if task in self._published:
+            return
+        record = await self.record_for(task)
+        logger.info("publishing TXT %s for %s", record.fqdn, task.identifier)
+        # Remembered before the call: a write that timed out may still have happened, and
+        # cleanup() must then remove it.
+        self._attempted[task] = record
+        try:
+            await self.provider.add_txt(record.fqdn, record.value)
+        except CertsmithError:
+            raise
+        except Exception as exc:
+            raise SolverError(
+                f"{type(self.provider).__name__} could not add TXT {record.fqdn}: {exc}"
+            ) from exc
+        self._published[task] = record
+
+    async def settle(self, tasks: list[ChallengeTask]) -> None:
+        """Wait once until every presented task's value is served; bounded by the checker."""
+        records: dict[str, set[str]] = {}
+        for task in tasks:
+            record = self._published.get(task)
+            if record is None:
+                raise SolverError(f"settle() before present() for {task.identifier}")
+            records.setdefault(record.fqdn, set()).add(record.value)
+        if records:
+            await self.checker.wait(records)
+
+    async def cleanup(self, task: ChallengeTask) -> None:
+        """Remove ``task``'s value if this solver wrote it; logs failures, never raises."""
+        self._published.pop(task, None)
+        record = self._attempted.pop(task, None)
+        if record is None:
+            logger.debug("nothing to clean up for %s", task.identifier)
+            return
+        try:
+            await self.provider.remove_txt(record.fqdn, record.value)
+        except Exception as exc:
+            logger.warning("could not remove TXT %s (%s): %s", record.fqdn, record.value, exc)
+        else:
+            logger.info("removed TXT %s for %s", record.fqdn, task.identifier)

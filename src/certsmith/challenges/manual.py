@@ -1,0 +1,326 @@
+"""http-01 and dns-01 done by the user or by their scripts (certbot's ``--manual``).
+
+With ``auth_hook`` (``--manual-auth-hook``) each challenge runs the hook through ``/bin/sh -c``
+with certbot's variables (names and values as certbot 5 sets them):
+
+    CERTBOT_DOMAIN, CERTBOT_IDENTIFIER   the identifier (a wildcard's base name)
+    CERTBOT_VALIDATION                   key authorization (http-01) or TXT value (dns-01)
+    CERTBOT_TOKEN                        the token (http-01 only)
+    CERTBOT_REMAINING_CHALLENGES         challenges after this one in the batch
+    CERTBOT_ALL_DOMAINS, CERTBOT_ALL_IDENTIFIERS   comma-separated identifiers of the batch
+
+``cleanup_hook`` gets the same plus ``CERTBOT_AUTH_OUTPUT``, the auth hook's stripped stdout.
+Inherited ``CERTBOT_*`` variables are removed so a hook sees exactly these. Without hooks, the
+injected ``show_instructions`` callback is told what to publish, one challenge at a time.
+
+Why the work happens in ``settle`` and not in ``present``: the hook variables describe the whole
+batch (how many remain, every identifier), which is only known once every challenge of the
+order has been presented. ``present`` records the task; ``settle`` runs the hooks (or shows the
+instructions) in the order presented, then checks: for http-01 it fetches the URL as the CA will
+(``selfcheck``); for dns-01 it awaits the injected ``wait_for_txt`` with every record expected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from certsmith.acme.identifier import Identifier
+from certsmith.challenges.base import ChallengeTask, is_safe_token
+from certsmith.challenges.selfcheck import Resolve, check_http01
+from certsmith.errors import SolverError
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED = ("http-01", "dns-01")
+
+
+def dns01_txt_value(key_authorization: str) -> str:
+    """RFC 8555 section 8.4: base64url(SHA-256(key authorization)) without padding."""
+    digest = hashlib.sha256(key_authorization.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def base_name(identifier: Identifier) -> str:
+    """The identifier without a wildcard's ``*.`` (what certbot calls the domain)."""
+    return identifier.value.removeprefix("*.")
+
+
+def dns01_record_name(identifier: Identifier) -> str:
+    """``_acme-challenge.<name>`` (no trailing dot) for a dns identifier, wildcard or not."""
+    return f"_acme-challenge.{base_name(identifier).removesuffix('.')}"
+
+
+def http01_url(identifier: Identifier, token: str) -> str:
+    """The URL the CA fetches for an http-01 challenge (IPv6 literals in brackets)."""
+    host = identifier.value
+    if identifier.type == "ip" and ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}/.well-known/acme-challenge/{token}"
+
+
+@dataclass(frozen=True)
+class ManualInstructions:
+    """Exactly what the user must publish for one challenge, and where.
+
+    http-01: serve ``content`` (nothing else) at ``url``. dns-01: a TXT record named
+    ``record_name`` holding ``content``. ``subsequent``: earlier challenges must stay in place;
+    ``verify_dns``: the last dns-01 of the batch, so the user should check propagation now.
+    """
+
+    challenge_type: str
+    identifier: Identifier
+    content: str
+    url: str | None = None
+    record_name: str | None = None
+    subsequent: bool = False
+    verify_dns: bool = False
+
+    def render(self) -> str:
+        """The instructions as text for a terminal."""
+        if self.challenge_type == "dns-01":
+            text = (
+                f"Create a DNS TXT record named\n\n    {self.record_name}.\n\n"
+                f"with this value:\n\n    {self.content}\n"
+            )
+        else:
+            text = (
+                f"Create a file containing only this text:\n\n    {self.content}\n\n"
+                f"and make your web server serve it at this URL:\n\n    {self.url}\n"
+            )
+        if self.subsequent:
+            text += (
+                "\nKeep the records and files of the earlier challenges in place: all of them "
+                "are checked.\n"
+            )
+            if self.challenge_type == "dns-01":
+                text += "(Several TXT records with the same name are allowed.)\n"
+        if self.verify_dns:
+            text += (
+                f"\nBefore you continue, check that the TXT record of {self.record_name} is "
+                "visible from the internet; this can take from seconds to minutes.\n"
+            )
+        return text
+
+
+ShowInstructions = Callable[[ChallengeTask, ManualInstructions], Awaitable[None]]
+WaitForTxt = Callable[[dict[str, set[str]]], Awaitable[None]]
+
+
+async def run_hook(
+    command: str, env: Mapping[str, str], *, timeout: float, what: str
+) -> tuple[str, str]:
+    """Run ``command`` through ``/bin/sh -c`` with exactly ``env``; return (stdout, stderr).
+
+    Raises ``SolverError`` when it exits non-zero or outlives ``timeout`` seconds (then its
+    whole process group is killed).
+    """
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        command,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.communicate(), 5.0)
+        raise SolverError(f"{what} did not finish within {timeout:g} seconds: {command}") from None
+    stdout = out_bytes.decode("utf-8", errors="replace")
+    stderr = err_bytes.decode("utf-8", errors="replace")
+    if stdout.strip():
+        logger.info("%s said: %s", what, stdout.strip())
+    if stderr.strip():
+        logger.warning("%s reported: %s", what, stderr.strip())
+    if proc.returncode != 0:
+        raise SolverError(
+            f"{what} exited with status {proc.returncode}: {command}"
+            + (f" ({stderr.strip()[-300:]})" if stderr.strip() else "")
+        )
+    return stdout, stderr
+
+
+class ManualSolver:
+    """A ``Solver`` for http-01 and dns-01 through hooks or the user (certbot ``--manual``).
+
+    ``challenge_type`` is the type this solver is offered for; it accepts tasks of both
+    supported types so one instance can span a mixed order, as certbot's plugin does.
+    Either ``auth_hook`` or ``show_instructions`` is required.
+    """
+
+    def __init__(
+        self,
+        *,
+        challenge_type: str = "http-01",
+        auth_hook: str | None = None,
+        cleanup_hook: str | None = None,
+        show_instructions: ShowInstructions | None = None,
+        wait_for_txt: WaitForTxt | None = None,
+        hook_timeout: float = 600.0,
+        base_env: Mapping[str, str] | None = None,
+        self_check: bool = True,
+        self_check_transport: httpx.AsyncBaseTransport | None = None,
+        self_check_resolve: Resolve | None = None,
+        self_check_timeout: float = 10.0,
+    ) -> None:
+        if challenge_type not in SUPPORTED:
+            raise SolverError(f"the manual solver cannot answer {challenge_type}")
+        if auth_hook is None and show_instructions is None:
+            raise SolverError(
+                "the manual solver needs --manual-auth-hook when it cannot show instructions"
+            )
+        self._type = challenge_type
+        self._auth_hook = auth_hook
+        self._cleanup_hook = cleanup_hook
+        self._show = show_instructions
+        self._wait_for_txt = wait_for_txt
+        self._hook_timeout = hook_timeout
+        self._base_env = base_env  # None: the process environment at the time a hook runs
+        self._self_check = self_check
+        self._transport = self_check_transport
+        self._resolve = self_check_resolve
+        self._check_timeout = self_check_timeout
+        self._pending: list[ChallengeTask] = []
+        self._performed: dict[ChallengeTask, dict[str, str]] = {}
+        self._shown_any = False
+
+    @property
+    def challenge_type(self) -> str:
+        return self._type
+
+    async def present(self, task: ChallengeTask) -> None:
+        """Record ``task`` for ``settle``; validates it, publishes nothing yet (see module doc)."""
+        if task.challenge_type not in SUPPORTED:
+            raise SolverError(f"the manual solver cannot answer {task.challenge_type}")
+        if not is_safe_token(task.token):
+            raise SolverError(f"refusing unsafe token {task.token[:40]!r}")
+        if task.challenge_type == "http-01" and task.identifier.is_wildcard:
+            raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
+        if task.challenge_type == "dns-01" and task.identifier.type != "dns":
+            raise SolverError(f"dns-01 cannot validate IP address {task.identifier}")
+        if task not in self._pending and task not in self._performed:
+            self._pending.append(task)
+
+    async def settle(self, tasks: list[ChallengeTask]) -> None:
+        """Publish every presented task (hooks or instructions), then check ``tasks``."""
+        for task in tasks:
+            await self.present(task)
+        batch, self._pending = self._pending, []
+        for index, task in enumerate(batch):
+            if self._auth_hook is not None:
+                await self._run_auth_hook(task, batch, index)
+            else:
+                await self._show_instructions(task, batch, index)
+        await self._check(tasks)
+
+    async def cleanup(self, task: ChallengeTask) -> None:
+        """Run the cleanup hook for a task whose auth hook ran; never raises (logs instead)."""
+        if task in self._pending:
+            self._pending.remove(task)
+        env = self._performed.pop(task, None)
+        if env is None or self._cleanup_hook is None:
+            return
+        what = f"--manual-cleanup-hook for {task.identifier}"
+        try:
+            await run_hook(self._cleanup_hook, env, timeout=self._hook_timeout, what=what)
+        except (SolverError, OSError) as exc:
+            logger.error("%s failed: %s", what, exc)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    @staticmethod
+    def validation(task: ChallengeTask) -> str:
+        """What the CA checks: the key authorization (http-01) or the TXT value (dns-01)."""
+        if task.challenge_type == "dns-01":
+            return dns01_txt_value(task.key_authorization)
+        return task.key_authorization
+
+    def hook_env(
+        self, task: ChallengeTask, batch: list[ChallengeTask], index: int
+    ) -> dict[str, str]:
+        """The auth hook's environment: the base environment minus ``CERTBOT_*``, plus ours."""
+        base = os.environ if self._base_env is None else self._base_env
+        env = {k: v for k, v in base.items() if not k.startswith("CERTBOT_")}
+        every = ",".join(base_name(t.identifier) for t in batch)
+        env.update(
+            CERTBOT_DOMAIN=base_name(task.identifier),
+            CERTBOT_IDENTIFIER=base_name(task.identifier),
+            CERTBOT_VALIDATION=self.validation(task),
+            CERTBOT_ALL_DOMAINS=every,
+            CERTBOT_ALL_IDENTIFIERS=every,
+            CERTBOT_REMAINING_CHALLENGES=str(len(batch) - index - 1),
+        )
+        if task.challenge_type == "http-01":
+            env["CERTBOT_TOKEN"] = task.token
+        return env
+
+    async def _run_auth_hook(
+        self, task: ChallengeTask, batch: list[ChallengeTask], index: int
+    ) -> None:
+        assert self._auth_hook is not None
+        env = self.hook_env(task, batch, index)
+        what = f"--manual-auth-hook for {task.identifier}"
+        try:
+            stdout, _ = await run_hook(self._auth_hook, env, timeout=self._hook_timeout, what=what)
+        except OSError as exc:
+            raise SolverError(f"{what} could not be started: {exc}") from exc
+        finally:
+            # Even a failed hook may have published something: let cleanup run for it.
+            self._performed[task] = {**env, "CERTBOT_AUTH_OUTPUT": ""}
+        self._performed[task]["CERTBOT_AUTH_OUTPUT"] = stdout.strip()
+
+    async def _show_instructions(
+        self, task: ChallengeTask, batch: list[ChallengeTask], index: int
+    ) -> None:
+        assert self._show is not None
+        is_dns = task.challenge_type == "dns-01"
+        last_dns = max((i for i, t in enumerate(batch) if t.challenge_type == "dns-01"), default=-1)
+        instructions = ManualInstructions(
+            challenge_type=task.challenge_type,
+            identifier=task.identifier,
+            content=self.validation(task),
+            url=None if is_dns else http01_url(task.identifier, task.token),
+            record_name=dns01_record_name(task.identifier) if is_dns else None,
+            subsequent=self._shown_any,
+            verify_dns=is_dns and index == last_dns,
+        )
+        await self._show(task, instructions)
+        self._performed[task] = {}
+        self._shown_any = True
+
+    # -- checking --------------------------------------------------------------------------
+
+    async def _check(self, tasks: list[ChallengeTask]) -> None:
+        if self._self_check:
+            for task in tasks:
+                if task.challenge_type == "http-01":
+                    await check_http01(
+                        http01_url(task.identifier, task.token),
+                        task.key_authorization,
+                        transport=self._transport,
+                        resolve=self._resolve,
+                        timeout=self._check_timeout,
+                    )
+        records: dict[str, set[str]] = {}
+        for task in tasks:
+            if task.challenge_type == "dns-01":
+                name = dns01_record_name(task.identifier)
+                records.setdefault(name, set()).add(dns01_txt_value(task.key_authorization))
+        if records and self._wait_for_txt is not None:
+            await self._wait_for_txt(records)

@@ -1,0 +1,185 @@
+"""One sentence and one next step for every error a person can meet.
+
+``explain(error)`` never raises. It reads errors by duck typing so that it does not depend on
+the exact classes of ``certsmith.acme.errors``:
+
+1. an ACME problem: ``error.type`` is a ``urn:ietf:params:acme:error:<suffix>`` URN (RFC 8555
+   section 6.7); the suffix picks ``problem.<suffix>``. Before that, the CA's ``detail`` is read
+   for the cases one type does not tell apart: a paused account (``paused`` and an unpause URL)
+   and a failure from the CA's other vantage points (``During secondary validation:``).
+   ``compound`` gives one line per subproblem in ``detail``.
+2. otherwise the class name, walking the MRO: ``error.<ClassName>`` (TransportError,
+   PollTimeout, ValidationFailed, UsageError, LockHeld, ..., OSError);
+3. otherwise ``error.unknown``.
+
+``detail`` is what the CA or the exception said, for showing under the sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from certsmith.preflight.messages import Catalogue
+
+_URN_PREFIXES = ("urn:ietf:params:acme:error:", "urn:acme:error:")
+_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
+_RETRY_AFTER_RE = re.compile(r"retry after (\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:\s*UTC)?", re.I)
+_SECONDARY_RE = re.compile(r"during secondary (validation|caa checking)", re.I)
+_PAUSED_RE = re.compile(r"\bpaused\b|unpause", re.I)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What went wrong (one sentence), what to do next, and the raw detail."""
+
+    sentence: str
+    next_step: str
+    detail: str
+    key: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "sentence": self.sentence,
+            "next_step": self.next_step,
+            "detail": self.detail,
+            "key": self.key,
+        }
+
+
+def _attr(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def problem_suffix(error: Any) -> str | None:
+    """``"caa"`` for ``urn:ietf:params:acme:error:caa``; None if not an ACME problem type."""
+    kind = _attr(error, "type")
+    if not isinstance(kind, str):
+        return None
+    for prefix in _URN_PREFIXES:
+        if kind.startswith(prefix) and len(kind) > len(prefix):
+            return kind[len(prefix) :]
+    return None
+
+
+def _identifier_text(error: Any, cat: Catalogue) -> str:
+    ident = _attr(error, "identifier")
+    if isinstance(ident, str) and ident:
+        return ident
+    value = _attr(ident, "value") if ident is not None else None
+    return str(value) if value else cat.get("identifier.unknown")
+
+
+def _detail(error: Any) -> str:
+    detail = _attr(error, "detail")
+    if isinstance(detail, str) and detail:
+        return detail
+    if isinstance(error, BaseException):
+        return str(error)
+    return ""
+
+
+def _lift_time(error: Any, detail: str, now: dt.datetime) -> dt.datetime | None:
+    retry_after = _attr(error, "retry_after")
+    if isinstance(retry_after, dt.datetime):
+        return retry_after if retry_after.tzinfo else retry_after.replace(tzinfo=dt.UTC)
+    if isinstance(retry_after, int | float) and not isinstance(retry_after, bool):
+        return now + dt.timedelta(seconds=max(0.0, float(retry_after)))
+    if isinstance(retry_after, dt.timedelta):
+        return now + retry_after
+    found = _RETRY_AFTER_RE.search(detail)
+    if found:
+        parsed = dt.datetime.fromisoformat(found.group(1).replace(" ", "T"))
+        return parsed.replace(tzinfo=dt.UTC)
+    return None
+
+
+def _pair(cat: Catalogue, key: str, detail: str, **values: Any) -> Explanation:
+    return Explanation(cat.get(key, **values), cat.get(key + ".next", **values), detail, key)
+
+
+def _explain_problem(
+    error: Any, suffix: str, cat: Catalogue, now: dt.datetime, depth: int, outer: Any = None
+) -> Explanation:
+    detail = _detail(error)
+    has_own = _attr(error, "identifier") is not None or outer is None
+    ident = _identifier_text(error if has_own else outer, cat)
+    url = _URL_RE.search(detail)
+    if _PAUSED_RE.search(detail) and url:
+        return _pair(cat, "problem.paused", detail, identifier=ident, url=url.group(0))
+    # A serverInternal "During secondary validation" is the CA's own RPC failing, not ours.
+    if _SECONDARY_RE.search(detail) and suffix != "serverInternal":
+        return _pair(cat, "problem.secondary", detail, identifier=ident)
+    if suffix == "compound" or (_attr(error, "subproblems") and depth == 0):
+        return _explain_compound(error, cat, now, detail)
+    if suffix == "rateLimited":
+        lifts = _lift_time(error, detail, now)
+        if lifts is None:
+            return _pair(cat, "problem.rateLimited.unknown", detail)
+        when = lifts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return _pair(cat, "problem.rateLimited", detail, when=when)
+    if suffix == "userActionRequired":
+        link = (
+            _attr(error, "instance") or _attr(error, "tos_url") or (url.group(0) if url else None)
+        )
+        if link:
+            return _pair(cat, "problem.userActionRequired", detail, url=link)
+        return _pair(cat, "problem.userActionRequired.nourl", detail)
+    key = f"problem.{suffix}"
+    if cat.has(key) and cat.has(key + ".next") and suffix != "compound":
+        return _pair(cat, key, detail, identifier=ident)
+    return _pair(cat, "problem.other", detail, type=_attr(error, "type"))
+
+
+def _explain_compound(error: Any, cat: Catalogue, now: dt.datetime, detail: str) -> Explanation:
+    subs = list(_attr(error, "subproblems") or [])[:100]
+    lines = []
+    for sub in subs:
+        suffix = problem_suffix(sub) or "other"
+        inner = _explain_problem(sub, suffix, cat, now, depth=1)
+        line = cat.get(
+            "problem.compound.line", identifier=_identifier_text(sub, cat), sentence=inner.sentence
+        )
+        lines.append(f"{line} {inner.next_step}")
+    text = "\n".join(lines) if lines else detail
+    if lines and detail:
+        text = f"{detail}\n{text}"
+    return _pair(cat, "problem.compound", text, count=len(subs))
+
+
+def explain(
+    error: BaseException | Any,
+    *,
+    catalogue: Catalogue | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+) -> Explanation:
+    """Explain ``error`` in one sentence with a next step; never raises.
+
+    ``now`` (UTC) turns a ``retry_after`` given in seconds into the time a rate limit lifts.
+    """
+    cat = catalogue or Catalogue()
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
+    try:
+        suffix = problem_suffix(error)
+        inner = _attr(error, "problem")
+        if suffix is None and inner is not None and problem_suffix(inner) is not None:
+            # A challenge's error object names no identifier; the wrapping error does.
+            suffix = problem_suffix(inner) or "other"
+            return _explain_problem(inner, suffix, cat, clock(), 0, outer=error)
+        if suffix is not None:
+            return _explain_problem(error, suffix, cat, clock(), 0)
+        detail = _detail(error)
+        for cls in type(error).__mro__:
+            key = f"error.{cls.__name__}"
+            if cat.has(key):
+                return _pair(cat, key, detail, identifier=_identifier_text(error, cat))
+        return _pair(cat, "error.unknown", detail)
+    except Exception:  # explaining must never be the thing that fails
+        return Explanation(
+            cat.get("error.unknown"), cat.get("error.unknown.next"), "", "error.unknown"
+        )

@@ -1,0 +1,157 @@
+"""The settings a lineage is renewed with, as certbot stores them in ``[renewalparams]``.
+
+certbot writes every value as a string (``reuse_key = True``, ``pref_challs = http-01,``,
+``rsa_key_size = 2048``); lists end with a comma when they have one element. We read what certbot
+wrote and write what certbot reads, and keep keys we do not know untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from certsmith.errors import UsageError
+
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+AUTHENTICATORS = ("standalone", "webroot", "manual", "dns-rfc2136", "dns-acme-dns", "dns-duckdns")
+
+
+def _as_bool(value: Any, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"true", "yes", "1", "on"}
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _as_int(value: Any, key: str) -> int | None:
+    if value is None or value == "" or value == "None":
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise UsageError(f"renewal setting {key} = {value!r} is not a number") from None
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None or value == "None" or value == "":
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class LineageSettings:
+    server: str = LETSENCRYPT
+    account: str | None = None
+    authenticator: str = "standalone"
+    key_type: str = "ecdsa"
+    rsa_key_size: int = 2048
+    elliptic_curve: str = "secp256r1"
+    reuse_key: bool = False
+    preferred_chain: str | None = None
+    preferred_profile: str | None = None
+    required_profile: str | None = None
+    pref_challs: tuple[str, ...] = ()
+    webroot_map: Mapping[str, str] = field(default_factory=dict)
+    http01_port: int | None = None
+    http01_address: str | None = None
+    tls_alpn_port: int | None = None
+    manual_auth_hook: str | None = None
+    manual_cleanup_hook: str | None = None
+    pre_hook: str | None = None
+    post_hook: str | None = None
+    renew_hook: str | None = None
+    dns_credentials: str | None = None
+    ca_bundle: str | None = None
+    dns_resolver: str | None = None
+
+    def with_overrides(self, **changes: Any) -> LineageSettings:
+        """Settings given on the command line win over the stored ones (None = not given)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def profile(self) -> str | None:
+        return self.required_profile or self.preferred_profile
+
+    @classmethod
+    def from_renewalparams(cls, params: Mapping[str, Any]) -> LineageSettings:
+        authenticator = _as_str(params.get("authenticator")) or "standalone"
+        credentials = None
+        for key in (
+            "dns_rfc2136_credentials",
+            "dns_acme_dns_credentials",
+            "dns_duckdns_credentials",
+        ):
+            credentials = credentials or _as_str(params.get(key))
+        webroot_map = params.get("webroot_map") or {}
+        return cls(
+            server=_as_str(params.get("server")) or LETSENCRYPT,
+            account=_as_str(params.get("account")),
+            authenticator=authenticator,
+            key_type=_as_str(params.get("key_type")) or "rsa",  # certbot < 2.0 wrote no key_type
+            rsa_key_size=_as_int(params.get("rsa_key_size"), "rsa_key_size") or 2048,
+            elliptic_curve=_as_str(params.get("elliptic_curve")) or "secp256r1",
+            reuse_key=_as_bool(params.get("reuse_key")),
+            preferred_chain=_as_str(params.get("preferred_chain")),
+            preferred_profile=_as_str(params.get("preferred_profile")),
+            required_profile=_as_str(params.get("required_profile")),
+            pref_challs=tuple(_as_list(params.get("pref_challs"))),
+            webroot_map={str(k): str(v) for k, v in dict(webroot_map).items()},
+            http01_port=_as_int(params.get("http01_port"), "http01_port"),
+            http01_address=_as_str(params.get("http01_address")),
+            tls_alpn_port=_as_int(params.get("tls_alpn_01_port"), "tls_alpn_01_port"),
+            manual_auth_hook=_as_str(params.get("manual_auth_hook")),
+            manual_cleanup_hook=_as_str(params.get("manual_cleanup_hook")),
+            pre_hook=_as_str(params.get("pre_hook")),
+            post_hook=_as_str(params.get("post_hook")),
+            renew_hook=_as_str(params.get("renew_hook")),
+            dns_credentials=credentials,
+            ca_bundle=_as_str(params.get("certsmith_ca_bundle")),
+            dns_resolver=_as_str(params.get("certsmith_dns_resolver")),
+        )
+
+    def to_renewalparams(self) -> dict[str, Any]:
+        """certbot's spelling; None values are left out, as certbot does."""
+        out: dict[str, Any] = {
+            "account": self.account,
+            "authenticator": self.authenticator,
+            "server": self.server,
+            "key_type": self.key_type,
+            "reuse_key": str(self.reuse_key),
+            "preferred_chain": self.preferred_chain,
+            "preferred_profile": self.preferred_profile,
+            "required_profile": self.required_profile,
+            "http01_port": str(self.http01_port) if self.http01_port else None,
+            "http01_address": self.http01_address,
+            "tls_alpn_01_port": str(self.tls_alpn_port) if self.tls_alpn_port else None,
+            "manual_auth_hook": self.manual_auth_hook,
+            "manual_cleanup_hook": self.manual_cleanup_hook,
+            "pre_hook": self.pre_hook,
+            "post_hook": self.post_hook,
+            "renew_hook": self.renew_hook,
+            "certsmith_ca_bundle": self.ca_bundle,
+            "certsmith_dns_resolver": self.dns_resolver,
+        }
+        if self.key_type == "rsa":
+            out["rsa_key_size"] = str(self.rsa_key_size)
+        else:
+            out["elliptic_curve"] = self.elliptic_curve
+        if self.pref_challs:
+            out["pref_challs"] = list(self.pref_challs)
+        if self.authenticator == "webroot" and self.webroot_map:
+            out["webroot_path"] = sorted(set(self.webroot_map.values()))
+            out["webroot_map"] = dict(self.webroot_map)
+        if self.dns_credentials and self.authenticator.startswith("dns-"):
+            out[self.authenticator.replace("-", "_") + "_credentials"] = self.dns_credentials
+        return {k: v for k, v in out.items() if v is not None}

@@ -1,0 +1,102 @@
+"""Build the challenge solvers a lineage's settings ask for (certbot's authenticator names)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from certsmith.challenges.base import Solver
+from certsmith.challenges.dns01 import (
+    DnsSolver,
+    PropagationChecker,
+    load_provider,
+    read_credentials,
+)
+from certsmith.challenges.http01_standalone import StandaloneHttp01Server
+from certsmith.challenges.manual import ManualSolver, ShowInstructions
+from certsmith.challenges.selfcheck import Resolve
+from certsmith.challenges.tls_alpn import TlsAlpn01Server
+from certsmith.challenges.webroot import WebrootSolver
+from certsmith.dnsutil import make_resolver
+from certsmith.errors import UsageError
+from certsmith.renewal.settings import LineageSettings
+
+DNS_PLUGINS = {"dns-rfc2136": "rfc2136", "dns-acme-dns": "acme-dns", "dns-duckdns": "duckdns"}
+
+
+@dataclass(frozen=True)
+class SolverContext:
+    """What solvers need from the run beyond the lineage settings."""
+
+    show_instructions: ShowInstructions | None = None
+    dns_timeout: float = 120.0
+    dns_interval: float = 2.0
+
+
+def _resolve_with(nameserver: str | None) -> Resolve | None:
+    if nameserver is None:
+        return None
+    resolver = make_resolver(nameserver)
+
+    async def resolve(host: str, port: int) -> tuple[str, int]:
+        answer = await resolver.resolve(host, "A")
+        return str(answer[0]), port
+
+    return resolve
+
+
+def _checker(settings: LineageSettings, context: SolverContext) -> PropagationChecker:
+    return PropagationChecker(
+        dns_resolver=settings.dns_resolver,
+        timeout=context.dns_timeout,
+        interval=context.dns_interval,
+    )
+
+
+def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
+    if not settings.dns_credentials:
+        flag = f"--{settings.authenticator}-credentials"
+        raise UsageError(
+            f"The {settings.authenticator} plugin needs a credentials file; pass {flag}."
+        )
+    options = read_credentials(settings.dns_credentials)
+    provider = load_provider(DNS_PLUGINS[settings.authenticator], options)
+    return DnsSolver(provider, _checker(settings, context))
+
+
+@contextlib.asynccontextmanager
+async def solvers_for(
+    settings: LineageSettings, context: SolverContext
+) -> AsyncIterator[dict[str, Solver]]:
+    """The solvers by challenge type; servers they start are stopped on exit."""
+    kind = settings.authenticator
+    async with contextlib.AsyncExitStack() as stack:
+        solvers: dict[str, Solver] = {}
+        if kind == "standalone":
+            address = settings.http01_address or ""
+            http = StandaloneHttp01Server(address=address, port=settings.http01_port or 80)
+            solvers["http-01"] = await stack.enter_async_context(http)
+            if "tls-alpn-01" in settings.pref_challs:
+                tls = TlsAlpn01Server(address=address, port=settings.tls_alpn_port or 443)
+                solvers["tls-alpn-01"] = await stack.enter_async_context(tls)
+        elif kind == "webroot":
+            if not settings.webroot_map:
+                raise UsageError("--webroot needs a folder for every name; pass -w PATH before -d.")
+            solvers["http-01"] = WebrootSolver(settings.webroot_map)
+        elif kind == "manual":
+            checker = _checker(settings, context)
+            manual = ManualSolver(
+                auth_hook=settings.manual_auth_hook,
+                cleanup_hook=settings.manual_cleanup_hook,
+                show_instructions=context.show_instructions,
+                wait_for_txt=checker.wait,
+                self_check_resolve=_resolve_with(settings.dns_resolver),
+            )
+            solvers["http-01"] = manual
+            solvers["dns-01"] = manual
+        elif kind in DNS_PLUGINS:
+            solvers["dns-01"] = _dns_solver(settings, context)
+        else:
+            raise UsageError(f"Unknown authenticator {kind!r} in the settings of this certificate.")
+        yield solvers

@@ -1,0 +1,376 @@
+"""Certificate lineages in certbot's layout under ``config_dir``.
+
+    renewal/<name>.conf                          configobj, see renewal_conf.py
+    archive/<name>/{cert,chain,fullchain,privkey}N.pem, certsmith-state.json
+    live/<name>/{cert,chain,fullchain,privkey}.pem -> ../../archive/<name>/<kind>N.pem
+    live/<name>/README
+
+Saving version N+1 is crash safe: the four archive files are written (temp, fsync, rename, dir
+fsync) before anything points at them; then an intent record names N+1 (archive.py); then each
+live link is swapped atomically, so live/cert.pem always exists. A run stopped anywhere is
+healed by the next ``load``: links are made to match the record, a version with missing files
+or a key that does not match its certificate is never deployed. Lineages certbot wrote have no
+record; their deployed version is read from the links.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from certsmith import crypto
+from certsmith.acme.identifier import Identifier
+from certsmith.errors import LineageCorrupt, StorageError, UsageError
+from certsmith.storage import archive as arc
+from certsmith.storage.archive import ALL_FOUR, DeployState
+from certsmith.storage.files import (
+    atomic_write,
+    create_private_file,
+    ensure_dir,
+    replace_symlink,
+)
+from certsmith.storage.locks import LineageLock, acquire
+from certsmith.storage.renewal_conf import RenewalConf, Value
+
+logger = logging.getLogger(__name__)
+
+# The renewal-file format version certsmith writes (certbot's "version" key).
+CONF_FORMAT_VERSION = "5.8.0"
+MAX_NAME_SUFFIX = 9999
+
+
+def live_readme(prefix: str = "") -> str:
+    """The README certbot-style tools put in live/ (``prefix`` "[cert name]/" for live/)."""
+    return (
+        "This directory holds the current certificate and key of each lineage.\n\n"
+        f"`{prefix}privkey.pem`  : the private key of the certificate.\n"
+        f"`{prefix}fullchain.pem`: the certificate and its chain, what most servers want.\n"
+        f"`{prefix}chain.pem`    : the intermediate certificates only.\n"
+        f"`{prefix}cert.pem`     : the certificate alone; most servers need fullchain.pem.\n\n"
+        "These are links into the archive directory; do not move or rename them, certbot\n"
+        "and certsmith expect them here.\n"
+    )
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """One lineage as found on disk after healing."""
+
+    name: str
+    conf_path: Path
+    conf: RenewalConf
+    archive_dir: Path
+    live_paths: dict[str, Path]
+    deployed_version: int
+    versions: tuple[int, ...]  # versions with all four files, newest first
+    cert_pem: bytes
+    identifiers: tuple[Identifier, ...]
+
+    @property
+    def live_dir(self) -> Path:
+        return self.live_paths["cert"].parent
+
+    def archive_path(self, kind: str, version: int | None = None) -> Path:
+        """The archive file of ``kind`` for ``version`` (default: the deployed one)."""
+        return arc.archive_file(self.archive_dir, kind, version or self.deployed_version)
+
+    def certificate(self) -> x509.Certificate:
+        return crypto.load_certificates(self.cert_pem)[0]
+
+    def private_key_pem(self) -> bytes:
+        return self.archive_path("privkey").read_bytes()
+
+
+def check_lineage_name(name: str) -> None:
+    """Raise UsageError unless ``name`` can be a lineage (one path component, not hidden)."""
+    if not name or "/" in name or "\0" in name or name.startswith(".") or name.endswith(".conf"):
+        raise UsageError(f"{name!r} cannot be a certificate name.")
+
+
+class LineageStore:
+    """The lineages under one config_dir (certbot's /etc/letsencrypt layout)."""
+
+    def __init__(self, config_dir: Path) -> None:
+        self.config_dir = Path(config_dir)
+        self.renewal_dir = self.config_dir / "renewal"
+        self.archive_root = self.config_dir / "archive"
+        self.live_root = self.config_dir / "live"
+        self.lock_dir = self.config_dir / ".certsmith-locks"
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def conf_path(self, name: str) -> Path:
+        return self.renewal_dir / f"{name}.conf"
+
+    def names(self) -> list[str]:
+        """Names of all lineages (one per ``renewal/*.conf``), sorted."""
+        if not self.renewal_dir.is_dir():
+            return []
+        return sorted(p.name[: -len(".conf")] for p in self.renewal_dir.glob("*.conf"))
+
+    def read_conf(self, name: str) -> RenewalConf:
+        """The parsed renewal conf. Raises LineageCorrupt if missing or unparsable."""
+        check_lineage_name(name)
+        try:
+            text = self.conf_path(name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise LineageCorrupt(f"No certificate named {name!r} exists.") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LineageCorrupt(f"Cannot read {self.conf_path(name)}: {exc}.") from None
+        return RenewalConf.parse(text)
+
+    def _paths(self, name: str, conf: RenewalConf) -> tuple[Path, dict[str, Path]]:
+        archive_dir = Path(conf.get("archive_dir") or self.archive_root / name)
+        return archive_dir, {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
+
+    def load(self, name: str) -> Lineage:
+        """Read lineage ``name``, healing an interrupted update first (see :meth:`heal`).
+
+        Raises LineageCorrupt when no deployable version exists.
+        """
+        conf = self.read_conf(name)
+        archive_dir, live = self._paths(name, conf)
+        version = self._heal(name, archive_dir, live)
+        cert_pem = arc.archive_file(archive_dir, "cert", version).read_bytes()
+        cert = crypto.load_certificates(cert_pem)[0]
+        return Lineage(
+            name=name,
+            conf_path=self.conf_path(name),
+            conf=conf,
+            archive_dir=archive_dir,
+            live_paths=live,
+            deployed_version=version,
+            versions=tuple(arc.common_versions(archive_dir)),
+            cert_pem=cert_pem,
+            identifiers=tuple(crypto.certificate_identifiers(cert)),
+        )
+
+    def heal(self, name: str) -> int:
+        """Make the live links point at one complete, matching version and return it; also
+        remove temporary files of interrupted writes. Call while holding ``lock(name)``."""
+        conf = self.read_conf(name)
+        archive_dir, live = self._paths(name, conf)
+        for directory in (archive_dir, live["cert"].parent):
+            for path in arc.remove_temp_files(directory):
+                logger.info("Removed %s, left by an interrupted run.", path)
+        return self._heal(name, archive_dir, live)
+
+    def _link_version(self, link: Path, kind: str, archive_dir: Path) -> int | None:
+        try:
+            target = link.readlink()
+        except OSError:
+            return None
+        resolved = (link.parent / target).parent
+        try:
+            if not resolved.samefile(archive_dir):
+                return None
+        except OSError:
+            return None
+        return arc.version_of(target, kind)
+
+    def _heal(self, name: str, archive_dir: Path, live: dict[str, Path]) -> int:
+        linked = {kind: self._link_version(live[kind], kind, archive_dir) for kind in ALL_FOUR}
+        state = arc.read_state(archive_dir)
+        candidates: list[int] = []
+        if state is not None and state.state == "switching":
+            candidates += [state.deployed] + ([state.previous] if state.previous else [])
+        else:
+            candidates += self._certbot_previous_links(live, archive_dir)
+            known = {v for v in linked.values() if v is not None}
+            candidates += sorted(known, reverse=True)
+        candidates += arc.common_versions(archive_dir)
+        chosen = None
+        for version in dict.fromkeys(candidates):
+            check = arc.check_version(archive_dir, version)
+            if check.ok:
+                chosen = version
+                break
+            logger.warning("Lineage %s: not deploying %s.", name, check.reason)
+        if chosen is None:
+            raise LineageCorrupt(f"Lineage {name!r} has no complete version to deploy.")
+        changed = self._point_links(live, archive_dir, chosen, linked)
+        if state is not None and (state.state == "switching" or changed):
+            arc.write_state(archive_dir, DeployState(chosen, state.previous, "deployed"))
+        if changed:
+            logger.warning("Lineage %s: live links repaired to version %d.", name, chosen)
+        return chosen
+
+    def _certbot_previous_links(self, live: dict[str, Path], archive_dir: Path) -> list[int]:
+        # certbot's update_all_links_to leaves live/previous_<kind>.pem while switching; if all
+        # four are there, certbot itself would roll back to them.
+        previous = {k: live[k].parent / f"previous_{k}.pem" for k in ALL_FOUR}
+        if not all(p.is_symlink() for p in previous.values()):
+            return []
+        found = {self._link_version(previous[k], k, archive_dir) for k in ALL_FOUR}
+        for path in previous.values():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return [v for v in found if v is not None][:1] if len(found) == 1 else []
+
+    def _point_links(
+        self, live: dict[str, Path], archive_dir: Path, version: int, linked: dict[str, int | None]
+    ) -> bool:
+        changed = False
+        for kind in ALL_FOUR:
+            if linked.get(kind) == version and live[kind].exists():
+                continue
+            target = arc.archive_file(archive_dir, kind, version)
+            replace_symlink(live[kind], os.path.relpath(target, live[kind].parent))
+            changed = True
+        return changed
+
+    # --- naming -----------------------------------------------------------------------------
+
+    def _taken(self, name: str) -> bool:
+        return any(
+            os.path.lexists(p)
+            for p in (self.conf_path(name), self.archive_root / name, self.live_root / name)
+        )
+
+    def available_name(self, preferred: str) -> str:
+        """``preferred`` if unused, else ``preferred-0001``, ``-0002``... (certbot's scheme).
+
+        A name counts as used when its renewal conf, archive or live directory exists.
+        """
+        check_lineage_name(preferred)
+        if not self._taken(preferred):
+            return preferred
+        for count in range(1, MAX_NAME_SUFFIX + 1):
+            candidate = f"{preferred}-{count:04d}"
+            if not self._taken(candidate):
+                return candidate
+        raise StorageError(f"No free certificate name derived from {preferred!r}.")
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def lock(self, name: str, *, blocking: bool = True, timeout: float = 60.0) -> LineageLock:
+        """Lock lineage ``name`` (see locks.py for the caller's duties). Raises LockHeld."""
+        check_lineage_name(name)
+        ensure_dir(self.config_dir)
+        ensure_dir(self.lock_dir)
+        return acquire(
+            self.lock_dir / f"{name}.lock",
+            f"certificate {name!r}",
+            blocking=blocking,
+            timeout=timeout,
+        )
+
+    def new_conf(self, name: str, renewalparams: dict[str, Value | dict[str, str]]) -> RenewalConf:
+        """A renewal conf for ``name`` in the default layout (paths filled in)."""
+        live_dir = self.live_root / name
+        return RenewalConf.new(
+            str(self.archive_root / name),
+            {kind: str(live_dir / f"{kind}.pem") for kind in ALL_FOUR},
+            renewalparams,
+            CONF_FORMAT_VERSION,
+        )
+
+    def save_version(
+        self,
+        name: str,
+        key_pem: bytes | None,
+        cert_pem: bytes,
+        chain_pem: bytes,
+        fullchain_pem: bytes | None = None,
+        conf: RenewalConf | None = None,
+    ) -> Lineage:
+        """Store a new version of lineage ``name`` (created if its conf does not exist) and
+        deploy it. Call while holding ``lock(name)``.
+
+        ``key_pem`` None reuses the deployed key. ``fullchain_pem`` defaults to cert + chain.
+        ``conf`` replaces the renewal conf (its path keys are set by the store); None keeps the
+        existing one or, for a new lineage, writes one with empty renewalparams. Raises
+        StorageError when the key does not match the certificate; on OSError nothing visible
+        changes except unreferenced archive files.
+        """
+        check_lineage_name(name)
+        existing = self.conf_path(name).exists()
+        if existing:
+            old = self.load(name)
+            archive_dir, live, previous = old.archive_dir, old.live_paths, old.deployed_version
+            if key_pem is None:
+                key_pem = old.private_key_pem()
+        else:
+            archive_dir = self.archive_root / name
+            live = {kind: self.live_root / name / f"{kind}.pem" for kind in ALL_FOUR}
+            previous = None
+            if key_pem is None:
+                raise UsageError(f"A new certificate {name!r} needs a private key.")
+        fullchain_pem = fullchain_pem if fullchain_pem is not None else cert_pem + chain_pem
+        _check_pair(key_pem, cert_pem, fullchain_pem)
+        if not existing:
+            for directory in (self.renewal_dir, self.archive_root, self.live_root):
+                ensure_dir(directory, 0o700)
+            # certbot makes the per-lineage directories with the default mode.
+            ensure_dir(archive_dir, 0o755)
+            ensure_dir(live["cert"].parent, 0o755)
+        version = arc.next_free_version(archive_dir)
+        old_key = arc.archive_file(archive_dir, "privkey", previous) if previous else None
+        create_private_file(arc.archive_file(archive_dir, "privkey", version), key_pem, old_key)
+        for kind, data in (("cert", cert_pem), ("chain", chain_pem), ("fullchain", fullchain_pem)):
+            atomic_write(arc.archive_file(archive_dir, kind, version), data, 0o644)
+        arc.write_state(archive_dir, DeployState(version, previous, "switching"))
+        self._point_links(live, archive_dir, version, {})
+        arc.write_state(archive_dir, DeployState(version, previous, "deployed"))
+        if not existing:
+            self._write_readmes(live["cert"].parent)
+        if conf is not None or not existing:
+            self._write_conf(name, conf or self.new_conf(name, {}), archive_dir, live)
+        return self.load(name)
+
+    def _write_conf(
+        self, name: str, conf: RenewalConf, archive_dir: Path, live: dict[str, Path]
+    ) -> None:
+        conf.root.set("archive_dir", str(archive_dir))
+        for kind in ALL_FOUR:
+            conf.root.set(kind, str(live[kind]))
+        if conf.root.get("version") is None:
+            conf.root.set("version", CONF_FORMAT_VERSION)
+        path = self.conf_path(name)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        atomic_write(path, conf.serialize().encode("utf-8"), mode)
+
+    def _write_readmes(self, live_dir: Path) -> None:
+        base = self.live_root / "README"
+        if not base.exists():
+            atomic_write(base, live_readme("[cert name]/").encode(), 0o644)
+        atomic_write(live_dir / "README", live_readme().encode(), 0o644)
+
+    def delete(self, name: str) -> None:
+        """Remove lineage ``name``: its conf first (so it stops being listed), then the live
+        links, README and directory, then the archive. Call while holding ``lock(name)``."""
+        conf_path = self.conf_path(name)
+        try:
+            conf = self.read_conf(name)
+            archive_dir, live = self._paths(name, conf)
+        except LineageCorrupt:
+            archive_dir = self.archive_root / name
+            live = {kind: self.live_root / name / f"{kind}.pem" for kind in ALL_FOUR}
+        with contextlib.suppress(FileNotFoundError):
+            conf_path.unlink()
+        live_dir = live["cert"].parent
+        for path in [*live.values(), live_dir / "README"]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        with contextlib.suppress(OSError):
+            live_dir.rmdir()
+        shutil.rmtree(archive_dir, ignore_errors=True)
+
+
+def _check_pair(key_pem: bytes, cert_pem: bytes, fullchain_pem: bytes) -> None:
+    try:
+        key = crypto.load_private_key(key_pem)
+        cert = crypto.load_certificates(cert_pem)[0]
+        full = crypto.load_certificates(fullchain_pem)
+    except ValueError as exc:
+        raise StorageError(f"Refusing to store unreadable PEM data: {exc}.") from None
+    if not crypto.key_matches_certificate(key, cert):
+        raise StorageError("Refusing to store a certificate that does not match its key.")
+    if full[0] != cert:
+        raise StorageError("Refusing to store a fullchain that does not start with the cert.")

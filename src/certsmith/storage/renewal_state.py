@@ -1,0 +1,97 @@
+"""A small per-lineage cache that lets ``renew`` skip lineages that are not due without parsing
+their certificates or asking the CA: the deployed certificate's dates and ARI certificate id,
+keyed by the certificate file's identity, and the last ARI answer with its Retry-After.
+
+Lives in ``<config_dir>/.certsmith-state/<name>.json``; certbot ignores it, and losing it only
+costs one slow run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from certsmith.storage.files import ensure_dir
+
+
+def file_identity(path: Path) -> list[int] | None:
+    """(inode, mtime_ns, size) of what ``path`` points at; None when it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+@dataclass(frozen=True)
+class RenewalState:
+    cert_identity: list[int]
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    serial: int
+    cert_id: str | None
+    ari: dict[str, Any] | None = None
+
+    def with_ari(self, ari: dict[str, Any] | None) -> RenewalState:
+        return replace(self, ari=ari)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cert_identity": self.cert_identity,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "serial": format(self.serial, "x"),
+            "cert_id": self.cert_id,
+            "ari": self.ari,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> RenewalState | None:
+        try:
+            return cls(
+                cert_identity=[int(v) for v in data["cert_identity"]],
+                not_before=datetime.datetime.fromisoformat(data["not_before"]),
+                not_after=datetime.datetime.fromisoformat(data["not_after"]),
+                serial=int(data["serial"], 16),
+                cert_id=data.get("cert_id"),
+                ari=data.get("ari") if isinstance(data.get("ari"), dict) else None,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class RenewalStateStore:
+    def __init__(self, config_dir: Path) -> None:
+        self.root = Path(config_dir) / ".certsmith-state"
+
+    def _path(self, name: str) -> Path:
+        return self.root / f"{name}.json"
+
+    def load(self, name: str, cert_path: Path) -> RenewalState | None:
+        """The cached state, or None when missing, unreadable or for another certificate."""
+        try:
+            data = json.loads(self._path(name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        state = RenewalState.from_json(data)
+        if state is None or state.cert_identity != file_identity(cert_path):
+            return None
+        return state
+
+    def save(self, name: str, state: RenewalState) -> None:
+        # A cache: rename for atomicity, but no fsync (losing it only costs one slow run, and
+        # 1,000 fsyncs would cost seconds).
+        ensure_dir(self.root, 0o700)
+        path = self._path(name)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state.to_json(), handle)
+        temp.replace(path)
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)

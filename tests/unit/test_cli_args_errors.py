@@ -1,0 +1,131 @@
+"""Bad input is a one-sentence UsageError (exit 2, no traceback); ignored flags are recorded."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certsmith.cli.args import USAGE_EXIT_CODE, parse_args
+from certsmith.errors import UsageError
+
+ENV = {"HOME": "/home/alice"}
+
+
+def parse(line: str, **kw: Any) -> Any:
+    return parse_args(shlex.split(line), environ=ENV, is_root=False, **kw)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("certonly --agre-tos", "Unknown flag --agre-tos; did you mean --agree-tos?"),
+        ("certonly --standalne -d a.com", "did you mean --standalone?"),
+        ("certonly --webroot-pth=/x", "did you mean --webroot-path?"),
+        ("--bogus value certonly", "Unknown flag --bogus"),
+        ("-x certonly", "Unknown flag -x"),
+        ("--dns certonly -d a.com", "Ambiguous flag --dns: it could be --dns-acme-dns"),
+        ("certonly --dns -d a.com", "ambiguous option: --dns could match"),
+        ("certonly --rsa-key-size abc", "--rsa-key-size: 'abc' is not a whole number"),
+        ("certonly --rsa-key-size 1024", "--rsa-key-size 1024 is not supported"),
+        ("certonly --key-type dsa", "invalid choice: 'dsa'"),
+        ("certonly --http-01-port 70000", "not between 1 and 65535"),
+        ("certonly --preferred-challenges smtp", "unrecognized challenges: smtp"),
+        ("reneww", "did you mean 'renew'?"),
+        ("certonly extra", "unexpected argument 'extra'"),
+        ("run -d a.com", "'run' is not supported"),
+        ("install --cert-name a", "does not install certificates"),
+        ("enhance", "'enhance' is not supported"),
+        ("certonly --nginx -d a.com", "--nginx is not supported"),
+        ("certonly -a apache", "not supported"),
+        ("certonly --dns-cloudflare -d a.com", "--dns-cloudflare is not supported"),
+        ("certonly --csr req.pem", "--csr is not supported"),
+        ("certonly --standalone --webroot", "Too many flags setting the authenticator"),
+        ("certonly -d 192.0.2.1", "pass it with --ip-address"),
+        ("certonly -d 'a b.com'", "not a valid domain name"),
+        ("certonly -d bücher.de", "punycode"),
+        ("certonly --ip-address 300.1.1.1", "is not an IP address"),
+        ("certonly -m not-an-email", "is not an e-mail address"),
+        ("certonly -m a@b.org --register-unsafely-without-email", "contradict"),
+        ("register --eab-kid k", "needs both --eab-kid and --eab-hmac-key"),
+        ("certonly --cert-name a/b", "must not be empty or contain /"),
+        ("certonly --server ftp://x", "is not an http(s) URL"),
+        ("certonly --dns-resolver example.com", "expected IP[:PORT]"),
+        ("certonly --allow-subset-of-names -d *.a.com", "wildcard"),
+        ("revoke --reason because", "invalid choice"),
+        ("revoke --cert-name a --cert-path /x", "not both"),
+        ("caa-check -d a.com --method smtp-01", "expected one of"),
+        ("certonly --preferred-profile a --required-profile b", "not both"),
+        ("renew --parallel 0", "not between 1 and 64"),
+    ],
+)
+def test_bad_input_is_a_usage_error(line: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse(line)
+    assert message in str(info.value)
+
+
+def test_ignored_certbot_flags_are_recorded() -> None:
+    opts = parse(
+        "certonly -d a.com --no-eff-email --keep-until-expiring --must-staple "
+        "--max-log-backups 0 --no-self-upgrade --redirect --reason superseded"
+    )
+    flags = [i.flag for i in opts.common.ignored_flags]
+    assert flags == [
+        "--no-eff-email",
+        "--keep-until-expiring",
+        "--must-staple",
+        "--max-log-backups",
+        "--no-self-upgrade",
+        "--redirect",
+        "--reason",
+    ]
+    reasons = {i.flag: i.reason for i in opts.common.ignored_flags}
+    assert reasons["--reason"] == "not used by certonly"
+    assert "web servers" in reasons["--redirect"]
+    assert opts.domains == ("a.com",)
+
+
+def test_no_ignored_flags_for_a_clean_command_line() -> None:
+    assert parse("certonly --standalone -d a.com -m a@b.org --agree-tos").common.ignored_flags == ()
+
+
+def test_cert_path_with_certonly_is_ignored_but_used_by_revoke() -> None:
+    certonly = parse("certonly -d a.com --cert-path /x/cert.pem")
+    assert [i.flag for i in certonly.common.ignored_flags] == ["--cert-path"]
+    revoke = parse("revoke --cert-path x/cert.pem")
+    assert revoke.cert_path == Path.cwd() / "x/cert.pem"
+    assert revoke.common.ignored_flags == ()
+
+
+def test_main_maps_usage_error_to_exit_2_without_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from certsmith.cli.main import main
+
+    assert main(["certonly", "--agre-tos"]) == USAGE_EXIT_CODE == 2
+    err = capsys.readouterr().err
+    assert "did you mean --agree-tos?" in err
+    assert "Traceback" not in err
+
+
+def test_main_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from certsmith.cli.main import main
+
+    assert main(["--help"]) == 0
+    assert "certonly" in capsys.readouterr().out
+
+
+def test_help_path_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import certsmith.cli.args, certsmith.cli.options; "
+        "bad = [m for m in ('httpx', 'cryptography', 'dns') if m in sys.modules]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "[]", out.stderr

@@ -1,0 +1,69 @@
+"""Dependencies point one way: cli -> renewal -> {issuance, storage, challenges} -> acme."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "certsmith"
+
+# For each layer, the certsmith modules it must never import.
+FORBIDDEN = {
+    "acme": {
+        "challenges",
+        "storage",
+        "preflight",
+        "renewal",
+        "cli",
+        "issuance",
+        "crypto",
+        "dnsutil",
+    },
+    "challenges": {"storage", "renewal", "cli", "issuance"},
+    "storage": {"challenges", "preflight", "renewal", "cli", "issuance", "acme.client"},
+    "preflight": {"storage", "renewal", "cli", "issuance"},
+    "crypto": {"challenges", "storage", "preflight", "renewal", "cli", "issuance"},
+    "issuance": {"storage", "renewal", "cli"},
+    "renewal": {"cli"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name.removeprefix("certsmith.") for name in found if name.startswith("certsmith.")}
+
+
+def _layer_files(layer: str) -> list[Path]:
+    folder = SRC / layer
+    return sorted(folder.rglob("*.py")) if folder.is_dir() else [SRC / f"{layer}.py"]
+
+
+def test_dependencies_point_one_way() -> None:
+    violations = []
+    checked = 0
+    for layer, forbidden in FORBIDDEN.items():
+        for path in _layer_files(layer):
+            if not path.exists():
+                continue
+            checked += 1
+            for module in _imports(path):
+                if any(module == bad or module.startswith(bad + ".") for bad in forbidden):
+                    violations.append(f"{path.relative_to(SRC)} imports certsmith.{module}")
+    assert checked > 0
+    assert violations == []
+
+
+def test_only_cli_prints() -> None:
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "cli" in path.relative_to(SRC).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"print", "input"}:
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
