@@ -284,6 +284,8 @@ def normalize_name(raw: str) -> Identifier:
     name = raw.strip()
     if not name:
         raise UsageError("An empty name was given.")
+    if "%" in name:
+        raise UsageError(f"The name {raw!r} has a '%'; scoped IPv6 addresses cannot be certified.")
     address = _as_ip(name)
     if address is not None:
         return Identifier.ip(address)

@@ -74,9 +74,11 @@ async def _issue(
 ) -> tuple[list[x509.Certificate], ec.EllipticCurvePrivateKey, Order]:
     deadline = client.deadline_in(60)
     order = await client.new_order(identifiers, **order_kwargs)
-    assert order.status == OrderStatus.PENDING
-    for url in order.authorizations:
+    assert order.status in (OrderStatus.PENDING, OrderStatus.READY)
+    for url in order.authorizations if order.status == OrderStatus.PENDING else []:
         authz = await client.get_authorization(url)
+        if authz.status == "valid":  # Pebble now and then reuses a valid authorization
+            continue
         challenge = authz.challenge("http-01")
         assert challenge is not None and challenge.token is not None
         keyauth = client.key_authorization(challenge.token)

@@ -241,3 +241,31 @@ def test_certbot_lineage_and_account_round_trip(
     assert info.issuer_cn != "Interop CA"
     third_key = crypto.load_private_key(third.private_key_pem())
     assert crypto.key_matches_certificate(third_key, third.certificate())
+
+
+@pytest.mark.parametrize("key_type", ["ecdsa", "rsa"])
+def test_certbot_loads_certsmith_accounts(tmp_path: Path, key_type: str) -> None:
+    accounts = AccountStore(tmp_path)
+    url = "https://127.0.0.1:14000/dir"
+    body = {"status": "valid", "contact": ["mailto:a@example.test"], "orders": "https://o/1"}
+    ident = accounts.save(url, crypto.generate_private_key(key_type), "https://a/acct/7", body)
+    code = (
+        "import sys, json\n"
+        "from acme import messages\n"
+        "import josepy\n"
+        "from certbot._internal.account import Account\n"
+        "d = sys.argv[1]\n"
+        "regr = messages.RegistrationResource.json_loads(open(d + '/regr.json').read())\n"
+        "key = josepy.JWK.json_loads(open(d + '/private_key.json').read())\n"
+        "meta = Account.Meta.json_loads(open(d + '/meta.json').read())\n"
+        "acct = Account(regr, key, meta)\n"
+        "print(json.dumps([acct.id, regr.uri, regr.body.status, list(regr.body.contact)]))\n"
+    )
+    result = subprocess.run(
+        [str(CERTBOT_PYTHON), "-c", code, str(accounts.server_dir(url) / ident)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(result.stdout) == [ident, "https://a/acct/7", "valid", body["contact"]]

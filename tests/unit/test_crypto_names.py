@@ -62,6 +62,7 @@ def test_idna2008_differs_from_python_idna2003() -> None:
         ("bad!.example", "letters, digits and hyphens"),
         ("xn--zz.example", "invalid punycode"),
         ("a\u200db.example", "IDNA 2008"),
+        ("fe80::1%eth0", "scoped IPv6"),
     ],
 )
 def test_bad_names(raw: str, fragment: str) -> None:

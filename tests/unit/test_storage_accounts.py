@@ -132,6 +132,8 @@ def test_save_load_list_delete(tmp_path: Path, umask0: None) -> None:
     other = store.save(PEBBLE, crypto.generate_private_key("rsa"), "https://127.0.0.1:14000/a/2")
     assert sorted(a.id for a in store.list(PEBBLE)) == sorted([ident, other])
     assert store.list(LE) == []
+    assert store.save(PEBBLE, key, "https://127.0.0.1:14000/my-account/1") == ident
+    assert store.load(PEBBLE, ident).meta["creation_host"] == "host.test"  # meta kept
     store.update_regr(PEBBLE, ident, "https://127.0.0.1:14000/my-account/1", {"status": "x"})
     assert store.load(PEBBLE, ident).body == {"status": "x"}
     store.delete(PEBBLE, ident)

@@ -1,17 +1,56 @@
-"""Placeholder entry point (the lead replaces this file): parse, print help, map errors.
+"""The `certsmith` command: parse, set up logging, dispatch, and turn every error into one
+clear sentence plus what to do (never a traceback).
 
-Contract the real ``main`` keeps: a UsageError prints ``certsmith: error: <message>`` on stderr
-(no traceback) and returns USAGE_EXIT_CODE (2); a HelpRequest prints its text and returns 0.
+Exit codes: 0 success, 1 a command failed (any lineage failed for `renew`), 2 bad usage,
+130 interrupted. `caa-check` has its own: 0 allowed, 1 forbidden, 2 error.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from certsmith.cli.args import USAGE_EXIT_CODE, parse_args
-from certsmith.cli.options import HelpRequest
-from certsmith.errors import UsageError
+from certsmith.cli.console import Console, setup_logging
+from certsmith.cli.options import HelpRequest, Verb
+from certsmith.errors import CertsmithError, UsageError
+
+log = logging.getLogger("certsmith")
+
+
+def _dispatch(command: object, console: Console) -> int:
+    # Imported per command so that `--help` and parse errors stay fast.
+    verb = getattr(command, "verb", None)
+    if verb == Verb.CERTONLY:
+        from certsmith.cli.cmd_certonly import certonly
+
+        return certonly(command, console)  # type: ignore[arg-type]
+    if verb == Verb.RENEW:
+        from certsmith.cli.cmd_renew import renew
+
+        return renew(command, console)  # type: ignore[arg-type]
+    import certsmith.cli.cmd_account as cmd_account
+    import certsmith.cli.cmd_checks as cmd_checks
+    import certsmith.cli.cmd_manage as cmd_manage
+
+    handlers: dict[Verb, Callable[[Any, Console], int]] = {
+        Verb.CERTIFICATES: cmd_manage.certificates,
+        Verb.REVOKE: cmd_manage.revoke,
+        Verb.DELETE: cmd_manage.delete,
+        Verb.REGISTER: cmd_account.register,
+        Verb.SHOW_ACCOUNT: cmd_account.show_account,
+        Verb.UPDATE_ACCOUNT: cmd_account.update_account,
+        Verb.UNREGISTER: cmd_account.unregister,
+        Verb.CAA_CHECK: cmd_checks.caa_check,
+        Verb.DOCTOR: cmd_checks.doctor,
+    }
+    handler = handlers.get(verb) if isinstance(verb, Verb) else None
+    if handler is None:
+        raise UsageError(f"certsmith cannot run {verb!r}.")
+    result: int = handler(command, console)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,8 +63,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(command, HelpRequest):
         sys.stdout.write(command.text if command.text.endswith("\n") else command.text + "\n")
         return 0
-    sys.stderr.write(f"certsmith: '{command.verb}' is not wired to the engine yet.\n")
-    return 1
+    common = command.common
+    console = Console(quiet=common.quiet, verbose=common.verbose)
+    try:
+        setup_logging(common.logs_dir, common.verbose, common.quiet)
+        for ignored in common.ignored_flags:
+            log.info("ignored: %s", ignored)
+            if common.verbose:
+                console.note(f"Ignored {ignored}")
+        return _dispatch(command, console)
+    except UsageError as err:
+        console.error(str(err))
+        return USAGE_EXIT_CODE
+    except CertsmithError as err:
+        console.explain(err)
+        return 1
+    except KeyboardInterrupt:
+        console.error("Interrupted; nothing half-done was deployed (live/ is unchanged).")
+        return 130
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for the log
+        log.exception("internal error")
+        console.error(
+            f"internal error ({type(exc).__name__}: {exc}); the traceback is in "
+            f"{common.logs_dir}. Please report it."
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ class ActiveAccount:
     url: str
 
 
-def _as_account_key(key: object) -> AccountKey:
+def as_account_key(key: object) -> AccountKey:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     if isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
@@ -74,7 +74,7 @@ async def ensure_account(
     """Use the stored account for ``server``, or register a new one and store it."""
     stored = find_stored_account(config_dir, server, account_id)
     if stored is not None:
-        return ActiveAccount(stored.id, _as_account_key(stored.key), stored.uri)
+        return ActiveAccount(stored.id, as_account_key(stored.key), stored.uri)
     return await register_account(client_factory, config_dir, server, registration)
 
 
@@ -85,7 +85,7 @@ async def register_account(
     registration: Registration,
 ) -> ActiveAccount:
     """Register a new P-256 account key with the CA and store it in certbot's layout."""
-    key = _as_account_key(crypto.generate_private_key("ecdsa"))
+    key = as_account_key(crypto.generate_private_key("ecdsa"))
     async with client_factory(key, None) as client:
         directory = await client.directory()
         terms = directory.meta.terms_of_service

@@ -126,6 +126,14 @@ def account_id(key: PrivateKey) -> str:
     return hashlib.md5(pem, usedforsecurity=False).hexdigest()
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 # --- store ----------------------------------------------------------------------------------
 
 
@@ -190,13 +198,16 @@ class AccountStore:
             create_private_file(
                 key_path, json.dumps(private_jwk(key)).encode(), mode=ACCOUNT_KEY_MODE
             )
+        meta_path = directory / "meta.json"
+        if meta is None and meta_path.exists():
+            meta = _read_json(meta_path)  # saving again keeps the original creation data
         if meta is None:
             when = (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
             meta = {
                 "creation_dt": when.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "creation_host": hostname or socket.gethostname(),
             }
-        atomic_write(directory / "meta.json", json.dumps(meta).encode(), 0o644)
+        atomic_write(meta_path, json.dumps(meta).encode(), 0o644)
         self.update_regr(directory_url, ident, uri, body)
         return ident
 

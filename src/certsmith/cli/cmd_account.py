@@ -1,0 +1,127 @@
+"""Account commands: register, show_account, update_account (incl. key rollover), unregister."""
+
+from __future__ import annotations
+
+import asyncio
+
+from certsmith import crypto
+from certsmith.acme import AcmeClient
+from certsmith.cli import common
+from certsmith.cli.console import Console
+from certsmith.cli.options import (
+    CommonOptions,
+    RegisterOptions,
+    ShowAccountOptions,
+    UnregisterOptions,
+    UpdateAccountOptions,
+)
+from certsmith.cli.prompt import make_prompter
+from certsmith.errors import UsageError
+from certsmith.renewal.account import as_account_key, find_stored_account, register_account
+from certsmith.renewal.settings import LineageSettings
+from certsmith.storage import AccountStore, StoredAccount
+
+
+def _settings(options: CommonOptions) -> LineageSettings:
+    ca_bundle = str(options.ca_bundle) if options.ca_bundle else None
+    return LineageSettings(server=options.server, ca_bundle=ca_bundle)
+
+
+def _stored(options: CommonOptions) -> StoredAccount:
+    stored = find_stored_account(options.config_dir, options.server)
+    if stored is None:
+        raise UsageError(
+            f"No account for {options.server} is stored here; run `certsmith register`."
+        )
+    return stored
+
+
+def _client(options: CommonOptions, stored: StoredAccount) -> AcmeClient:
+    env = common.environment(options)
+    return env.client(_settings(options), as_account_key(stored.key), stored.uri)
+
+
+def register(options: RegisterOptions, console: Console) -> int:
+    c = options.common
+    if find_stored_account(c.config_dir, c.server) is not None:
+        raise UsageError(
+            f"An account for {c.server} already exists here; see `certsmith show_account`."
+        )
+    prompter = make_prompter(c.non_interactive)
+    registration = common.registration(options.account, prompter, needs_email=True)
+    env = common.environment(c)
+    settings = _settings(c)
+
+    def factory(key, url):  # type: ignore[no-untyped-def]
+        return env.client(settings, key, url)
+
+    account = asyncio.run(register_account(factory, c.config_dir, c.server, registration))
+    console.say(f"Account registered: {account.url}")
+    return 0
+
+
+def show_account(options: ShowAccountOptions, console: Console) -> int:
+    stored = _stored(options.common)
+
+    async def fetch() -> tuple[str, tuple[str, ...], str]:
+        async with _client(options.common, stored) as client:
+            account = await client.find_account()
+        return account.url, account.contact, str(account.status)
+
+    url, contacts, status = asyncio.run(fetch())
+    emails = ", ".join(c.removeprefix("mailto:") for c in contacts) or "none"
+    console.say(
+        f"Account details for server {options.common.server}:\n  Account URL: {url}\n"
+        f"  Account status: {status}\n  Email contact: {emails}"
+    )
+    return 0
+
+
+def update_account(options: UpdateAccountOptions, console: Console) -> int:
+    c = options.common
+    stored = _stored(c)
+    store = AccountStore(c.config_dir)
+    if options.rollover_key:
+        new_key = as_account_key(crypto.generate_private_key("ecdsa"))
+
+        async def roll() -> None:
+            async with _client(c, stored) as client:
+                await client.rollover_key(new_key)
+
+        asyncio.run(roll())
+        # The account id is derived from the key (as certbot does), so the account moves folder.
+        store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
+        store.delete(c.server, stored.id)
+        console.say(f"Rolled the account key over; the account URL stays {stored.uri}.")
+        return 0
+    if not options.account.email:
+        raise UsageError("Say what to change: --email ADDRESS, or --rollover-key.")
+    contact = [f"mailto:{e.strip()}" for e in options.account.email.split(",") if e.strip()]
+
+    async def update() -> None:
+        async with _client(c, stored) as client:
+            await client.update_account(contact)
+
+    asyncio.run(update())
+    store.update_regr(c.server, stored.id, stored.uri, {**stored.body, "contact": contact})
+    console.say(f"Updated the account's contact to {options.account.email}.")
+    return 0
+
+
+def unregister(options: UnregisterOptions, console: Console) -> int:
+    c = options.common
+    stored = _stored(c)
+    if not make_prompter(c.non_interactive).confirm(
+        "Deactivate the account? It cannot be used again, at this CA, ever.", True
+    ):
+        console.say("Nothing changed.")
+        return 0
+
+    async def deactivate() -> None:
+        async with _client(c, stored) as client:
+            await client.deactivate_account()
+
+    asyncio.run(deactivate())
+    AccountStore(c.config_dir).delete(c.server, stored.id)
+    console.say("Account deactivated.")
+    return 0

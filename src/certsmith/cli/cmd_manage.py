@@ -1,0 +1,163 @@
+"""`certificates`, `revoke` and `delete`: look at and retire lineages."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from certsmith import crypto
+from certsmith.cli import common
+from certsmith.cli.console import Console
+from certsmith.cli.options import CertificatesOptions, DeleteOptions, RevokeOptions
+from certsmith.cli.output import (
+    CertificatePaths,
+    CertificateSummary,
+    render_certificates_json,
+    render_certificates_text,
+    select_certificates,
+)
+from certsmith.cli.prompt import make_prompter
+from certsmith.errors import CertsmithError, UsageError
+from certsmith.renewal.account import as_account_key, find_stored_account
+from certsmith.renewal.ari_cache import AriCacheRecord
+from certsmith.renewal.lifecycle import RunEnvironment, settings_from_conf
+from certsmith.renewal.settings import LineageSettings
+from certsmith.storage import LineageStore, StoredAccount
+from certsmith.storage.renewal_state import RenewalStateStore
+
+
+def _summary(store: LineageStore, name: str) -> CertificateSummary:
+    paths = common.live_paths(store.config_dir, name)
+    summary_paths = CertificatePaths(
+        paths["cert"], paths["chain"], paths["fullchain"], paths["privkey"]
+    )
+    try:
+        lineage = store.load(name)
+        cert = lineage.certificate()
+        info = crypto.inspect_certificate(cert)
+    except CertsmithError as exc:
+        return CertificateSummary(name, (), summary_paths, store.conf_path(name), problem=str(exc))
+    window = None
+    state = RenewalStateStore(store.config_dir).load(name, lineage.live_paths["cert"])
+    if state is not None and state.ari:
+        record = AriCacheRecord.from_json(state.ari)
+        window = record.window
+    key_type = "rsa" if info.key_type.upper().startswith("RSA") else "ecdsa"
+    return CertificateSummary(
+        name=name,
+        identifiers=tuple(i.value for i in lineage.identifiers),
+        paths=summary_paths,
+        renewal_conf=store.conf_path(name),
+        key_type=key_type,
+        serial=info.serial_hex,
+        not_before=info.not_before,
+        not_after=info.not_after,
+        ari_window=window,
+    )
+
+
+def certificates(options: CertificatesOptions, console: Console) -> int:
+    store = LineageStore(options.common.config_dir)
+    summaries = [_summary(store, name) for name in store.names()]
+    wanted = [*options.domains, *options.ip_addresses]
+    chosen = select_certificates(summaries, options.cert_name, wanted)
+    now = datetime.datetime.now(datetime.UTC)
+    if options.json:
+        console.data(render_certificates_json(chosen, now))
+    else:
+        filtered = bool(options.cert_name or wanted)
+        console.say(render_certificates_text(chosen, now, filtered=filtered))
+    return 0
+
+
+def _revoke_target(options: RevokeOptions, store: LineageStore) -> tuple[bytes, str | None, str]:
+    """(certificate DER, lineage name or None, server URL)."""
+    if options.cert_name:
+        lineage = store.load(options.cert_name)
+        server = settings_from_conf(lineage.conf).server
+        return lineage.certificate().public_bytes(Encoding.DER), options.cert_name, server
+    if options.cert_path is None:
+        raise UsageError("Say which certificate to revoke: --cert-name NAME or --cert-path FILE.")
+    try:
+        certs = crypto.load_certificates(Path(options.cert_path).read_bytes())
+    except OSError as exc:
+        raise UsageError(f"Cannot read {options.cert_path}: {exc.strerror}.") from None
+    if not certs:
+        raise UsageError(f"{options.cert_path} holds no PEM certificate.")
+    name = next((n for n in store.names() if _holds(store, n, certs[0])), None)
+    return certs[0].public_bytes(Encoding.DER), name, options.common.server
+
+
+def _holds(store: LineageStore, name: str, cert: x509.Certificate) -> bool:
+    try:
+        return store.load(name).certificate() == cert
+    except CertsmithError:
+        return False
+
+
+def revoke(options: RevokeOptions, console: Console) -> int:
+    store = LineageStore(options.common.config_dir)
+    der, name, server = _revoke_target(options, store)
+    if "server" in options.common.set_on_command_line:
+        server = options.common.server
+    stored = find_stored_account(options.common.config_dir, server)
+    if stored is None:
+        raise UsageError(
+            f"No account for {server} is stored here; revoke needs the account that ordered it."
+        )
+    env = common.environment(options.common)
+    settings = settings_from_conf(store.load(name).conf) if name else None
+    ca_bundle = str(options.common.ca_bundle) if options.common.ca_bundle else None
+    if settings is None or ca_bundle:
+        settings = (settings or LineageSettings()).with_overrides(
+            server=server, ca_bundle=ca_bundle
+        )
+    asyncio.run(_revoke(env, settings, stored, der, options.reason_code))
+    console.say(
+        f"Revoked the certificate{f' of {name}' if name else ''} (reason: {options.reason})."
+    )
+    if name is None:
+        return 0
+    delete_it = options.delete_after_revoke
+    if delete_it is None:
+        delete_it = make_prompter(options.common.non_interactive).confirm(
+            f"Delete {name} and all its versions now?", False
+        )
+    if delete_it:
+        with store.lock(name):
+            store.delete(name)
+        RenewalStateStore(store.config_dir).delete(name)
+        console.say(f"Deleted {name}.")
+    return 0
+
+
+async def _revoke(
+    env: RunEnvironment, settings: LineageSettings, stored: StoredAccount, der: bytes, reason: int
+) -> None:
+    async with env.client(settings, as_account_key(stored.key), stored.uri) as client:
+        await client.revoke(der, reason)
+
+
+def delete(options: DeleteOptions, console: Console) -> int:
+    store = LineageStore(options.common.config_dir)
+    name = options.cert_name
+    if not name:
+        raise UsageError(
+            "Say which certificate to delete: --cert-name NAME (see `certsmith certificates`)."
+        )
+    if name not in store.names():
+        raise UsageError(f"No certificate named {name!r}; see `certsmith certificates`.")
+    if not make_prompter(options.common.non_interactive).confirm(
+        f"Delete {name}? Web servers using its files will fail to restart.", True
+    ):
+        console.say("Nothing deleted.")
+        return 0
+    with store.lock(name):
+        store.delete(name)
+    RenewalStateStore(store.config_dir).delete(name)
+    console.say(f"Deleted all files relating to certificate {name}.")
+    return 0

@@ -1,0 +1,96 @@
+"""`certsmith renew`: renew every lineage that is due (or only --cert-name), in parallel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sys
+
+from certsmith.cli import common
+from certsmith.cli.console import Console
+from certsmith.cli.options import RenewOptions
+from certsmith.cli.output import format_renew_summary
+from certsmith.cli.prompt import make_prompter
+from certsmith.errors import UsageError
+from certsmith.renewal.hooks import HookRunner
+from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
+from certsmith.storage import LineageStore
+
+log = logging.getLogger(__name__)
+
+MAX_RANDOM_SLEEP = 480.0  # seconds, as certbot: spreads cron-started renewals over 8 minutes
+
+
+def renew(options: RenewOptions, console: Console) -> int:
+    store = LineageStore(options.common.config_dir)
+    names = store.names()
+    if options.cert_name:
+        if options.cert_name not in names:
+            raise UsageError(
+                f"No certificate named {options.cert_name!r}; see `certsmith certificates`."
+            )
+        names = [options.cert_name]
+    if not names:
+        console.say("No certificates found.")
+        return 0
+    overrides = common.setting_overrides(
+        options.common, options.key, options.challenge, options.hooks, options.issuance
+    )
+    check = None
+    if options.issuance.preflight:
+        check = common.preflight(options.common, console, standalone=False)
+    plan = RenewPlan(
+        overrides=overrides,
+        force=options.issuance.force_renewal,
+        dry_run=options.issuance.dry_run,
+        parallel=options.parallel,
+        preflight=check,
+    )
+    hooks = HookRunner(
+        config_dir=options.common.config_dir,
+        directory_hooks=options.hooks.directory_hooks,
+        dry_run=options.issuance.dry_run,
+    )
+    prompter = make_prompter(True)
+    renewer = Renewer(
+        common.environment(options.common),
+        plan,
+        hooks,
+        common.registration(options.account, prompter, needs_email=False),
+        common.solver_context(prompter, console),
+    )
+    results = asyncio.run(renewer.run(names))
+    counts = {outcome: 0 for outcome in Outcome}
+    for result in results:
+        counts[result.outcome] += 1
+        if result.outcome == Outcome.RENEWED:
+            console.say(f"{result.name}: renewed ({result.reason}).")
+        elif result.outcome == Outcome.FAILED and result.error is not None:
+            console.note(f"{result.name}: renewal failed.")
+            console.explain(result.error)
+        elif result.outcome == Outcome.LOCKED:
+            console.note(f"{result.name}: skipped, another certsmith is renewing it.")
+        elif options.common.verbose:
+            console.say(f"{result.name}: not due ({result.reason}).")
+        for note in result.notes:
+            console.note(f"{result.name}: {note}")
+    console.say(
+        format_renew_summary(
+            counts[Outcome.RENEWED],
+            counts[Outcome.NOT_DUE],
+            counts[Outcome.FAILED],
+            counts[Outcome.LOCKED],
+        )
+    )
+    hook_failed = bool(hooks.failures)
+    if hook_failed:
+        console.note(f"{len(hooks.failures)} hook(s) failed; see the log.")
+    return 1 if counts[Outcome.FAILED] or hook_failed else 0
+
+
+def random_sleep_seconds(options: RenewOptions, rng: random.Random) -> float:
+    """certbot sleeps up to 8 minutes before renewing when run without a terminal (cron)."""
+    if not options.random_sleep or sys.stdin.isatty():
+        return 0.0
+    return rng.uniform(1.0, MAX_RANDOM_SLEEP)

@@ -1,0 +1,89 @@
+"""What the user sees: messages on stdout, errors on stderr, the log file in --logs-dir."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+LOG_FILE = "letsencrypt.log"  # certbot's name, so log collectors keep working
+
+
+def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
+    """Everything at DEBUG into the rotating log file; -v shows INFO (-vv DEBUG) on stderr."""
+    root = logging.getLogger("certsmith")
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    try:
+        logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        file_handler = logging.handlers.RotatingFileHandler(
+            logs_dir / LOG_FILE, maxBytes=5_000_000, backupCount=10, encoding="utf-8"
+        )
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s:%(levelname)s:%(name)s:%(message)s")
+        )
+        root.addHandler(file_handler)
+    except OSError as exc:
+        sys.stderr.write(f"certsmith: cannot write logs to {logs_dir}: {exc.strerror}\n")
+    if verbose and not quiet:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
+
+
+class Console:
+    """The only writer to the terminal."""
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        verbose: int = 0,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.out.write(text if text.endswith("\n") else text + "\n")
+            self.out.flush()
+
+    def data(self, text: str) -> None:
+        """Machine-readable output (--json): printed even with --quiet."""
+        self.out.write(text if text.endswith("\n") else text + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.err.write(f"{text}\n")
+
+    def error(self, text: str) -> None:
+        self.err.write(f"certsmith: error: {text}\n")
+        self.err.flush()
+
+    def explain(self, error: BaseException) -> None:
+        """One sentence of what happened and one of what to do; the raw detail under -v."""
+        from certsmith.preflight import explain
+
+        explanation = explain(error)
+        self.err.write(f"certsmith: {explanation.sentence}\n")
+        if explanation.next_step:
+            self.err.write(f"  What to do: {explanation.next_step}\n")
+        if self.verbose and explanation.detail:
+            self.err.write(f"  Detail: {explanation.detail}\n")
+        logging.getLogger("certsmith").error("%s (%s)", explanation.sentence, explanation.detail)
+        self.err.flush()
+
+    @property
+    def interactive(self) -> bool:
+        return os.isatty(0)
