@@ -62,6 +62,12 @@ class CheckResult:
         }
 
 
+def _is_local(address: str, local_addresses: set[str]) -> bool:
+    # All of 127.0.0.0/8 (and ::1) is this machine, whatever the interface list says.
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or ip in {ipaddress.ip_address(x) for x in local_addresses}
+
+
 def default_local_addresses() -> set[str]:
     """Addresses of this machine known without sending anything: loopback and the hostname's."""
     found = {"127.0.0.1", "::1"}
@@ -124,10 +130,7 @@ async def check_resolution(
         )
     ]
     if local_addresses is not None:
-        here = any(
-            ipaddress.ip_address(a) in {ipaddress.ip_address(x) for x in local_addresses}
-            for a in addresses
-        )
+        here = any(_is_local(a, local_addresses) for a in addresses)
         key = "check.local.ok" if here else "check.local.elsewhere"
         results.append(
             CheckResult(
@@ -299,7 +302,7 @@ async def run_preflight(
         if ident.type == "ip":
             if local is None:
                 return []
-            here = value in local
+            here = _is_local(value, local)
             key = "check.local.ok" if here else "check.local.elsewhere"
             text = cat.get(key, name=value, addresses=value)
             return [CheckResult("points_here", value, here, "info" if here else "warning", text)]
