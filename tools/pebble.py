@@ -6,7 +6,8 @@ its own config; `stop()` ends exactly the processes it started, by pid.
 Layout of the ports (all on 127.0.0.1):
 - ACME directory at https://127.0.0.1:<acme_port>/dir, management at <mgmt_port>.
 - Pebble validates http-01 on <http01_port> and tls-alpn-01 on <tlsalpn_port> of whatever address
-  the name resolves to through challtestsrv's DNS (default A record 127.0.0.1, no AAAA unless a test adds one with add_aaaa).
+  the name resolves to through challtestsrv's DNS (default A record 127.0.0.1; no AAAA unless
+  a test adds one with add_aaaa).
 - challtestsrv answers http-01 on 127.0.0.1:<http01_port> (for protocol tests that use its
   /add-http01 API). Tests of certsmith's own responders map their names to another loopback
   address (127.0.0.2 ...) with `add_a()` and bind there.

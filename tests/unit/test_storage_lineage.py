@@ -7,7 +7,6 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,6 @@ def issue(*names: str, key: crypto.PrivateKey | None = None) -> tuple[bytes, byt
 @pytest.fixture
 def store(tmp_path: Path) -> LineageStore:
     return LineageStore(tmp_path / "etc")
-
-
-@pytest.fixture
-def umask0() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def assert_deployable(store: LineageStore, name: str) -> int:

@@ -3,6 +3,7 @@
 A ``Listener`` binds one or more addresses on one port (``""`` means every IPv4 and IPv6
 address, like certbot's ``--http-01-address``), caps the number of connections served at once,
 and on ``close`` ends every connection it still holds, so nothing outlives the solver.
+``ListeningSolver`` is the solver lifecycle built on it that both servers share.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import ClassVar, Self
 
+from certsmith.challenges.base import ChallengeTask, is_safe_token
 from certsmith.errors import SolverError
 
 logger = logging.getLogger(__name__)
@@ -190,6 +194,82 @@ class Listener:
             if stuck:
                 await asyncio.wait(stuck, timeout=1.0)
         await self._close_servers()
+
+
+class ListeningSolver:
+    """The lifecycle of a solver that answers challenges with its own ``Listener``.
+
+    The server starts on the first ``present`` (or ``start``) and stops on ``close`` or at the end
+    of ``async with``. A subclass sets ``challenge_type`` and ``server_label`` (how messages name
+    it), and implements ``_serve`` (one connection) and ``_forget_all`` (drop every response).
+    """
+
+    challenge_type: ClassVar[str]
+    server_label: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str],
+        port: int,
+        max_connections: int,
+        read_limit: int = 65536,
+    ) -> None:
+        self._listener = Listener(
+            self._serve,
+            address=address,
+            port=port,
+            max_connections=max_connections,
+            name=f"{self.challenge_type} server",
+            read_limit=read_limit,
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (useful with port 0)."""
+        return self._listener.port
+
+    async def start(self) -> None:
+        """Start listening; idempotent. Raises ``SolverError`` if no address can be bound."""
+        await self._listener.start()
+
+    async def close(self) -> None:
+        """Stop listening, drop open connections and forget every response; idempotent."""
+        self._forget_all()
+        await self._listener.close()
+
+    def _forget_all(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _check_task(self, task: ChallengeTask) -> None:
+        """Refuse another challenge type, a token that is not base64url, and wildcards."""
+        kind = self.challenge_type
+        if task.challenge_type != kind:
+            raise SolverError(f"{self.server_label} cannot answer {task.challenge_type}")
+        if not is_safe_token(task.token):
+            raise SolverError(f"refusing unsafe {kind} token {task.token[:40]!r}")
+        if task.identifier.is_wildcard:
+            raise SolverError(f"{kind} cannot validate wildcard {task.identifier}")
+
+    async def settle(self, tasks: list[ChallengeTask]) -> None:
+        """Nothing to wait for once the server is listening; raises if it is not."""
+        if tasks and not self._listener.running:
+            raise SolverError(f"the {self.challenge_type} server is not running")
 
 
 class _PortTaken(Exception):

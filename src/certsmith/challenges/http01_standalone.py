@@ -20,11 +20,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
-from certsmith.challenges._listener import Listener
+from certsmith.challenges._listener import ListeningSolver
 from certsmith.challenges.base import ChallengeTask, is_safe_token
-from certsmith.errors import SolverError
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +105,7 @@ class _Request:
     headers: dict[str, str]
 
 
-class StandaloneHttp01Server:
+class StandaloneHttp01Server(ListeningSolver):
     """A ``Solver`` for http-01 that serves the key authorizations itself.
 
     ``address`` / ``port`` are certbot's ``--http-01-address`` / ``--http-01-port``: ``""``
@@ -117,6 +115,7 @@ class StandaloneHttp01Server:
     """
 
     challenge_type = "http-01"
+    server_label = "standalone server"
 
     def __init__(
         self,
@@ -134,13 +133,8 @@ class StandaloneHttp01Server:
         self._write_timeout = write_timeout
         self._max_head_bytes = max_head_bytes
         self._clock = clock
-        self._listener = Listener(
-            self._serve,
-            address=address,
-            port=port,
-            max_connections=max_connections,
-            name="http-01 server",
-            read_limit=max_head_bytes,
+        super().__init__(
+            address=address, port=port, max_connections=max_connections, read_limit=max_head_bytes
         )
         self._responses: dict[str, tuple[str, str]] = {}  # token -> (host key, key auth)
         self._max_requests_seen = max_requests_seen
@@ -148,51 +142,18 @@ class StandaloneHttp01Server:
         self.requests_seen: list[SeenRequest] = []
 
     @property
-    def port(self) -> int:
-        """The port the server listens on (useful with port 0)."""
-        return self._listener.port
-
-    @property
     def sockets(self) -> list[tuple[str, int]]:
         """Every (address, port) bound."""
         return self._listener.sockets
 
-    async def start(self) -> None:
-        """Start listening; idempotent. Raises ``SolverError`` if no address can be bound."""
-        await self._listener.start()
-
-    async def close(self) -> None:
-        """Stop listening, drop open connections and forget every token; idempotent."""
+    def _forget_all(self) -> None:
         self._responses.clear()
-        await self._listener.close()
-
-    async def __aenter__(self) -> StandaloneHttp01Server:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def present(self, task: ChallengeTask) -> None:
         """Serve ``task``'s key authorization (starting the server if needed)."""
-        if task.challenge_type != self.challenge_type:
-            raise SolverError(f"standalone server cannot answer {task.challenge_type}")
-        if not is_safe_token(task.token):
-            raise SolverError(f"refusing unsafe http-01 token {task.token[:40]!r}")
-        if task.identifier.is_wildcard:
-            raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
+        self._check_task(task)
         self._responses[task.token] = (_identifier_key(task), task.key_authorization)
         await self.start()
-
-    async def settle(self, tasks: list[ChallengeTask]) -> None:
-        """Nothing to wait for once the server is listening; raises if it is not."""
-        if tasks and not self._listener.running:
-            raise SolverError("the http-01 server is not running")
 
     async def cleanup(self, task: ChallengeTask) -> None:
         """Stop answering for ``task``'s token; never raises."""

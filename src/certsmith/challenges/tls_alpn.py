@@ -26,7 +26,6 @@ import ssl
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,9 +34,8 @@ from cryptography.x509.oid import NameOID
 
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges._clienthello import NotAClientHello, read_client_hello
-from certsmith.challenges._listener import Listener
-from certsmith.challenges.base import ChallengeTask, is_safe_token
-from certsmith.errors import SolverError
+from certsmith.challenges._listener import ListeningSolver
+from certsmith.challenges.base import ChallengeTask
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +114,7 @@ def _context_for(certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey)
     return context
 
 
-class TlsAlpn01Server:
+class TlsAlpn01Server(ListeningSolver):
     """A ``Solver`` for tls-alpn-01 that serves challenge certificates itself.
 
     ``address`` / ``port`` as for the standalone http-01 server (default port 443). Starts on the
@@ -124,6 +122,7 @@ class TlsAlpn01Server:
     """
 
     challenge_type = "tls-alpn-01"
+    server_label = "tls-alpn-01 server"
 
     def __init__(
         self,
@@ -139,60 +138,21 @@ class TlsAlpn01Server:
         self._contexts: dict[str, tuple[ChallengeTask, ssl.SSLContext]] = {}
         self._base = _server_context()
         self._base.sni_callback = self._pick_context
-        self._listener = Listener(
-            self._serve,
-            address=address,
-            port=port,
-            max_connections=max_connections,
-            name="tls-alpn-01 server",
-        )
+        super().__init__(address=address, port=port, max_connections=max_connections)
         self.handshakes_seen: list[tuple[str, str]] = []  # (remote address, SNI name)
 
-    @property
-    def port(self) -> int:
-        """The port the server listens on (useful with port 0)."""
-        return self._listener.port
-
-    async def start(self) -> None:
-        """Start listening; idempotent. Raises ``SolverError`` if no address can be bound."""
-        await self._listener.start()
-
-    async def close(self) -> None:
-        """Stop listening, drop open connections and forget every certificate; idempotent."""
+    def _forget_all(self) -> None:
         self._contexts.clear()
-        await self._listener.close()
-
-    async def __aenter__(self) -> TlsAlpn01Server:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def present(self, task: ChallengeTask) -> None:
         """Make and serve ``task``'s challenge certificate (starting the server if needed)."""
-        if task.challenge_type != self.challenge_type:
-            raise SolverError(f"tls-alpn-01 server cannot answer {task.challenge_type}")
-        if not is_safe_token(task.token):
-            raise SolverError(f"refusing unsafe tls-alpn-01 token {task.token[:40]!r}")
-        if task.identifier.is_wildcard:
-            raise SolverError(f"tls-alpn-01 cannot validate wildcard {task.identifier}")
+        self._check_task(task)
         certificate, key = make_challenge_certificate(
             task.identifier, task.key_authorization, self._clock()
         )
         context = await asyncio.to_thread(_context_for, certificate, key)
         self._contexts[sni_name(task.identifier)] = (task, context)
         await self.start()
-
-    async def settle(self, tasks: list[ChallengeTask]) -> None:
-        """Nothing to wait for once the server is listening; raises if it is not."""
-        if tasks and not self._listener.running:
-            raise SolverError("the tls-alpn-01 server is not running")
 
     async def cleanup(self, task: ChallengeTask) -> None:
         """Stop serving ``task``'s certificate; never raises."""

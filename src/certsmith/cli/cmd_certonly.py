@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 
 from certsmith import crypto
 from certsmith.acme.identifier import Identifier
@@ -80,9 +81,36 @@ def _settings(
     return settings
 
 
+# The longest file name most file systems take (NAME_MAX); renewal/NAME.conf must fit in it.
+MAX_FILE_NAME = 255
+
+
+def _check_before_writing(
+    options: CertonlyOptions, name: str, identifiers: tuple[Identifier, ...]
+) -> None:
+    """Refuse what cannot work before any file (lock, account) is written."""
+    if len(os.fsencode(name)) + len(".conf") > MAX_FILE_NAME:
+        raise UsageError(
+            f"The certificate name {name[:40]}... is too long for a file name; pass a shorter "
+            "--cert-name."
+        )
+    wildcards = [i.value for i in identifiers if i.is_wildcard]
+    authenticator = options.challenge.authenticator
+    if not wildcards or authenticator is None:
+        return
+    preferred = options.challenge.preferred_challenges
+    can_dns = authenticator == "manual" or str(authenticator).startswith("dns-")
+    if not can_dns or (preferred and "dns-01" not in preferred):
+        raise UsageError(
+            f"The wildcard {wildcards[0]} can only be validated with dns-01; use --manual or a "
+            "--dns-* plugin (with dns in --preferred-challenges)."
+        )
+
+
 def certonly(options: CertonlyOptions, console: Console) -> int:
     identifiers = _identifiers(options, console)
     name = options.cert_name or lineage_name(identifiers)
+    _check_before_writing(options, name, identifiers)
     store = LineageStore(options.common.config_dir)
     with store.lock(name, timeout=60):
         previous = _existing(store, name)

@@ -46,6 +46,7 @@ def renew(options: RenewOptions, console: Console) -> int:
         dry_run=options.issuance.dry_run,
         parallel=options.parallel,
         preflight=check,
+        first_renewal_delay=random_sleep_seconds(options, random.Random()),
     )
     hooks = HookRunner(
         config_dir=options.common.config_dir,
@@ -66,6 +67,10 @@ def renew(options: RenewOptions, console: Console) -> int:
         counts[result.outcome] += 1
         if result.outcome == Outcome.RENEWED:
             console.say(f"{result.name}: renewed ({result.reason}).")
+            if result.replaced:
+                console.say(
+                    f"{result.name}: replaces the certificate with ARI id {result.replaced}."
+                )
         elif result.outcome == Outcome.FAILED and result.error is not None:
             console.note(f"{result.name}: renewal failed.")
             console.explain(result.error)

@@ -129,7 +129,10 @@ def preflight(common: CommonOptions, console: Console, standalone: bool) -> Pref
     """Checks run before the order: a failure stops before any rate-limit budget is spent."""
 
     async def check(
-        identifiers: Sequence[Identifier], methods: Sequence[str], caa_identities: Sequence[str]
+        identifiers: Sequence[Identifier],
+        methods: Sequence[str],
+        caa_identities: Sequence[str],
+        dns_resolver: str | None = None,
     ) -> None:
         from certsmith.dnsutil import make_resolver
         from certsmith.preflight import run_preflight
@@ -138,7 +141,8 @@ def preflight(common: CommonOptions, console: Console, standalone: bool) -> Pref
             identifiers,
             methods[0] if methods else "http-01",
             list(caa_identities),
-            resolver=make_resolver(dns_resolver_text(common)),
+            # The lineage's saved --dns-resolver (renew) unless one was given now.
+            resolver=make_resolver(dns_resolver_text(common) or dns_resolver),
             standalone=standalone,
         )
         blocking = [r for r in results if r.blocking]

@@ -79,7 +79,8 @@ class Console:
         self.err.write(f"certsmith: {explanation.sentence}\n")
         if explanation.next_step:
             self.err.write(f"  What to do: {explanation.next_step}\n")
-        if self.verbose and explanation.detail:
+        # The next steps point at the detail ("named below"), so it is always shown.
+        if explanation.detail and explanation.detail != explanation.sentence:
             self.err.write(f"  Detail: {explanation.detail}\n")
         logging.getLogger("certsmith").error("%s (%s)", explanation.sentence, explanation.detail)
         self.err.flush()

@@ -26,15 +26,17 @@ from certsmith.errors import UsageError
 from certsmith.issuance import IssuanceRequest, obtain_certificate
 from certsmith.renewal.account import Registration, ensure_account
 from certsmith.renewal.settings import LineageSettings
-from certsmith.renewal.solvers import SolverContext, solvers_for
+from certsmith.renewal.solvers import SolverContext, check_before_order, solvers_for
 from certsmith.storage import Lineage, LineageStore, RenewalConf
 from certsmith.storage.renewal_state import RenewalState, RenewalStateStore, file_identity
 
 log = logging.getLogger(__name__)
 
-# Runs the pre-flight checks for (identifiers, challenge types, CA's CAA identities); raises
-# PreflightFailed to stop before any order is created.
-Preflight = Callable[[Sequence[Identifier], Sequence[str], Sequence[str]], Awaitable[None]]
+# Runs the pre-flight checks for (identifiers, challenge types, CA's CAA identities, the
+# lineage's --dns-resolver or None); raises PreflightFailed to stop before any order is created.
+Preflight = Callable[
+    [Sequence[Identifier], Sequence[str], Sequence[str], str | None], Awaitable[None]
+]
 
 
 def _utc_now() -> datetime.datetime:
@@ -137,6 +139,7 @@ async def run_job(
 ) -> JobOutcome:
     """Obtain the certificate ``job`` describes and, unless a dry run, deploy it."""
     settings = job.settings
+    check_before_order(settings, job.identifiers, _methods(settings))
 
     def factory(key: AccountKey, url: str | None) -> AcmeClient:
         return env.client(settings, key, url)
@@ -155,7 +158,12 @@ async def run_job(
         directory = await client.directory()
         profile, note = choose_profile(directory, settings, job.identifiers)
         if preflight is not None:
-            await preflight(job.identifiers, _methods(settings), directory.meta.caa_identities)
+            await preflight(
+                job.identifiers,
+                _methods(settings),
+                directory.meta.caa_identities,
+                settings.dns_resolver,
+            )
         replaces = None
         if job.previous is not None and directory.renewal_info is not None:
             replaces = client.cert_id(job.previous.certificate())

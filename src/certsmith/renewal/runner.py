@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from certsmith.acme import AcmeClient
@@ -53,6 +53,7 @@ class LineageResult:
     reason: str = ""
     error: CertsmithError | None = None
     notes: list[str] = field(default_factory=list)
+    replaced: str | None = None  # ARI id of the certificate the CA accepted as replaced
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class RenewPlan:
     dry_run: bool = False
     parallel: int = 1
     preflight: Preflight | None = None
+    # certbot's random delay before the first renewal of a run (0: none); precedes every hook.
+    first_renewal_delay: float = 0.0
 
 
 class _AriClients:
@@ -130,8 +133,12 @@ class Renewer:
         hooks: HookRunner,
         registration: Registration,
         solver_context: SolverContext,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.env, self.plan, self.hooks = env, plan, hooks
+        self._sleep = sleep
+        self._delay_lock = asyncio.Lock()
+        self._delay_pending = plan.first_renewal_delay > 0
         self.registration, self.solver_context = registration, solver_context
         self.store = LineageStore(env.config_dir)
         self.states = RenewalStateStore(env.config_dir)
@@ -194,9 +201,19 @@ class Renewer:
             return LineageResult(name, Outcome.NOT_DUE, decision.reason)
         return await self._renew(name, settings, decision.reason)
 
+    async def _delay_first_renewal(self) -> None:
+        # Only the first lineage found due waits; the others wait on the lock, then go on.
+        async with self._delay_lock:
+            if self._delay_pending:
+                self._delay_pending = False
+                delay = self.plan.first_renewal_delay
+                log.info("Non-interactive renewal: random delay of %.0f seconds", delay)
+                await self._sleep(delay)
+
     async def _renew(self, name: str, settings: LineageSettings, reason: str) -> LineageResult:
         lineage = self.store.load(name)
         domains = [i.value for i in lineage.identifiers]
+        await self._delay_first_renewal()
         await asyncio.to_thread(
             self.hooks.before_renewal, pre_hook=settings.pre_hook, post_hook=settings.post_hook
         )
@@ -221,4 +238,6 @@ class Renewer:
             domains=domains,
             deploy_hook=settings.renew_hook,
         )
-        return LineageResult(name, Outcome.RENEWED, reason, notes=outcome.notes)
+        return LineageResult(
+            name, Outcome.RENEWED, reason, notes=outcome.notes, replaced=outcome.replaced
+        )

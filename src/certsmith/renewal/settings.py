@@ -18,6 +18,43 @@ LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 
 AUTHENTICATORS = ("standalone", "webroot", "manual", "dns-rfc2136", "dns-acme-dns", "dns-duckdns")
 
+# Every [renewalparams] key LineageSettings reads or writes. Any other key (certbot's config_dir,
+# installer, nginx_*, dns_*_propagation_seconds, ...) is carried through a renewal unchanged so
+# certbot still finds it.
+DNS_CREDENTIAL_KEYS = (
+    "dns_rfc2136_credentials",
+    "dns_acme_dns_credentials",
+    "dns_duckdns_credentials",
+)
+MANAGED_KEYS = frozenset(
+    {
+        "server",
+        "account",
+        "authenticator",
+        "key_type",
+        "rsa_key_size",
+        "elliptic_curve",
+        "reuse_key",
+        "preferred_chain",
+        "preferred_profile",
+        "required_profile",
+        "pref_challs",
+        "webroot_path",
+        "webroot_map",
+        "http01_port",
+        "http01_address",
+        "tls_alpn_01_port",
+        "manual_auth_hook",
+        "manual_cleanup_hook",
+        "pre_hook",
+        "post_hook",
+        "renew_hook",
+        "certsmith_ca_bundle",
+        "certsmith_dns_resolver",
+        *DNS_CREDENTIAL_KEYS,
+    }
+)
+
 
 def _as_bool(value: Any, default: bool = False) -> bool:
     if value is None or value == "":
@@ -75,6 +112,8 @@ class LineageSettings:
     dns_credentials: str | None = None
     ca_bundle: str | None = None
     dns_resolver: str | None = None
+    # [renewalparams] keys outside MANAGED_KEYS, written back as they were read.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **changes: Any) -> LineageSettings:
         """Settings given on the command line win over the stored ones (None = not given)."""
@@ -88,11 +127,7 @@ class LineageSettings:
     def from_renewalparams(cls, params: Mapping[str, Any]) -> LineageSettings:
         authenticator = _as_str(params.get("authenticator")) or "standalone"
         credentials = None
-        for key in (
-            "dns_rfc2136_credentials",
-            "dns_acme_dns_credentials",
-            "dns_duckdns_credentials",
-        ):
+        for key in DNS_CREDENTIAL_KEYS:
             credentials = credentials or _as_str(params.get(key))
         webroot_map = params.get("webroot_map") or {}
         return cls(
@@ -119,11 +154,14 @@ class LineageSettings:
             dns_credentials=credentials,
             ca_bundle=_as_str(params.get("certsmith_ca_bundle")),
             dns_resolver=_as_str(params.get("certsmith_dns_resolver")),
+            extra={k: v for k, v in params.items() if k not in MANAGED_KEYS},
         )
 
     def to_renewalparams(self) -> dict[str, Any]:
-        """certbot's spelling; None values are left out, as certbot does."""
+        """certbot's spelling; None values are left out, as certbot does. Keys certsmith does
+        not manage (``extra``) come back unchanged."""
         out: dict[str, Any] = {
+            **self.extra,
             "account": self.account,
             "authenticator": self.authenticator,
             "server": self.server,

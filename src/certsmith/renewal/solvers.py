@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import ipaddress
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import Solver
 from certsmith.challenges.dns01 import (
     DnsSolver,
@@ -34,16 +36,30 @@ class SolverContext:
     dns_interval: float = 2.0
 
 
-def _resolve_with(nameserver: str | None) -> Resolve | None:
-    if nameserver is None:
+def _resolve_with(nameserver: str | None, http01_port: int | None = None) -> Resolve | None:
+    """How the manual self-check reaches a name: through ``--dns-resolver``, and on
+    ``--http-01-port`` instead of 80 (a test CA such as Pebble validates on another port)."""
+    if nameserver is None and not http01_port:
         return None
     resolver = make_resolver(nameserver)
 
     async def resolve(host: str, port: int) -> tuple[str, int]:
+        if http01_port and port == 80:
+            port = http01_port
+        if _is_ip(host):
+            return host, port
         answer = await resolver.resolve(host, "A")
         return str(answer[0]), port
 
     return resolve
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _checker(settings: LineageSettings, context: SolverContext) -> PropagationChecker:
@@ -63,6 +79,31 @@ def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
     options = read_credentials(settings.dns_credentials)
     provider = load_provider(DNS_PLUGINS[settings.authenticator], options)
     return DnsSolver(provider, _checker(settings, context))
+
+
+CHALLENGES_BY_AUTHENTICATOR = {
+    "standalone": ("http-01", "tls-alpn-01"),
+    "webroot": ("http-01",),
+    "manual": ("http-01", "dns-01"),
+    **{plugin: ("dns-01",) for plugin in DNS_PLUGINS},
+}
+
+
+def check_before_order(
+    settings: LineageSettings, identifiers: Sequence[Identifier], methods: Sequence[str]
+) -> None:
+    """Raise ``UsageError`` for what would fail only once an order exists: a wildcard without
+    dns-01, or DNS credentials that are missing, unreadable, incomplete or readable by others."""
+    wildcards = [i.value for i in identifiers if i.is_wildcard]
+    usable = CHALLENGES_BY_AUTHENTICATOR.get(settings.authenticator, ())
+    if wildcards and not ("dns-01" in usable and "dns-01" in methods):
+        raise UsageError(
+            f"Wildcard names ({', '.join(wildcards)}) can only be validated with dns-01, which "
+            f"--{settings.authenticator} cannot answer here; use a --dns-* plugin or "
+            "--manual --preferred-challenges dns."
+        )
+    if settings.authenticator in DNS_PLUGINS:
+        _dns_solver(settings, SolverContext())  # reads and checks the credentials; no network
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +132,7 @@ async def solvers_for(
                 cleanup_hook=settings.manual_cleanup_hook,
                 show_instructions=context.show_instructions,
                 wait_for_txt=checker.wait,
-                self_check_resolve=_resolve_with(settings.dns_resolver),
+                self_check_resolve=_resolve_with(settings.dns_resolver, settings.http01_port),
             )
             solvers["http-01"] = manual
             solvers["dns-01"] = manual

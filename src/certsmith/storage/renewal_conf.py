@@ -235,12 +235,28 @@ def _single_quote(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
-def parse_value(text: str) -> tuple[Value, str]:
-    """Split the text after '=' into a value (str or list) and an inline comment.
+# configobj's grammar for the text after '=' (list_values=True). A quoted item ends at a quote
+# of its kind that is followed by what may follow the item, so quotes may appear inside unquoted
+# text (``echo "x" >> f``), which configobj also writes unquoted. An unquoted item runs up to a
+# comma; a '#' ends the value and starts an inline comment.
+_QUOTED = r"""".*?"|'.*?'"""
+_LIST_ITEM = rf"""(?:{_QUOTED}|[^'",#][^,#]*?)\s*,\s*"""
+_VALUE_RE = re.compile(
+    rf"""^(?:((?:{_LIST_ITEM})*)({_QUOTED}|[^'",#\s][^,]*?|(?<!,))?|(,))\s*(#.*)?$"""
+)
+_LIST_ITEM_RE = re.compile(rf"""({_QUOTED}|[^'",#][^,#]*?)\s*,\s*""")
 
-    Raises ValueError on text configobj would reject (stray or unterminated quotes,
-    empty list members).
-    """
+
+def _unquote(item: str) -> str:
+    if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
+        return item[1:-1]
+    return item
+
+
+def parse_value(text: str) -> tuple[Value, str]:
+    """Split the text after '=' into a value (str or list) and an inline comment, as configobj
+    reads it. Raises ValueError on text configobj rejects (an unterminated quote, text after a
+    closing quote, an empty list member, a multi-line triple quote)."""
     text = text.strip()
     for triple in ('"""', "'''"):
         if text.startswith(triple):
@@ -251,41 +267,18 @@ def parse_value(text: str) -> tuple[Value, str]:
             if rest and not rest.startswith("#"):
                 raise ValueError(f"unexpected text {rest!r} after a quoted value")
             return text[3:end], rest
-    segments: list[tuple[str, bool]] = []  # (text, was quoted)
-    comment = ""
-    pos = 0
-    current, quoted = "", False
-    while pos < len(text):
-        char = text[pos]
-        if char in "'\"":
-            if current.strip() or quoted:
-                raise ValueError(f"stray quote in {text!r}")
-            end = text.find(char, pos + 1)
-            if end < 0:
-                raise ValueError(f"unterminated quote in {text!r}")
-            current, quoted = text[pos + 1 : end], True
-            pos = end + 1
-            rest = text[pos:].lstrip(" \t")
-            if rest and rest[0] not in ",#":
-                raise ValueError(f"unexpected text after a quoted value in {text!r}")
-            pos = len(text) - len(rest)
-            continue
-        if char == "#":
-            comment = text[pos:]
-            break
-        if char == ",":
-            segments.append((current if quoted else current.strip(), quoted))
-            current, quoted = "", False
-        else:
-            current += char
-        pos += 1
-    last = (current if quoted else current.strip(), quoted)
-    if not segments:
-        return last[0], comment
-    if last != ("", False):
-        segments.append(last)
-    if segments == [("", False)]:
+    match = _VALUE_RE.match(text)
+    if match is None:
+        raise ValueError(f"unbalanced quotes or an empty list member in {text!r}")
+    listed, single, empty_list, comment = match.groups()
+    comment = comment or ""
+    if empty_list is not None:
         return [], comment
-    if any(item == ("", False) for item in segments):
-        raise ValueError(f"empty list member in {text!r}")
-    return [item for item, _ in segments], comment
+    if not listed:
+        if single is None:
+            raise ValueError(f"cannot read the value {text!r}")
+        return _unquote(single), comment
+    items = [_unquote(m.group(1)) for m in _LIST_ITEM_RE.finditer(listed)]
+    if single:  # a list without a trailing comma: the last item
+        items.append(_unquote(single))
+    return items, comment

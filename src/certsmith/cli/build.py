@@ -1,0 +1,274 @@
+"""Building the option groups from parsed flag values, and the checks on single values.
+
+:func:`certsmith.cli.options.build_command` calls these; each raises ``UsageError`` (one
+sentence) for bad input. Only the standard library is imported here: ``certsmith --help`` must
+stay fast.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from certsmith.cli.option_types import (
+    ELLIPTIC_CURVES,
+    LE_PRODUCTION,
+    LE_STAGING,
+    RSA_KEY_SIZES,
+    AccountOptions,
+    Authenticator,
+    ChallengeOptions,
+    CommonOptions,
+    HookOptions,
+    IgnoredFlag,
+    IssuanceOptions,
+    KeyOptions,
+    Verb,
+)
+from certsmith.errors import UsageError
+from certsmith.hostport import HostPortError, parse_host_port
+
+
+def common_options(
+    verb: Verb,
+    v: dict[str, Any],
+    given: frozenset[str],
+    defaults: Mapping[str, str],
+    config_files: tuple[Path, ...],
+    ignored: tuple[IgnoredFlag, ...],
+) -> CommonOptions:
+    """The flags every subcommand takes; ``--staging``/``--dry-run`` resolve the server here."""
+    staging, dry_run = bool(v.get("staging")), bool(v.get("dry_run"))
+    server = _server(v.get("server") or LE_PRODUCTION)
+    # certbot's rule: --staging swaps the default server and conflicts with any other.
+    if staging and server not in (LE_PRODUCTION, LE_STAGING):
+        raise UsageError("--server value conflicts with --staging.")
+    if (staging or dry_run) and server == LE_PRODUCTION:
+        server = LE_STAGING
+    quiet = bool(v.get("quiet"))
+    resolver = v.get("dns_resolver")
+
+    def folder(name: str) -> Path:
+        return Path(v.get(name) or defaults[name]).expanduser().absolute()
+
+    return CommonOptions(
+        config_dir=folder("config_dir"),
+        work_dir=folder("work_dir"),
+        logs_dir=folder("logs_dir"),
+        server=server,
+        staging=staging or server == LE_STAGING,
+        ca_bundle=optional_path(v.get("ca_bundle")),
+        dns_resolver=_dns_resolver(resolver) if resolver else None,
+        non_interactive=bool(v.get("non_interactive")) or quiet or verb is Verb.RENEW,
+        verbose=v.get("verbose") or 0,
+        quiet=quiet,
+        config_files=config_files,
+        ignored_flags=ignored,
+        set_on_command_line=given - {"ident_order", "ignored", "unsupported"},
+    )
+
+
+def key_options(v: dict[str, Any]) -> KeyOptions:
+    """The certificate key flags; an unsupported RSA size or curve is a UsageError."""
+    size, curve = v.get("rsa_key_size"), v.get("elliptic_curve")
+    if size is not None and size not in RSA_KEY_SIZES:
+        sizes = ", ".join(map(str, RSA_KEY_SIZES))
+        raise UsageError(f"--rsa-key-size {size} is not supported; use {sizes}.")
+    if curve is not None and curve not in ELLIPTIC_CURVES:
+        raise UsageError(f"--elliptic-curve {curve}: use one of {', '.join(ELLIPTIC_CURVES)}.")
+    return KeyOptions(v.get("key_type"), size, curve, v.get("reuse_key"), bool(v.get("new_key")))
+
+
+def account_options(v: dict[str, Any]) -> AccountOptions:
+    """Contact, terms and EAB flags, checked for consistency; e-mails come back normalized."""
+    email = v.get("email")
+    if email is not None:
+        addresses = [e.strip() for e in email.split(",") if e.strip()]
+        bad = [e for e in addresses if "@" not in e or " " in e or e.startswith("@")]
+        if bad or not addresses:
+            raise UsageError(f"--email {email!r} is not an e-mail address.")
+        email = ",".join(addresses)
+    if email and v.get("register_unsafely_without_email"):
+        raise UsageError("--email and --register-unsafely-without-email contradict each other.")
+    kid, hmac = v.get("eab_kid"), v.get("eab_hmac_key")
+    if (kid is None) != (hmac is None):
+        raise UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key.")
+    alg = (v.get("eab_hmac_alg") or "HS256").upper()
+    if alg not in ("HS256", "HS384", "HS512"):
+        raise UsageError(f"--eab-hmac-alg {alg}: use HS256, HS384 or HS512.")
+    return AccountOptions(
+        email, bool(v.get("agree_tos")), bool(v.get("register_unsafely_without_email")),
+        kid, hmac, alg, v.get("account"),
+    )  # fmt: skip
+
+
+def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
+    """The authenticator and its settings; any -w or --webroot-map implies ``webroot``."""
+    order: list[tuple[str, str]] = list(v.get("ident_order") or ())
+    paths, mapping = _webroot_map(order)
+    for names, path in _json_map(v.get("webroot_map")).items():
+        for ident in names.split(","):
+            mapping[_identifier(ident)] = _path(path)
+    name = v.get("authenticator")
+    if name is None and (paths or mapping):
+        name = Authenticator.WEBROOT.value
+    auth = Authenticator(name) if name else None
+    dns = auth.value.replace("-", "_") if auth and auth.value.startswith("dns-") else None
+    return ChallengeOptions(
+        authenticator=auth,
+        webroot_paths=tuple(paths),
+        webroot_map=tuple(mapping.items()),
+        manual_auth_hook=v.get("manual_auth_hook"),
+        manual_cleanup_hook=v.get("manual_cleanup_hook"),
+        preferred_challenges=tuple(dict.fromkeys(v.get("preferred_challenges") or ())),
+        http01_port=v.get("http01_port"),
+        http01_address=v.get("http01_address"),
+        tls_alpn01_port=v.get("tls_alpn01_port"),
+        dns_credentials=optional_path(v.get(f"{dns}_credentials")) if dns else None,
+        dns_propagation_seconds=v.get(f"{dns}_propagation_seconds") if dns else None,
+        duckdns_token=v.get("dns_duckdns_token"),
+    )
+
+
+def _webroot_map(order: list[tuple[str, str]]) -> tuple[list[Path], dict[str, Path]]:
+    """certbot's rule: each -w applies to the -d/--ip-address flags after it; identifiers given
+    before the first -w take the last -w, which is allowed only when there is one -w."""
+    paths: list[Path] = []
+    mapping: dict[str, Path] = {}
+    pending: list[str] = []
+    ident_before_first_path = False
+    for dest, value in order:
+        if dest != "webroot_path":
+            check = validate_domain if dest == "domains" else validate_ip_address
+            pending.append(check(value))
+            continue
+        if ident_before_first_path:
+            raise UsageError(
+                "If you give several webroot paths, one must come before all -d flags."
+            )
+        if paths:
+            for ident in pending:
+                mapping.setdefault(ident, paths[-1])
+            pending = []
+        elif pending:
+            ident_before_first_path = True
+        paths.append(_path(value))
+    for ident in pending if paths else ():
+        mapping.setdefault(ident, paths[-1])
+    return paths, mapping
+
+
+def _identifier(text: str) -> str:
+    """A -d name, or an IP address (as --webroot-map keys may be)."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return validate_domain(text)
+
+
+def _json_map(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise UsageError("--webroot-map is not valid JSON.") from None
+    if not isinstance(data, dict) or not all(isinstance(p, str) for p in data.values()):
+        raise UsageError('--webroot-map must look like {"a.com,www.a.com": "/var/www/a"}.')
+    return data
+
+
+def hook_options(v: dict[str, Any]) -> HookOptions:
+    """The pre/post/deploy hook flags."""
+    return HookOptions(
+        v.get("pre_hook"), v.get("post_hook"), v.get("deploy_hook"),
+        v.get("directory_hooks") is not False, v.get("validate_hooks") is not False,
+    )  # fmt: skip
+
+
+def issuance_options(v: dict[str, Any]) -> IssuanceOptions:
+    """What the order asks for; --required-profile and --preferred-profile exclude each other."""
+    required, preferred = v.get("required_profile"), v.get("preferred_profile")
+    if required and preferred:
+        raise UsageError("Give --required-profile or --preferred-profile, not both.")
+    return IssuanceOptions(
+        v.get("preferred_chain"), preferred, required, bool(v.get("allow_subset_of_names")),
+        v.get("preflight") is not False, bool(v.get("dry_run")), bool(v.get("force_renewal")),
+    )  # fmt: skip
+
+
+# -- value checks -------------------------------------------------------------------------------
+
+
+def validate_domain(text: str) -> str:
+    """A DNS name (``*.`` wildcard allowed), lower-cased, without trailing dot; else UsageError."""
+    name = text.strip().lower().removesuffix(".")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        raise UsageError(f"{text} is an IP address; pass it with --ip-address.")
+    if not name.isascii():
+        raise UsageError(f"{text!r}: give internationalized names in punycode (xn--...).")
+    labels = name.split(".")
+    wildcard = labels[0] == "*"
+    rest = labels[1:] if wildcard else labels
+    if (
+        len(name) > 253
+        or len(labels) < 2
+        or not all(_LABEL.fullmatch(label) for label in rest)
+        or (wildcard and len(rest) < 2)
+    ):
+        raise UsageError(f"{text!r} is not a valid domain name.")
+    return name
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+def validate_ip_address(text: str) -> str:
+    """An ``--ip-address`` value in canonical form; else UsageError."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise UsageError(f"--ip-address {text!r} is not an IP address.") from None
+
+
+def validate_cert_name(text: str | None) -> str | None:
+    """A ``--cert-name`` that is safe as a folder name (None passes through); else UsageError."""
+    if text is None:
+        return None
+    if not text or "/" in text or "\\" in text or text in (".", ".."):
+        raise UsageError(f"--cert-name {text!r}: a name must not be empty or contain / or \\.")
+    return text
+
+
+def _server(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise UsageError(f"--server {url!r} is not an http(s) URL of an ACME directory.")
+    return url
+
+
+def _dns_resolver(text: str) -> tuple[str, int]:
+    """``--dns-resolver IP[:PORT]`` -> (host, port), port 53 by default."""
+    try:
+        return parse_host_port(text)
+    except HostPortError as err:
+        problem = "port out of range" if err.port_out_of_range else "expected IP[:PORT]"
+        raise UsageError(f"--dns-resolver {text!r}: {problem}.") from None
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser().absolute()
+
+
+def optional_path(text: str | None) -> Path | None:
+    """``text`` as an absolute path (``~`` expanded), or None when not given."""
+    return _path(text) if text else None

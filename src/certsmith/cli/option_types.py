@@ -1,0 +1,350 @@
+"""Typed, frozen options for each subcommand, built by :mod:`certsmith.cli.args`.
+
+The engine receives one of these dataclasses, never an argparse namespace. Values the user did not
+give stay ``None`` where "not given" matters (a renewal keeps what its renewal configuration
+says); ``set_on_command_line`` names every option (by its ``dest``) that came from argv, so the
+caller can tell a command-line override from a ``cli.ini`` default.
+
+Callers import these from :mod:`certsmith.cli.options`, which re-exports them. Only the standard
+library is imported here: ``certsmith --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import ClassVar
+
+LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+# RFC 5280 section 5.3.1 codes the CA accepts; the names are certbot's.
+REVOCATION_REASONS: dict[str, int] = {
+    "unspecified": 0,
+    "keycompromise": 1,
+    "affiliationchanged": 3,
+    "superseded": 4,
+    "cessationofoperation": 5,
+}
+
+DEFAULT_KEY_TYPE = "ecdsa"
+DEFAULT_RSA_KEY_SIZE = 2048
+DEFAULT_ELLIPTIC_CURVE = "secp256r1"
+RSA_KEY_SIZES = (2048, 3072, 4096)
+ELLIPTIC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01")
+
+
+class Verb(StrEnum):
+    """The subcommands certsmith runs."""
+
+    CERTONLY = "certonly"
+    RENEW = "renew"
+    CERTIFICATES = "certificates"
+    REVOKE = "revoke"
+    DELETE = "delete"
+    REGISTER = "register"
+    SHOW_ACCOUNT = "show_account"
+    UPDATE_ACCOUNT = "update_account"
+    UNREGISTER = "unregister"
+    CAA_CHECK = "caa-check"
+    DOCTOR = "doctor"
+
+
+class Authenticator(StrEnum):
+    """How identifiers are validated (certbot's authenticator plugin names)."""
+
+    STANDALONE = "standalone"
+    WEBROOT = "webroot"
+    MANUAL = "manual"
+    DNS_RFC2136 = "dns-rfc2136"
+    DNS_ACME_DNS = "dns-acme-dns"
+    DNS_DUCKDNS = "dns-duckdns"
+
+
+@dataclass(frozen=True)
+class IgnoredFlag:
+    """A flag certsmith accepted for certbot compatibility but does not act on."""
+
+    flag: str
+    reason: str
+    source: str = "command line"
+
+    def __str__(self) -> str:
+        where = "" if self.source == "command line" else f" (from {self.source})"
+        return f"{self.flag}{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """Flags every subcommand accepts, before or after the subcommand.
+
+    ``server`` is already resolved: ``--staging`` or ``--dry-run`` turned the Let's Encrypt
+    production URL into the staging one, as certbot does. ``non_interactive`` is true when ``-n``,
+    ``--quiet`` or ``renew`` asked for it; whether stdin is a TTY is decided by the prompter.
+    """
+
+    config_dir: Path
+    work_dir: Path
+    logs_dir: Path
+    server: str = LE_PRODUCTION
+    staging: bool = False
+    ca_bundle: Path | None = None
+    dns_resolver: tuple[str, int] | None = None
+    non_interactive: bool = False
+    verbose: int = 0
+    quiet: bool = False
+    config_files: tuple[Path, ...] = ()
+    ignored_flags: tuple[IgnoredFlag, ...] = ()
+    set_on_command_line: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class KeyOptions:
+    """The certificate key. ``None`` means "not given": new lineages use the DEFAULT_* values,
+    renewals keep what the renewal configuration says."""
+
+    key_type: str | None = None
+    rsa_key_size: int | None = None
+    elliptic_curve: str | None = None
+    reuse_key: bool | None = None
+    new_key: bool = False
+
+    @property
+    def effective_key_type(self) -> str:
+        """The key type for a new lineage."""
+        return self.key_type or DEFAULT_KEY_TYPE
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    """Registration inputs: contact, terms, External Account Binding (RFC 8555 section 7.3.4)."""
+
+    email: str | None = None
+    agree_tos: bool = False
+    register_unsafely_without_email: bool = False
+    eab_kid: str | None = None
+    eab_hmac_key: str | None = None
+    eab_hmac_alg: str = "HS256"
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class ChallengeOptions:
+    """How to answer challenges.
+
+    ``webroot_map`` pairs each identifier with the ``-w`` that preceded it (certbot's
+    ``webroot_map``); ``webroot_paths`` keeps every ``-w`` in order, the last being the default for
+    identifiers added later (for example from a renewal configuration).
+    """
+
+    authenticator: Authenticator | None = None
+    webroot_paths: tuple[Path, ...] = ()
+    webroot_map: tuple[tuple[str, Path], ...] = ()
+    manual_auth_hook: str | None = None
+    manual_cleanup_hook: str | None = None
+    preferred_challenges: tuple[str, ...] = ()
+    http01_port: int | None = None
+    http01_address: str | None = None
+    tls_alpn01_port: int | None = None
+    dns_credentials: Path | None = None
+    dns_propagation_seconds: int | None = None
+    duckdns_token: str | None = None
+
+    def webroot_for(self, identifier: str) -> Path | None:
+        """The webroot for ``identifier``: its own ``-w``, else the last ``-w`` given, else None."""
+        for name, path in self.webroot_map:
+            if name == identifier:
+                return path
+        return self.webroot_paths[-1] if self.webroot_paths else None
+
+
+@dataclass(frozen=True)
+class HookOptions:
+    """Shell commands run around issuance (certbot's --pre/--post/--deploy-hook)."""
+
+    pre_hook: str | None = None
+    post_hook: str | None = None
+    deploy_hook: str | None = None
+    directory_hooks: bool = True
+    validate_hooks: bool = True
+
+
+@dataclass(frozen=True)
+class IssuanceOptions:
+    """What an order asks the CA for beyond identifiers and key."""
+
+    preferred_chain: str | None = None
+    preferred_profile: str | None = None
+    required_profile: str | None = None
+    allow_subset_of_names: bool = False
+    preflight: bool = True
+    dry_run: bool = False
+    force_renewal: bool = False
+
+
+@dataclass(frozen=True)
+class CertonlyOptions:
+    """``certsmith certonly``: obtain (or replace) one certificate and save it, nothing else."""
+
+    verb: ClassVar[Verb] = Verb.CERTONLY
+    common: CommonOptions
+    domains: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    cert_name: str | None = None
+    expand: bool = False
+    key: KeyOptions = KeyOptions()
+    account: AccountOptions = AccountOptions()
+    challenge: ChallengeOptions = ChallengeOptions()
+    hooks: HookOptions = HookOptions()
+    issuance: IssuanceOptions = IssuanceOptions()
+
+
+@dataclass(frozen=True)
+class RenewOptions:
+    """``certsmith renew``: renew every lineage that is due (or only ``cert_name``).
+
+    Flags given here override each lineage's renewal configuration for this run.
+    """
+
+    verb: ClassVar[Verb] = Verb.RENEW
+    common: CommonOptions
+    cert_name: str | None = None
+    parallel: int = 1
+    random_sleep: bool = True
+    key: KeyOptions = KeyOptions()
+    account: AccountOptions = AccountOptions()
+    challenge: ChallengeOptions = ChallengeOptions()
+    hooks: HookOptions = HookOptions()
+    issuance: IssuanceOptions = IssuanceOptions()
+
+
+@dataclass(frozen=True)
+class CertificatesOptions:
+    """``certsmith certificates``: list lineages (filtered by name or identifiers)."""
+
+    verb: ClassVar[Verb] = Verb.CERTIFICATES
+    common: CommonOptions
+    cert_name: str | None = None
+    domains: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class RevokeOptions:
+    """``certsmith revoke``: revoke by lineage name or certificate file.
+
+    ``delete_after_revoke`` is None when neither flag was given (ask, or keep if non-interactive).
+    """
+
+    verb: ClassVar[Verb] = Verb.REVOKE
+    common: CommonOptions
+    cert_name: str | None = None
+    cert_path: Path | None = None
+    reason: str = "unspecified"
+    delete_after_revoke: bool | None = None
+    account: AccountOptions = AccountOptions()
+
+    @property
+    def reason_code(self) -> int:
+        """The RFC 5280 CRLReason code sent to the CA."""
+        return REVOCATION_REASONS[self.reason]
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    """``certsmith delete``: remove a lineage's files."""
+
+    verb: ClassVar[Verb] = Verb.DELETE
+    common: CommonOptions
+    cert_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RegisterOptions:
+    """``certsmith register``: create an ACME account."""
+
+    verb: ClassVar[Verb] = Verb.REGISTER
+    common: CommonOptions
+    account: AccountOptions = AccountOptions()
+
+
+@dataclass(frozen=True)
+class ShowAccountOptions:
+    """``certsmith show_account``: print the account's URI and contacts."""
+
+    verb: ClassVar[Verb] = Verb.SHOW_ACCOUNT
+    common: CommonOptions
+    account: AccountOptions = AccountOptions()
+
+
+@dataclass(frozen=True)
+class UpdateAccountOptions:
+    """``certsmith update_account``: change contact e-mail, or roll the account key over
+    (``--rollover-key``, RFC 8555 section 7.3.5; ``certsmith rollover`` is a shorthand)."""
+
+    verb: ClassVar[Verb] = Verb.UPDATE_ACCOUNT
+    common: CommonOptions
+    account: AccountOptions = AccountOptions()
+    rollover_key: bool = False
+
+
+@dataclass(frozen=True)
+class UnregisterOptions:
+    """``certsmith unregister``: deactivate the account (RFC 8555 section 7.3.6)."""
+
+    verb: ClassVar[Verb] = Verb.UNREGISTER
+    common: CommonOptions
+    account: AccountOptions = AccountOptions()
+
+
+@dataclass(frozen=True)
+class CaaCheckOptions:
+    """``certsmith caa-check``: would the CA be allowed to issue for these names (RFC 8659/8657)?
+
+    ``issuer`` defaults to the CA's own CAA identity; ``account_uri`` and ``method`` check the
+    RFC 8657 ``accounturi`` and ``validationmethods`` parameters.
+    """
+
+    verb: ClassVar[Verb] = Verb.CAA_CHECK
+    common: CommonOptions
+    domains: tuple[str, ...] = ()
+    issuer: str | None = None
+    account_uri: str | None = None
+    method: str | None = None
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    """``certsmith doctor``: check lineages, accounts, hooks and reachability; explain problems."""
+
+    verb: ClassVar[Verb] = Verb.DOCTOR
+    common: CommonOptions
+    cert_name: str | None = None
+    domains: tuple[str, ...] = ()
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """``--help``/``--version``: print ``text`` to stdout and exit 0."""
+
+    text: str
+
+
+Command = (
+    CertonlyOptions
+    | RenewOptions
+    | CertificatesOptions
+    | RevokeOptions
+    | DeleteOptions
+    | RegisterOptions
+    | ShowAccountOptions
+    | UpdateAccountOptions
+    | UnregisterOptions
+    | CaaCheckOptions
+    | DoctorOptions
+)

@@ -1,0 +1,18 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def umask0() -> Iterator[None]:
+    """Run the test with umask 0, so file modes are exactly what the code asked for."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
