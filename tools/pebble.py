@@ -169,7 +169,19 @@ class PebbleCA:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, attempts: int = 3) -> None:
+        # Free ports are picked before the servers bind them, so another process can take one
+        # in between ("address already in use"): start again with new ports, a bounded number
+        # of times.
+        for attempt in range(attempts):
+            try:
+                self._start_once(timeout)
+                return
+            except RuntimeError:
+                if attempt == attempts - 1:
+                    raise
+
+    def _start_once(self, timeout: float) -> None:
         bin_dir = self.bin_dir or find_bin_dir()
         if bin_dir is None:
             raise FileNotFoundError("pebble not found: run tools/fetch-pebble.sh")

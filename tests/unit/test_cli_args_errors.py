@@ -45,7 +45,6 @@ def parse(line: str, **kw: Any) -> Any:
         ("certonly --standalone --webroot", "Too many flags setting the authenticator"),
         ("certonly -d 192.0.2.1", "pass it with --ip-address"),
         ("certonly -d 'a b.com'", "not a valid domain name"),
-        ("certonly -d bücher.de", "punycode"),
         ("certonly --ip-address 300.1.1.1", "is not an IP address"),
         ("certonly -m not-an-email", "is not an e-mail address"),
         ("certonly -m a@b.org --register-unsafely-without-email", "contradict"),
@@ -129,3 +128,11 @@ def test_help_path_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_internationalized_names_pass_to_idna_conversion() -> None:
+    # The parser keeps U-labels; crypto.normalize_names converts them with IDNA 2008.
+    from certsmith.cli.args import parse_args
+
+    command = parse_args(["certonly", "--standalone", "-d", "bücher.de"], environ={}, is_root=False)
+    assert getattr(command, "domains", None) == ("bücher.de",)

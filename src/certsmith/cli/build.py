@@ -215,7 +215,9 @@ def validate_domain(text: str) -> str:
     else:
         raise UsageError(f"{text} is an IP address; pass it with --ip-address.")
     if not name.isascii():
-        raise UsageError(f"{text!r}: give internationalized names in punycode (xn--...).")
+        # Internationalized names are converted (IDNA 2008) and checked by crypto.normalize_names,
+        # which has the idna tables; this module stays free of heavy imports.
+        return name
     labels = name.split(".")
     wildcard = labels[0] == "*"
     rest = labels[1:] if wildcard else labels
