@@ -59,9 +59,9 @@ class Completed:
         return " | ".join(text[-lines:])[:300]
 
 
-def run_cmd(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120.0) -> (
-    Completed
-):
+def run_cmd(
+    argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120.0
+) -> Completed:
     """Run ``argv`` to completion (killed after ``timeout`` s); wall time measured around it."""
     full_env = dict(os.environ)
     full_env.update(env or {})

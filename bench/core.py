@@ -80,23 +80,54 @@ def figure1(workdir: Path) -> list[Row]:
         where = f"PEBBLE_WFE_NONCEREJECT={reject}"
         if reject == 0:
             rows.append(
-                Row("1", f"requests, one issuance, all ({where})", counts["requests"], "req",
-                    "", None, "includes the one HEAD newNonce", counts)  # fmt: skip
+                Row(
+                    "1",
+                    f"requests, one issuance, all ({where})",
+                    counts["requests"],
+                    "req",
+                    "",
+                    None,
+                    "includes the one HEAD newNonce",
+                    counts,
+                )
             )
             rows.append(
-                Row("1", f"requests besides the first newNonce ({where})", protocol, "req",
-                    "<= 8", judge(protocol, 8),
-                    "Pebble sends no Replay-Nonce with the directory", counts)  # fmt: skip
+                Row(
+                    "1",
+                    f"requests besides the first newNonce ({where})",
+                    protocol,
+                    "req",
+                    "<= 8",
+                    judge(protocol, 8),
+                    "Pebble sends no Replay-Nonce with the directory",
+                    counts,
+                )
             )
             rows.append(
-                Row("1", f"newNonce requests ({where})", counts["nonce_fetches"], "req", "<= 1",
-                    judge(counts["nonce_fetches"], 1), "", counts)  # fmt: skip
+                Row(
+                    "1",
+                    f"newNonce requests ({where})",
+                    counts["nonce_fetches"],
+                    "req",
+                    "<= 1",
+                    judge(counts["nonce_fetches"], 1),
+                    "",
+                    counts,
+                )
             )
         else:
             rows.append(
-                Row("1", f"requests, one issuance ({where})", counts["requests"], "req", "",
-                    None, f"{counts['bad_nonce_retries']} badNonce retries, "
-                    f"{counts['nonce_fetches']} newNonce; {protocol} without those", counts)  # fmt: skip
+                Row(
+                    "1",
+                    f"requests, one issuance ({where})",
+                    counts["requests"],
+                    "req",
+                    "",
+                    None,
+                    f"{counts['bad_nonce_retries']} badNonce retries, "
+                    f"{counts['nonce_fetches']} newNonce; {protocol} without those",
+                    counts,
+                )
             )
     return rows
 
@@ -134,8 +165,15 @@ def figure2(workdir: Path, count: int = 20, sleep_time: int = 3) -> list[Row]:
     return [
         Row("2", f"{count} issuances one after another", seq_wall, "s", "", None, setup),
         Row("2", f"{count} issuances concurrently", par_wall, "s", "", None, setup),
-        Row("2", "concurrent / sequential wall time", ratio, "x", "<= 0.20", judge(ratio, 0.2),
-            setup),  # fmt: skip
+        Row(
+            "2",
+            "concurrent / sequential wall time",
+            ratio,
+            "x",
+            "<= 0.20",
+            judge(ratio, 0.2),
+            setup,
+        ),
         Row("2", "client CPU per issuance (sequential)", seq_cpu / count * 1000, "ms"),
         Row("2", "client CPU per issuance (concurrent)", par_cpu / count * 1000, "ms"),
     ]

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cli_figures  # noqa: E402
-import core  # noqa: E402
-from common import ROOT, Row, not_run  # noqa: E402
+import cli_figures
+import core
+from common import ROOT, Row, not_run
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -46,7 +46,7 @@ def _figures(args: argparse.Namespace) -> dict[str, Callable[[Path], list[Row]]]
 def _format(row: Row) -> str:
     if row.value is None:
         value = "-"
-    elif isinstance(row.value, int) or float(row.value).is_integer() and row.unit == "req":
+    elif isinstance(row.value, int) or (float(row.value).is_integer() and row.unit == "req"):
         value = f"{int(row.value)}"
     else:
         value = f"{row.value:.3f}" if abs(row.value) < 10 else f"{row.value:.1f}"
