@@ -14,13 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from certsmith.acme import (
+    AccountDoesNotExist,
     AcmeClient,
     AlreadyReplaced,
     Authorization,
     Challenge,
     Order,
     OrderStatus,
+    ProblemError,
     ProtocolViolation,
+    RateLimited,
+    Unauthorized,
+    UserActionRequired,
 )
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
@@ -111,6 +116,13 @@ async def _new_order(client: AcmeClient, request: IssuanceRequest) -> tuple[Orde
             log.warning(
                 "CA says %s was already replaced; ordering without 'replaces'", request.replaces
             )
+        except (RateLimited, Unauthorized, UserActionRequired, AccountDoesNotExist):
+            raise
+        except ProblemError as exc:
+            # `replaces` is only a hint for the CA's scheduling and rate limits: a CA that cannot
+            # match it (Pebble 2.10 for serials whose DER starts with a zero octet) must not cost
+            # the renewal. Rate limits and account problems are real, so they stay errors.
+            log.warning("order with 'replaces' failed (%s); ordering without it", exc)
     return await client.new_order(ids, profile=request.profile), None
 
 

@@ -414,7 +414,7 @@ async def test_issuance_with_known_account_takes_eight_requests(
         "POST /order/1",
         "POST /cert/1",
     ]
-    assert clock.sleeps == [1.0, 1.0]  # one first-poll delay before each poll, no real sleep
+    assert clock.sleeps == [0.25, 0.25]  # one first-poll delay before each poll, no real sleep
 
 
 async def test_new_nonce_is_fetched_only_when_the_pool_is_empty(
@@ -477,16 +477,16 @@ async def test_poll_honours_retry_after_with_a_cap(ca: FakeCA, clock: FakeTime) 
     ca.order_retry_after = "120"
     async with make_client(ca, clock, key, account_url=account_url) as client:
         await issue(client, ["a.example"])
-    assert clock.sleeps[:4] == [1.0, 10.0, 10.0, 10.0]
+    assert clock.sleeps[:4] == [0.25, 10.0, 10.0, 10.0]
 
 
 async def test_poll_without_retry_after_backs_off(ca: FakeCA, clock: FakeTime) -> None:
     key, account_url = await registered(ca, clock)
-    ca.pending_polls = 5
+    ca.pending_polls = 7
     ca.order_retry_after = "garbage"
     async with make_client(ca, clock, key, account_url=account_url) as client:
         await issue(client, ["a.example"])
-    assert clock.sleeps[:6] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert clock.sleeps[:8] == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
 
 
 async def test_poll_timeout_is_bounded_by_the_deadline(ca: FakeCA, clock: FakeTime) -> None:

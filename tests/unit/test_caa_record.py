@@ -6,8 +6,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from certsmith.preflight.caa import RFC8659, evaluate
 from certsmith.preflight.caa_record import (

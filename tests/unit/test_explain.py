@@ -307,8 +307,7 @@ def test_catalogue_fills_and_keeps_missing_placeholders() -> None:
 
 @pytest.mark.parametrize("suffix", PROBLEM_TYPES)
 def test_real_problem_errors_from_the_acme_layer(suffix: str) -> None:
-    from certsmith.acme.errors import ValidationFailed as RealValidationFailed
-    from certsmith.acme.errors import problem_from_json
+    from certsmith.acme.errors import ValidationFailed as RealValidationFailed, problem_from_json
     from certsmith.acme.identifier import Identifier
 
     doc = {"type": URN + suffix, "detail": "d", "identifier": {"type": "dns", "value": "r.example"}}

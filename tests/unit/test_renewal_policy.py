@@ -9,8 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from certsmith.errors import UsageError
 from certsmith.renewal.policy import (

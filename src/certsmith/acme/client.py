@@ -71,7 +71,7 @@ class AcmeClient:
         user_agent: str | None = None,
         timeout: httpx.Timeout | None = None,
         max_bad_nonce_retries: int = 50,
-        first_poll_delay: float = 1.0,
+        first_poll_delay: float = 0.25,
         max_poll_wait: float = 10.0,
     ) -> None:
         jws.algorithm(account_key)  # refuse unsupported keys now, not at the first request

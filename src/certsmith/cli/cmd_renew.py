@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import random
 import sys
 
-from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import RenewOptions
 from certsmith.cli.output import format_renew_summary
-from certsmith.cli.prompt import make_prompter
 from certsmith.errors import UsageError
-from certsmith.renewal.hooks import HookRunner
-from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
-from certsmith.storage import LineageStore
+from certsmith.renewal.check import Verdict, quick_verdict
+from certsmith.storage.renewal_state import lineage_names
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +21,7 @@ MAX_RANDOM_SLEEP = 480.0  # seconds, as certbot: spreads cron-started renewals o
 
 
 def renew(options: RenewOptions, console: Console) -> int:
-    store = LineageStore(options.common.config_dir)
-    names = store.names()
+    names = lineage_names(options.common.config_dir)
     if options.cert_name:
         if options.cert_name not in names:
             raise UsageError(
@@ -34,6 +31,29 @@ def renew(options: RenewOptions, console: Console) -> int:
     if not names:
         console.say("No certificates found.")
         return 0
+    if not options.issuance.force_renewal:
+        # The fast path: decided from small cached files, without the ACME engine's imports.
+        now = datetime.datetime.now(datetime.UTC)
+        verdicts = [quick_verdict(options.common.config_dir, n, now) for n in names]
+        if all(v.due is False for v in verdicts):
+            return _report_not_due(options, console, verdicts)
+    return _renew_with_engine(options, console, names)
+
+
+def _report_not_due(options: RenewOptions, console: Console, verdicts: list[Verdict]) -> int:
+    if options.common.verbose:
+        for verdict in verdicts:
+            console.say(f"{verdict.name}: not due ({verdict.reason}).")
+    console.say(format_renew_summary(0, len(verdicts), 0, 0))
+    return 0
+
+
+def _renew_with_engine(options: RenewOptions, console: Console, names: list[str]) -> int:
+    from certsmith.cli import common
+    from certsmith.cli.prompt import make_prompter
+    from certsmith.renewal.hooks import HookRunner
+    from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
+
     overrides = common.setting_overrides(
         options.common, options.key, options.challenge, options.hooks, options.issuance
     )

@@ -26,6 +26,7 @@ from certsmith.cli.prompt import Prompter
 from certsmith.errors import PreflightFailed, UsageError
 from certsmith.renewal.account import Registration
 from certsmith.renewal.lifecycle import Preflight, RunEnvironment
+from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.solvers import SolverContext
 
 USER_AGENT = f"certsmith/{__version__}"
@@ -122,7 +123,7 @@ def solver_context(prompter: Prompter, console: Console) -> SolverContext:
         console.say(instructions.render())
         await asyncio.to_thread(prompter.wait_for_enter, "Press Enter to continue")
 
-    return SolverContext(show_instructions=show)
+    return SolverContext(show_instructions=show, servers=ServerPool())
 
 
 def preflight(common: CommonOptions, console: Console, standalone: bool) -> Preflight:

@@ -14,8 +14,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from certsmith.cli.options import REVOCATION_REASONS as REASONS
-from certsmith.cli.options import Verb
+from certsmith.cli.options import REVOCATION_REASONS as REASONS, Verb
 from certsmith.errors import UsageError
 
 # certbot verbs certsmith does not run, and why.

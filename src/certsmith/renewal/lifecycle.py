@@ -205,15 +205,11 @@ def _methods(settings: LineageSettings) -> tuple[str, ...]:
     return ("http-01",)
 
 
-def remember_certificate(
-    config_dir: Path, lineage: Lineage, ari: Mapping[str, Any] | None
-) -> RenewalState | None:
-    """Cache the deployed certificate's facts so the next `renew` need not parse it."""
-    identity = file_identity(lineage.live_paths["cert"])
-    if identity is None:
-        return None
-    cert = lineage.certificate()
-    state = RenewalState(
+def certificate_facts(
+    cert: x509.Certificate, identity: list[int], ari: Mapping[str, Any] | None = None
+) -> RenewalState:
+    """What `renew` needs to know of a deployed certificate, for the cache."""
+    return RenewalState(
         cert_identity=identity,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
@@ -221,6 +217,16 @@ def remember_certificate(
         cert_id=_cert_id_or_none(cert),
         ari=dict(ari) if ari else None,
     )
+
+
+def remember_certificate(
+    config_dir: Path, lineage: Lineage, ari: Mapping[str, Any] | None
+) -> RenewalState | None:
+    """Cache the deployed certificate's facts so the next `renew` need not parse it."""
+    identity = file_identity(lineage.live_paths["cert"])
+    if identity is None:
+        return None
+    state = certificate_facts(lineage.certificate(), identity, ari)
     RenewalStateStore(config_dir).save(lineage.name, state)
     return state
 

@@ -17,26 +17,32 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
+from certsmith import crypto
 from certsmith.acme import AcmeClient
 from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.account import Registration, as_account_key, find_stored_account
 from certsmith.renewal.ari_cache import AriCacheRecord, should_fetch_ari
+from certsmith.renewal.check import Verdict, ari_record, decide_for, quick_verdict
 from certsmith.renewal.hooks import HookRunner
 from certsmith.renewal.lifecycle import (
     CertificateJob,
     Preflight,
     RunEnvironment,
-    remember_certificate,
+    certificate_facts,
     run_job,
     settings_from_conf,
 )
-from certsmith.renewal.policy import certificate_rng, decide, parse_renew_before_expiry
 from certsmith.renewal.settings import LineageSettings
 from certsmith.renewal.solvers import SolverContext
 from certsmith.storage import LineageStore
-from certsmith.storage.renewal_state import RenewalState, RenewalStateStore
+from certsmith.storage.renewal_state import RenewalState, RenewalStateStore, file_identity
 
 log = logging.getLogger(__name__)
+
+# Lineages checked at once: reading two small files each and, now and then, one ARI GET.
+CHECK_CONCURRENCY = 32
 
 
 class Outcome(StrEnum):
@@ -92,24 +98,19 @@ class _AriClients:
             await client.aclose()
 
 
-async def _ari_record(
-    clients: _AriClients, settings: LineageSettings, state: RenewalState, store: LineageStore,
-    name: str, now: datetime.datetime,
+async def _fetch_ari(
+    client: AcmeClient, cert: x509.Certificate, state: RenewalState, name: str,
+    now: datetime.datetime,
 ) -> AriCacheRecord | None:  # fmt: skip
-    record = AriCacheRecord.from_json(state.ari) if state.ari else None
-    if state.cert_id is None:
-        return record
-    if not should_fetch_ari(record, now, cert_id=state.cert_id, not_after=state.not_after):
-        return record
-    client = await clients.get(settings)
-    if client is None:
-        return record
+    """Ask the CA's renewalInfo; a failure keeps the last answer and waits before asking again."""
+    assert state.cert_id is not None
+    previous = ari_record(state)
     try:
-        info = await client.renewal_info(store.load(name).certificate())
+        info = await client.renewal_info(cert)
     except CertsmithError as exc:
         log.info("%s: renewalInfo failed (%s); using the lifetime rule", name, exc)
-        if record is not None and record.cert_id == state.cert_id:
-            return record.with_failure(now)
+        if previous is not None and previous.cert_id == state.cert_id:
+            return previous.with_failure(now)
         return AriCacheRecord.failed(state.cert_id, now)
     if info is None:
         return None
@@ -124,7 +125,8 @@ async def _ari_record(
 
 
 class Renewer:
-    """One `renew` run over some lineages."""
+    """One `renew` run over some lineages: check them all (many at once: mostly small reads and
+    ARI GETs), then renew the due ones ``plan.parallel`` at a time, each under its lock."""
 
     def __init__(
         self,
@@ -145,61 +147,82 @@ class Renewer:
         self._ari = _AriClients(env)
 
     async def run(self, names: Sequence[str]) -> list[LineageResult]:
-        limit = asyncio.Semaphore(max(1, self.plan.parallel))
-
-        async def one(name: str) -> LineageResult:
-            async with limit:
-                return await self.renew_one(name)
-
         try:
-            return list(await asyncio.gather(*(one(n) for n in names)))
+            checks = asyncio.Semaphore(CHECK_CONCURRENCY)
+            verdicts = await asyncio.gather(*(self._guarded(checks, self._check, n) for n in names))
+            limit = asyncio.Semaphore(max(1, self.plan.parallel))
+            results = await asyncio.gather(
+                *(self._guarded(limit, self._renew_if_due, v) for v in verdicts)
+            )
+            return list(results)
         finally:
             await self._ari.aclose()
             await asyncio.to_thread(self.hooks.finish)
 
-    async def renew_one(self, name: str) -> LineageResult:
+    @staticmethod
+    async def _guarded(limit: asyncio.Semaphore, func: Any, arg: Any) -> Any:
+        async with limit:
+            return await func(arg)
+
+    async def _check(self, name: str) -> Verdict:
+        """Due or not, from the cache when it can tell, else from the certificate and the CA."""
+        now = self.env.now()
+        if self.plan.force:
+            return Verdict(name, True, "renewal forced")
+        verdict = quick_verdict(self.env.config_dir, name, now)
+        if verdict.due is not None:
+            return verdict
+        try:
+            return await self._check_with_engine(name, now)
+        except CertsmithError as exc:
+            return Verdict(name, None, str(exc))
+
+    async def _check_with_engine(self, name: str, now: datetime.datetime) -> Verdict:
+        conf = self.store.read_conf(name)
+        identity = file_identity(Path(conf.path("cert")))
+        cert = crypto.load_certificates(self.store.read_live_cert(name))[0]
+        if identity is None:
+            raise CertsmithError(f"{name}: the deployed certificate cannot be read")
+        cached = self.states.load(name, Path(conf.path("cert")))
+        state = certificate_facts(cert, identity, cached.ari if cached else None)
+        record = ari_record(state)
+        if state.cert_id and should_fetch_ari(
+            record, now, cert_id=state.cert_id, not_after=state.not_after
+        ):
+            settings = settings_from_conf(conf).with_overrides(**self.plan.overrides)
+            client = await self._ari.get(settings)
+            if client is not None:
+                record = await _fetch_ari(client, cert, state, name, now)
+        state = state.with_ari(record.to_json() if record else None)
+        self.states.save(name, state)
+        decision = decide_for(conf, state, record, now)
+        return Verdict(name, decision.due, decision.reason)
+
+    async def _renew_if_due(self, verdict: Verdict) -> LineageResult:
+        name = verdict.name
+        if verdict.due is None:
+            return LineageResult(
+                name, Outcome.FAILED, verdict.reason, CertsmithError(verdict.reason)
+            )
+        if not verdict.due:
+            return LineageResult(name, Outcome.NOT_DUE, verdict.reason)
         try:
             lock = self.store.lock(name, blocking=False)
         except LockHeld as exc:
             return LineageResult(name, Outcome.LOCKED, str(exc))
         with lock:
-            # Re-check under the lock: another process may have renewed it meanwhile.
             try:
-                return await self._check_and_renew(name)
+                # Another process may have renewed it between the check and the lock.
+                if not self.plan.force:
+                    again = quick_verdict(self.env.config_dir, name, self.env.now())
+                    if again.due is False:
+                        return LineageResult(name, Outcome.NOT_DUE, again.reason)
+                conf = self.store.read_conf(name)
+                settings = settings_from_conf(conf).with_overrides(**self.plan.overrides)
+                return await self._renew(name, settings, verdict.reason)
             except CertsmithError as exc:
                 log.warning("%s: %s", name, exc)
                 return LineageResult(name, Outcome.FAILED, str(exc), exc)
-
-    def _state(self, name: str, cert_path: Path) -> RenewalState:
-        state = self.states.load(name, cert_path)
-        if state is None:
-            state = remember_certificate(self.env.config_dir, self.store.load(name), None)
-            if state is None:
-                raise CertsmithError(f"{name}: the deployed certificate cannot be read")
-        return state
-
-    async def _check_and_renew(self, name: str) -> LineageResult:
-        conf = self.store.read_conf(name)
-        settings = settings_from_conf(conf).with_overrides(**self.plan.overrides)
-        state = self._state(name, Path(conf.path("cert")))
-        now = self.env.now()
-        record = await _ari_record(self._ari, settings, state, self.store, name, now)
-        if record is not None and record.to_json() != state.ari:
-            self.states.save(name, state.with_ari(record.to_json()))
-        before = conf.get("renew_before_expiry")
-        decision = decide(
-            state.not_before,
-            state.not_after,
-            now,
-            ari_window=record.window if record else None,
-            ari_retry_after=record.next_fetch if record else None,
-            renew_before_expiry=parse_renew_before_expiry(before) if before else None,
-            force=self.plan.force,
-            rng=certificate_rng(state.serial),
-        )
-        if not decision.due:
-            return LineageResult(name, Outcome.NOT_DUE, decision.reason)
-        return await self._renew(name, settings, decision.reason)
 
     async def _delay_first_renewal(self) -> None:
         # Only the first lineage found due waits; the others wait on the lock, then go on.

@@ -15,13 +15,12 @@ from certsmith.challenges.dns01 import (
     load_provider,
     read_credentials,
 )
-from certsmith.challenges.http01_standalone import StandaloneHttp01Server
 from certsmith.challenges.manual import ManualSolver, ShowInstructions
 from certsmith.challenges.selfcheck import Resolve
-from certsmith.challenges.tls_alpn import TlsAlpn01Server
 from certsmith.challenges.webroot import WebrootSolver
 from certsmith.dnsutil import make_resolver
 from certsmith.errors import UsageError
+from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import LineageSettings
 
 DNS_PLUGINS = {"dns-rfc2136": "rfc2136", "dns-acme-dns": "acme-dns", "dns-duckdns": "duckdns"}
@@ -34,6 +33,8 @@ class SolverContext:
     show_instructions: ShowInstructions | None = None
     dns_timeout: float = 120.0
     dns_interval: float = 2.0
+    # Shared --standalone listeners when several lineages are renewed at once.
+    servers: ServerPool | None = None
 
 
 def _resolve_with(nameserver: str | None, http01_port: int | None = None) -> Resolve | None:
@@ -116,10 +117,15 @@ async def solvers_for(
         solvers: dict[str, Solver] = {}
         if kind == "standalone":
             address = settings.http01_address or ""
-            http = StandaloneHttp01Server(address=address, port=settings.http01_port or 80)
-            solvers["http-01"] = await stack.enter_async_context(http)
+            # Only the servers for the challenges that may be chosen: with
+            # --preferred-challenges tls-alpn-01 the http-01 port (80) may be taken or
+            # privileged (certbot's standalone also binds only what it performs).
+            pool = context.servers or ServerPool()
+            if "http-01" in (settings.pref_challs or ("http-01",)):
+                http = pool.use("http-01", address, settings.http01_port or 80)
+                solvers["http-01"] = await stack.enter_async_context(http)
             if "tls-alpn-01" in settings.pref_challs:
-                tls = TlsAlpn01Server(address=address, port=settings.tls_alpn_port or 443)
+                tls = pool.use("tls-alpn-01", address, settings.tls_alpn_port or 443)
                 solvers["tls-alpn-01"] = await stack.enter_async_context(tls)
         elif kind == "webroot":
             if not settings.webroot_map:

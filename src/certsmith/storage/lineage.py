@@ -37,6 +37,7 @@ from certsmith.storage.files import (
 )
 from certsmith.storage.locks import LineageLock, acquire
 from certsmith.storage.renewal_conf import RenewalConf, Value
+from certsmith.storage.renewal_state import lineage_names
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,7 @@ class LineageStore:
 
     def names(self) -> list[str]:
         """Names of all lineages (one per ``renewal/*.conf``), sorted."""
-        if not self.renewal_dir.is_dir():
-            return []
-        return sorted(p.name[: -len(".conf")] for p in self.renewal_dir.glob("*.conf"))
+        return lineage_names(self.config_dir)
 
     def read_conf(self, name: str) -> RenewalConf:
         """The parsed renewal conf. Raises LineageCorrupt if missing or unparsable."""
@@ -128,6 +127,16 @@ class LineageStore:
     def _paths(self, name: str, conf: RenewalConf) -> tuple[Path, dict[str, Path]]:
         archive_dir = Path(conf.get("archive_dir") or self.archive_root / name)
         return archive_dir, {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
+
+    def read_live_cert(self, name: str) -> bytes:
+        """The PEM that live/<name>/cert.pem points at now, without healing (read-only checks).
+        Raises LineageCorrupt when it cannot be read."""
+        conf = self.read_conf(name)
+        path = Path(conf.path("cert"))
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise LineageCorrupt(f"Cannot read {path}: {exc.strerror}.") from None
 
     def load(self, name: str) -> Lineage:
         """Read lineage ``name``, healing an interrupted update first (see :meth:`heal`).
@@ -323,6 +332,14 @@ class LineageStore:
         if conf is not None or not existing:
             self._write_conf(name, conf or self.new_conf(name, {}), archive_dir, live)
         return self.load(name)
+
+    def write_conf(self, name: str, conf: RenewalConf) -> None:
+        """Replace renewal/<name>.conf with ``conf`` as it is (atomically, keeping the file's
+        mode), for changes that make no new version. The caller holds the lineage lock."""
+        check_lineage_name(name)
+        path = self.conf_path(name)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        atomic_write(path, conf.serialize().encode("utf-8"), mode)
 
     def _write_conf(
         self, name: str, conf: RenewalConf, archive_dir: Path, live: dict[str, Path]

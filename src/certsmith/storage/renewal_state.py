@@ -15,7 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from certsmith.errors import LineageCorrupt
 from certsmith.storage.files import ensure_dir
+from certsmith.storage.renewal_conf import RenewalConf
 
 
 def file_identity(path: Path) -> list[int] | None:
@@ -95,3 +97,22 @@ class RenewalStateStore:
 
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
+
+
+def read_renewal_inputs(config_dir: Path, name: str) -> tuple[RenewalConf, RenewalState | None]:
+    """The renewal conf and the cached state of lineage ``name``, without parsing certificates
+    (and without importing `cryptography`). Raises LineageCorrupt when the conf is unreadable."""
+    path = Path(config_dir) / "renewal" / f"{name}.conf"
+    try:
+        conf = RenewalConf.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LineageCorrupt(f"Cannot read {path}: {exc}.") from None
+    return conf, RenewalStateStore(config_dir).load(name, Path(conf.path("cert")))
+
+
+def lineage_names(config_dir: Path) -> list[str]:
+    """Names of all lineages (one per ``renewal/*.conf``), sorted."""
+    renewal_dir = Path(config_dir) / "renewal"
+    if not renewal_dir.is_dir():
+        return []
+    return sorted(p.name[: -len(".conf")] for p in renewal_dir.glob("*.conf"))

@@ -1,0 +1,86 @@
+"""Is a lineage due? Answered from the renewal conf and the cached certificate facts alone, so
+`renew` over thousands of lineages that are not due reads two small files each and imports
+neither `cryptography` nor `httpx`.
+
+When the cache is missing or stale, or the CA's Retry-After for ARI has passed, the answer is
+"ask the engine" (``due is None``): the runner then parses the certificate and asks the CA.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+from certsmith.errors import CertsmithError
+from certsmith.renewal.ari_cache import AriCacheRecord, should_fetch_ari
+from certsmith.renewal.policy import (
+    Decision,
+    certificate_rng,
+    decide,
+    parse_renew_before_expiry,
+)
+from certsmith.storage.renewal_conf import RenewalConf
+from certsmith.storage.renewal_state import RenewalState, read_renewal_inputs
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    due: bool | None  # None: the engine must look (no cache, ARI fetch due, unreadable)
+    reason: str
+
+
+def decide_for(
+    conf: RenewalConf,
+    state: RenewalState,
+    record: AriCacheRecord | None,
+    now: datetime.datetime,
+    *,
+    force: bool = False,
+) -> Decision:
+    """The renewal decision for a lineage whose certificate facts and ARI answer are known."""
+    before = conf.get("renew_before_expiry")
+    return decide(
+        state.not_before,
+        state.not_after,
+        now,
+        ari_window=record.window if record else None,
+        ari_retry_after=record.next_fetch if record else None,
+        renew_before_expiry=parse_renew_before_expiry(before) if before else None,
+        force=force,
+        rng=certificate_rng(state.serial),
+    )
+
+
+def ari_record(state: RenewalState) -> AriCacheRecord | None:
+    if not state.ari:
+        return None
+    try:
+        return AriCacheRecord.from_json(state.ari)
+    except CertsmithError:
+        return None
+
+
+def quick_verdict(
+    config_dir: Path, name: str, now: datetime.datetime, *, force: bool = False
+) -> Verdict:
+    """Decide from the cache alone, or say the engine must look (``due=None``)."""
+    if force:
+        return Verdict(name, None, "renewal forced")
+    try:
+        conf, state = read_renewal_inputs(config_dir, name)
+    except CertsmithError as exc:
+        return Verdict(name, None, str(exc))
+    if state is None:
+        return Verdict(name, None, "no cached facts for the deployed certificate")
+    record = ari_record(state)
+    if state.cert_id and should_fetch_ari(
+        record, now, cert_id=state.cert_id, not_after=state.not_after
+    ):
+        return Verdict(name, None, "time to ask the CA's renewal information")
+    try:
+        decision = decide_for(conf, state, record, now)
+    except CertsmithError as exc:
+        return Verdict(name, None, str(exc))
+    return Verdict(name, bool(decision.due), decision.reason)
