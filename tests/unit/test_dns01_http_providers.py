@@ -82,10 +82,18 @@ async def test_acmedns_without_registration_or_with_bad_key(
     acmedns: tuple[FakeAcmeDns, AcmeDnsProvider],
 ) -> None:
     fake, provider = acmedns
-    with pytest.raises(SolverError, match=r"no acme-dns registration for _acme-challenge\.a\.test"):
+    # First use registers the domain and stops with the CNAME the user must create.
+    with pytest.raises(SolverError, match=r"registered a\.test at acme-dns .*CNAME"):
         await provider.add_txt("_acme-challenge.a.test", VALUE_A)
+    assert len(fake.accounts) == 1
+    stored = json.loads(provider.registration_file.read_text())
+    assert "a.test" in stored
+    # Until that CNAME exists, a second run says so at once instead of registering again.
+    with pytest.raises(SolverError, match="CNAME"):
+        await provider.add_txt("_acme-challenge.a.test", VALUE_A)
+    assert len(fake.accounts) == 1
     registration = await provider.register("a.test")
-    next(iter(fake.accounts.values()))["password"] = "rotated"
+    fake.accounts[registration.username]["password"] = "rotated"
     with pytest.raises(SolverError, match="HTTP 401"):
         await provider.add_txt(registration.fulldomain, VALUE_A)
 

@@ -65,6 +65,8 @@ class ProblemError(AcmeError):
         subproblems: tuple[ProblemError, ...] = (),
         retry_after: float | None = None,
         identifier: Identifier | None = None,
+        instance: str | None = None,
+        tos_url: str | None = None,
     ) -> None:
         short = type.removeprefix(ACME_URN)
         super().__init__(f"{short}: {detail}" if detail else short)
@@ -74,6 +76,10 @@ class ProblemError(AcmeError):
         self.subproblems = subproblems
         self.retry_after = retry_after
         self.identifier = identifier
+        # RFC 7807 `instance` (Let's Encrypt's unpause and terms pages) and, for
+        # userActionRequired, the `Link: rel="terms-of-service"` of RFC 8555 section 7.3.3.
+        self.instance = instance
+        self.tos_url = tos_url
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.type!r}, {self.detail!r}, status={self.status})"
@@ -257,6 +263,7 @@ def problem_from_json(
         subproblems=subs,
         retry_after=retry_after,
         identifier=identifier,
+        instance=instance if isinstance(instance := data.get("instance"), str) else None,
     )
     if cls is ProblemError and status is not None and status >= 500:
         error.retryable = True  # an unknown server-side failure: worth another try later

@@ -266,7 +266,10 @@ class Sender:
             except (ValueError, UnicodeDecodeError):
                 data = None
         if isinstance(data, dict):
-            return problem_from_json(data, status=response.status, retry_after=retry_after)
+            problem = problem_from_json(data, status=response.status, retry_after=retry_after)
+            terms = response.links("terms-of-service")
+            problem.tos_url = terms[0] if terms else None
+            return problem
         snippet = response.body[:200].decode("utf-8", "replace")
         return problem_from_json(
             {"type": "about:blank", "detail": f"HTTP {response.status} {snippet}".strip()},

@@ -109,6 +109,14 @@ def account_options(v: dict[str, Any]) -> AccountOptions:
 
 def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
     """The authenticator and its settings; any -w or --webroot-map implies ``webroot``."""
+    if v.get("dns_duckdns_token"):
+        # Accepted by the parser for certbot users, but a token in argv is visible to every
+        # local user and would have to be copied into the renewal conf: refuse it clearly
+        # rather than ignore it.
+        raise UsageError(
+            "--dns-duckdns-token is not supported: put `dns_duckdns_token = TOKEN` in a file, "
+            "chmod 600 it and pass --dns-duckdns-credentials FILE."
+        )
     order: list[tuple[str, str]] = list(v.get("ident_order") or ())
     paths, mapping = _webroot_map(order)
     for names, path in _json_map(v.get("webroot_map")).items():

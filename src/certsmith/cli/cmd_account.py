@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from pathlib import Path
 
 from certsmith import crypto
 from certsmith.acme import AcmeClient
@@ -16,10 +18,12 @@ from certsmith.cli.options import (
     UpdateAccountOptions,
 )
 from certsmith.cli.prompt import make_prompter
-from certsmith.errors import UsageError
+from certsmith.errors import CertsmithError, UsageError
 from certsmith.renewal.account import as_account_key, find_stored_account, register_account
 from certsmith.renewal.settings import LineageSettings
-from certsmith.storage import AccountStore, StoredAccount
+from certsmith.storage import AccountStore, LineageStore, StoredAccount
+
+log = logging.getLogger(__name__)
 
 
 def _settings(options: CommonOptions) -> LineageSettings:
@@ -90,9 +94,12 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
 
         asyncio.run(roll())
         # The account id is derived from the key (as certbot does), so the account moves folder.
-        store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
+        new_id = store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
+        moved = _move_lineages(c.config_dir, stored.id, new_id)
         store.delete(c.server, stored.id)
         console.say(f"Rolled the account key over; the account URL stays {stored.uri}.")
+        if moved:
+            console.say(f"Renewal configurations now naming the new key: {', '.join(moved)}.")
         return 0
     if not options.account.email:
         raise UsageError("Say what to change: --email ADDRESS, or --rollover-key.")
@@ -106,6 +113,30 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
     store.update_regr(c.server, stored.id, stored.uri, {**stored.body, "contact": contact})
     console.say(f"Updated the account's contact to {options.account.email}.")
     return 0
+
+
+def _move_lineages(config_dir: Path, old_id: str, new_id: str) -> list[str]:
+    """Point renewal confs whose ``account`` is ``old_id`` at the rolled key's id.
+
+    The account id is the key's digest, so a rollover moves the account; confs left naming the
+    old id would still renew (the server's remaining account is used) but warn every time.
+    A lineage that cannot be updated now (locked by a renewal, unreadable) is logged and left.
+    """
+    lineages = LineageStore(config_dir)
+    moved = []
+    for name in lineages.names():
+        try:
+            with lineages.lock(name, timeout=10.0):
+                conf = lineages.read_conf(name)
+                params = conf.renewalparams
+                if params.get_str("account") != old_id:
+                    continue
+                params.set("account", new_id)
+                lineages.write_conf(name, conf)
+                moved.append(name)
+        except CertsmithError as exc:
+            log.warning("could not point %s at the new account key: %s", name, exc)
+    return moved
 
 
 def unregister(options: UnregisterOptions, console: Console) -> int:

@@ -7,7 +7,10 @@ import logging.handlers
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from certsmith.preflight.messages import Catalogue
 
 LOG_FILE = "letsencrypt.log"  # certbot's name, so log collectors keep working
 
@@ -47,11 +50,15 @@ class Console:
         verbose: int = 0,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
+        """``catalogue`` fixes the language of explanations; by default the environment's
+        (LC_ALL, LC_MESSAGES, LANG), read when the first error is explained."""
         self.quiet = quiet
         self.verbose = verbose
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._catalogue = catalogue
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -74,14 +81,19 @@ class Console:
     def explain(self, error: BaseException) -> None:
         """One sentence of what happened and one of what to do; the raw detail under -v."""
         from certsmith.preflight import explain
+        from certsmith.preflight.messages import Catalogue
 
-        explanation = explain(error)
+        if self._catalogue is None:
+            self._catalogue = Catalogue()
+        cat = self._catalogue
+        explanation = explain(error, catalogue=cat)
         self.err.write(f"certsmith: {explanation.sentence}\n")
         if explanation.next_step:
-            self.err.write(f"  What to do: {explanation.next_step}\n")
+            self.err.write(f"  {cat.get('console.what_to_do')}: {explanation.next_step}\n")
         # The next steps point at the detail ("named below"), so it is always shown.
         if explanation.detail and explanation.detail != explanation.sentence:
-            self.err.write(f"  Detail: {explanation.detail}\n")
+            detail = explanation.detail.replace("\n", "\n    ")
+            self.err.write(f"  {cat.get('console.detail')}: {detail}\n")
         logging.getLogger("certsmith").error("%s (%s)", explanation.sentence, explanation.detail)
         self.err.flush()
 

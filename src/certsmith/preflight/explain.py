@@ -30,6 +30,11 @@ _URL_RE = re.compile(r"https?://[^\s\"'<>]+")
 _RETRY_AFTER_RE = re.compile(r"retry after (\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:\s*UTC)?", re.I)
 _SECONDARY_RE = re.compile(r"during secondary (validation|caa checking)", re.I)
 _PAUSED_RE = re.compile(r"\bpaused\b|unpause", re.I)
+# A problem about a whole order names no identifier; its detail usually does ("... for
+# "www.example.com": ..." or "... certificates for www.example.com and ...").
+_NAME_IN_DETAIL_RE = re.compile(
+    r"\bfor \"?(\*?\.?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62})\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,10 @@ def _identifier_text(error: Any, cat: Catalogue) -> str:
     if isinstance(ident, str) and ident:
         return ident
     value = _attr(ident, "value") if ident is not None else None
-    return str(value) if value else cat.get("identifier.unknown")
+    if value:
+        return str(value)
+    named = _NAME_IN_DETAIL_RE.search(_detail(error))
+    return named.group(1) if named else cat.get("identifier.unknown")
 
 
 def _detail(error: Any) -> str:

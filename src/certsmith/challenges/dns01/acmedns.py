@@ -2,10 +2,11 @@
 
 Set-up, once per domain: ``register(domain)`` calls ``POST /register`` and stores the answer
 (username, password, fulldomain, subdomain) in a JSON file created 0600, keyed by domain, in the
-same layout as certbot-dns-acmedns. The user then creates
-``_acme-challenge.<domain> CNAME <fulldomain>``; the solver follows that CNAME, so ``add_txt``
-gets ``fulldomain`` and sends ``POST /update`` with ``X-Api-User`` / ``X-Api-Key`` and
-``{"subdomain": ..., "txt": ...}``.
+same layout as certbot-dns-acmedns. ``add_txt`` does this itself the first time it meets a
+domain that has no registration, then stops with a ``SolverError`` naming the record to create,
+``_acme-challenge.<domain> CNAME <fulldomain>``, as certbot-dns-acmedns tells its users. Once
+the CNAME exists the solver follows it, so ``add_txt`` gets ``fulldomain`` and sends
+``POST /update`` with ``X-Api-User`` / ``X-Api-Key`` and ``{"subdomain": ..., "txt": ...}``.
 
 acme-dns keeps the two most recent values per subdomain and cannot delete one: ``remove_txt``
 does nothing. An order for a wildcard and its base name needs both values, which fits.
@@ -57,6 +58,10 @@ class AcmeDnsRegistration:
 
 def _norm(name: str) -> str:
     return name.rstrip(".").lower()
+
+
+def _cname_record(domain: str, registration: AcmeDnsRegistration) -> str:
+    return f"`_acme-challenge.{domain}. CNAME {_norm(registration.fulldomain)}.`"
 
 
 class AcmeDnsProvider:
@@ -158,8 +163,12 @@ class AcmeDnsProvider:
         )
         return registration
 
-    def registration_for(self, fqdn: str) -> AcmeDnsRegistration:
-        """The registration whose fulldomain is ``fqdn``, or for ``_acme-challenge.<domain>``."""
+    def registration_for(self, fqdn: str) -> AcmeDnsRegistration | None:
+        """The registration whose fulldomain is ``fqdn``, or None.
+
+        ``SolverError`` when ``fqdn`` is ``_acme-challenge.<domain>`` of a registered domain:
+        its CNAME to the fulldomain is missing, so the CA would never see the record.
+        """
         wanted = _norm(fqdn)
         registrations = self.load_registrations()
         for registration in registrations.values():
@@ -167,20 +176,36 @@ class AcmeDnsProvider:
                 return registration
         domain = wanted.removeprefix("_acme-challenge.")
         if domain in registrations:
-            logger.warning(
-                "_acme-challenge.%s is no CNAME to %s: the CA will not see the record",
-                domain,
-                registrations[domain].fulldomain,
+            record = _cname_record(domain, registrations[domain])
+            raise SolverError(
+                f"{domain} is registered at acme-dns but {record} does not exist yet; "
+                "create it, then run certsmith again"
             )
-            return registrations[domain]
-        raise SolverError(
-            f"no acme-dns registration for {fqdn} in {self.registration_file}: register the "
-            "domain, then CNAME its _acme-challenge name to the fulldomain you get"
-        )
+        return None
 
     async def add_txt(self, fqdn: str, value: str) -> None:
-        """``POST /update`` for the registration matching ``fqdn``."""
+        """``POST /update`` for the registration matching ``fqdn``.
+
+        A domain with no registration yet (``fqdn`` is still ``_acme-challenge.<domain>``) is
+        registered first, as certbot-dns-acmedns does; the CNAME the user must then create
+        cannot exist yet, so this raises ``SolverError`` saying which record to create.
+        """
         registration = self.registration_for(fqdn)
+        if registration is None:
+            name = _norm(fqdn)
+            if not name.startswith("_acme-challenge."):
+                raise SolverError(
+                    f"{fqdn} is the fulldomain of no acme-dns registration in "
+                    f"{self.registration_file}: point the _acme-challenge CNAME at the "
+                    "fulldomain registered for the domain"
+                )
+            domain = name.removeprefix("_acme-challenge.")
+            registration = await self.register(domain)
+            raise SolverError(
+                f"registered {domain} at acme-dns {self.api_url} (saved in "
+                f"{self.registration_file}); create the DNS record "
+                f"{_cname_record(domain, registration)}, then run certsmith again"
+            )
         headers = {"X-Api-User": registration.username, "X-Api-Key": registration.password}
         body = {"subdomain": registration.subdomain, "txt": value}
         try:
