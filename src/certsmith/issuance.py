@@ -80,8 +80,8 @@ def choose_challenge(
     wanted = ", ".join(k for k in preferred if k in solvers) or "none"
     raise UsageError(
         f"The CA offers {', '.join(sorted(offered)) or 'no challenges'} for "
-        f"{authz.identifier.value}, but this run can answer only: {wanted}. "
-        + ("Wildcard names need dns-01 (--manual or a --dns-* plugin)." if authz.wildcard else "")
+        f"{authz.identifier.value}, but this run can answer only: {wanted}."
+        + (" Wildcard names need dns-01 (--manual or a --dns-* plugin)." if authz.wildcard else "")
     )
 
 

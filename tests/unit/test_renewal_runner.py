@@ -341,12 +341,6 @@ async def test_ari_failure_falls_back_to_the_lifetime_rule(world: World) -> None
 # --- renewed by someone else between the check and the lock ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner._check_with_engine saves the pre-renewal cert's state over the other "
-    "process's, and _renew_if_due renews again when quick_verdict says 'ask the engine' "
-    "(due is None) instead of only when it says due",
-)
 async def test_a_lineage_renewed_by_another_process_after_the_check_is_not_renewed_again(
     world: World,
 ) -> None:

@@ -282,7 +282,7 @@ class AcmeClient:
 
     def _next_delay(self, response: Response, previous: float) -> float:
         hinted = self._sender.retry_after(response)
-        fallback = min(previous * 2, self._max_poll_wait)
+        fallback = min(max(previous * 2, 0.05), self._max_poll_wait)  # 0 must still back off
         return min(hinted if hinted is not None else fallback, self._max_poll_wait)
 
     async def poll_authorization(self, url: str, deadline: float) -> Authorization:

@@ -30,7 +30,7 @@ from certsmith.storage import LineageStore, StoredAccount
 from certsmith.storage.renewal_state import RenewalStateStore
 
 
-def _summary(store: LineageStore, name: str) -> CertificateSummary:
+def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> CertificateSummary:
     paths = common.live_paths(store.config_dir, name)
     summary_paths = CertificatePaths(
         paths["cert"], paths["chain"], paths["fullchain"], paths["privkey"]
@@ -42,7 +42,7 @@ def _summary(store: LineageStore, name: str) -> CertificateSummary:
     except CertsmithError as exc:
         return CertificateSummary(name, (), summary_paths, store.conf_path(name), problem=str(exc))
     window = None
-    state = RenewalStateStore(store.config_dir).load(name, lineage.live_paths["cert"])
+    state = states.load(name, lineage.live_paths["cert"])
     if state is not None and state.ari:
         record = AriCacheRecord.from_json(state.ari)
         window = record.window
@@ -62,7 +62,8 @@ def _summary(store: LineageStore, name: str) -> CertificateSummary:
 
 def certificates(options: CertificatesOptions, console: Console) -> int:
     store = LineageStore(options.common.config_dir)
-    summaries = [_summary(store, name) for name in store.names()]
+    states = RenewalStateStore(store.config_dir)
+    summaries = [_summary(store, states, name) for name in store.names()]
     wanted = [*options.domains, *options.ip_addresses]
     chosen = select_certificates(summaries, options.cert_name, wanted)
     now = datetime.datetime.now(datetime.UTC)

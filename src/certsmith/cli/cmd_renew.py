@@ -13,7 +13,7 @@ from certsmith.cli.options import RenewOptions
 from certsmith.cli.output import format_renew_summary
 from certsmith.errors import UsageError
 from certsmith.renewal.check import Verdict, quick_verdict
-from certsmith.storage.renewal_state import lineage_names
+from certsmith.storage.renewal_state import RenewalStateStore, lineage_names
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ def renew(options: RenewOptions, console: Console) -> int:
     if not options.issuance.force_renewal:
         # The fast path: decided from small cached files, without the ACME engine's imports.
         now = datetime.datetime.now(datetime.UTC)
-        verdicts = [quick_verdict(options.common.config_dir, n, now) for n in names]
+        states = RenewalStateStore(options.common.config_dir)
+        verdicts = [quick_verdict(states, options.common.config_dir, n, now) for n in names]
         if all(v.due is False for v in verdicts):
             return _report_not_due(options, console, verdicts)
     return _renew_with_engine(options, console, names)

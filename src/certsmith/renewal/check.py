@@ -21,7 +21,11 @@ from certsmith.renewal.policy import (
     parse_renew_before_expiry,
 )
 from certsmith.storage.renewal_conf import RenewalConf
-from certsmith.storage.renewal_state import RenewalState, read_renewal_inputs
+from certsmith.storage.renewal_state import (
+    RenewalState,
+    RenewalStateStore,
+    read_renewal_inputs,
+)
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,18 @@ def ari_record(state: RenewalState) -> AriCacheRecord | None:
 
 
 def quick_verdict(
-    config_dir: Path, name: str, now: datetime.datetime, *, force: bool = False
+    states: RenewalStateStore,
+    config_dir: Path,
+    name: str,
+    now: datetime.datetime,
+    *,
+    force: bool = False,
 ) -> Verdict:
     """Decide from the cache alone, or say the engine must look (``due=None``)."""
     if force:
         return Verdict(name, None, "renewal forced")
     try:
-        conf, state = read_renewal_inputs(config_dir, name)
+        conf, state = read_renewal_inputs(config_dir, name, states)
     except CertsmithError as exc:
         return Verdict(name, None, str(exc))
     if state is None:

@@ -227,7 +227,9 @@ def remember_certificate(
     if identity is None:
         return None
     state = certificate_facts(lineage.certificate(), identity, ari)
-    RenewalStateStore(config_dir).save(lineage.name, state)
+    states = RenewalStateStore(config_dir)
+    states.save(lineage.name, state)
+    states.flush()
     return state
 
 

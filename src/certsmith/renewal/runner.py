@@ -156,6 +156,7 @@ class Renewer:
             )
             return list(results)
         finally:
+            self.states.flush()
             await self._ari.aclose()
             await asyncio.to_thread(self.hooks.finish)
 
@@ -169,7 +170,7 @@ class Renewer:
         now = self.env.now()
         if self.plan.force:
             return Verdict(name, True, "renewal forced")
-        verdict = quick_verdict(self.env.config_dir, name, now)
+        verdict = quick_verdict(self.states, self.env.config_dir, name, now)
         if verdict.due is not None:
             return verdict
         try:
@@ -180,7 +181,7 @@ class Renewer:
     async def _check_with_engine(self, name: str, now: datetime.datetime) -> Verdict:
         conf = self.store.read_conf(name)
         identity = file_identity(Path(conf.path("cert")))
-        cert = crypto.load_certificates(self.store.read_live_cert(name))[0]
+        cert = crypto.load_certificates(self.store.read_live_cert(name, conf))[0]
         if identity is None:
             raise CertsmithError(f"{name}: the deployed certificate cannot be read")
         cached = self.states.load(name, Path(conf.path("cert")))
@@ -214,8 +215,11 @@ class Renewer:
             try:
                 # Another process may have renewed it between the check and the lock.
                 if not self.plan.force:
-                    again = quick_verdict(self.env.config_dir, name, self.env.now())
-                    if again.due is False:
+                    now = self.env.now()
+                    again = quick_verdict(self.states, self.env.config_dir, name, now)
+                    if again.due is None:  # the certificate changed since the check
+                        again = await self._check_with_engine(name, now)
+                    if not again.due:
                         return LineageResult(name, Outcome.NOT_DUE, again.reason)
                 conf = self.store.read_conf(name)
                 settings = settings_from_conf(conf).with_overrides(**self.plan.overrides)

@@ -128,10 +128,10 @@ class LineageStore:
         archive_dir = Path(conf.get("archive_dir") or self.archive_root / name)
         return archive_dir, {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
 
-    def read_live_cert(self, name: str) -> bytes:
+    def read_live_cert(self, name: str, conf: RenewalConf | None = None) -> bytes:
         """The PEM that live/<name>/cert.pem points at now, without healing (read-only checks).
         Raises LineageCorrupt when it cannot be read."""
-        conf = self.read_conf(name)
+        conf = conf or self.read_conf(name)
         path = Path(conf.path("cert"))
         try:
             return path.read_bytes()

@@ -1,9 +1,11 @@
-"""A small per-lineage cache that lets ``renew`` skip lineages that are not due without parsing
-their certificates or asking the CA: the deployed certificate's dates and ARI certificate id,
-keyed by the certificate file's identity, and the last ARI answer with its Retry-After.
+"""A cache that lets ``renew`` skip lineages that are not due without parsing their
+certificates or asking the CA: per lineage, the deployed certificate's dates and ARI certificate
+id, keyed by the certificate file's identity, and the last ARI answer with its Retry-After.
 
-Lives in ``<config_dir>/.certsmith-state/<name>.json``; certbot ignores it, and losing it only
-costs one slow run.
+One file, ``<config_dir>/.certsmith-state/cache.json``, read once and written once per run
+(creating a thousand small files costs more than the whole check). Writers merge their changes
+into what is on disk, so concurrent runs lose nothing but, at worst, one entry's freshness;
+certbot ignores the file, and losing it only costs one slow run.
 """
 
 from __future__ import annotations
@@ -67,39 +69,64 @@ class RenewalState:
 
 
 class RenewalStateStore:
+    """The cache of one config dir. ``save``/``delete`` change memory; ``flush`` writes."""
+
     def __init__(self, config_dir: Path) -> None:
         self.root = Path(config_dir) / ".certsmith-state"
+        self.path = self.root / "cache.json"
+        self._entries: dict[str, Any] | None = None
+        self._changed: set[str] = set()
 
-    def _path(self, name: str) -> Path:
-        return self.root / f"{name}.json"
+    def _read_disk(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _all(self) -> dict[str, Any]:
+        if self._entries is None:
+            self._entries = self._read_disk()
+        return self._entries
 
     def load(self, name: str, cert_path: Path) -> RenewalState | None:
         """The cached state, or None when missing, unreadable or for another certificate."""
-        try:
-            data = json.loads(self._path(name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        state = RenewalState.from_json(data)
+        state = RenewalState.from_json(self._all().get(name))
         if state is None or state.cert_identity != file_identity(cert_path):
             return None
         return state
 
     def save(self, name: str, state: RenewalState) -> None:
-        # A cache: rename for atomicity, but no fsync (losing it only costs one slow run, and
-        # 1,000 fsyncs would cost seconds).
-        ensure_dir(self.root, 0o700)
-        path = self._path(name)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state.to_json(), handle)
-        temp.replace(path)
+        self._all()[name] = state.to_json()
+        self._changed.add(name)
 
     def delete(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
+        self._all().pop(name, None)
+        self._changed.add(name)
+        self.flush()
+
+    def flush(self) -> None:
+        """Merge this store's changes into the file on disk (rename; a cache needs no fsync)."""
+        if not self._changed:
+            return
+        merged = self._read_disk()
+        for name in self._changed:
+            if name in self._all():
+                merged[name] = self._all()[name]
+            else:
+                merged.pop(name, None)
+        ensure_dir(self.root, 0o700)
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(merged, handle)
+        temp.replace(self.path)
+        self._changed.clear()
 
 
-def read_renewal_inputs(config_dir: Path, name: str) -> tuple[RenewalConf, RenewalState | None]:
+def read_renewal_inputs(
+    config_dir: Path, name: str, states: RenewalStateStore
+) -> tuple[RenewalConf, RenewalState | None]:
     """The renewal conf and the cached state of lineage ``name``, without parsing certificates
     (and without importing `cryptography`). Raises LineageCorrupt when the conf is unreadable."""
     path = Path(config_dir) / "renewal" / f"{name}.conf"
@@ -107,7 +134,7 @@ def read_renewal_inputs(config_dir: Path, name: str) -> tuple[RenewalConf, Renew
         conf = RenewalConf.parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise LineageCorrupt(f"Cannot read {path}: {exc}.") from None
-    return conf, RenewalStateStore(config_dir).load(name, Path(conf.path("cert")))
+    return conf, states.load(name, Path(conf.path("cert")))
 
 
 def lineage_names(config_dir: Path) -> list[str]:
