@@ -38,7 +38,8 @@ def renew(options: RenewOptions, console: Console) -> int:
         verdicts = [quick_verdict(states, options.common.config_dir, n, now) for n in names]
         if all(v.due is False for v in verdicts):
             return _report_not_due(options, console, verdicts)
-    return _renew_with_engine(options, console, names)
+        return _renew_with_engine(options, console, names, {v.name: v for v in verdicts})
+    return _renew_with_engine(options, console, names, {})
 
 
 def _report_not_due(options: RenewOptions, console: Console, verdicts: list[Verdict]) -> int:
@@ -49,7 +50,9 @@ def _report_not_due(options: RenewOptions, console: Console, verdicts: list[Verd
     return 0
 
 
-def _renew_with_engine(options: RenewOptions, console: Console, names: list[str]) -> int:
+def _renew_with_engine(
+    options: RenewOptions, console: Console, names: list[str], known: dict[str, Verdict]
+) -> int:
     from certsmith.cli import common
     from certsmith.cli.prompt import make_prompter
     from certsmith.renewal.hooks import HookRunner
@@ -82,7 +85,7 @@ def _renew_with_engine(options: RenewOptions, console: Console, names: list[str]
         common.registration(options.account, prompter, needs_email=False),
         common.solver_context(prompter, console),
     )
-    results = asyncio.run(renewer.run(names))
+    results = asyncio.run(renewer.run(names, known))
     counts = {outcome: 0 for outcome in Outcome}
     for result in results:
         counts[result.outcome] += 1

@@ -9,7 +9,7 @@ When the cache is missing or stale, or the CA's Retry-After for ARI has passed, 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from certsmith.errors import CertsmithError
@@ -33,6 +33,7 @@ class Verdict:
     name: str
     due: bool | None  # None: the engine must look (no cache, ARI fetch due, unreadable)
     reason: str
+    conf: RenewalConf | None = field(default=None, compare=False, repr=False)  # when read
 
 
 def decide_for(
@@ -82,12 +83,12 @@ def quick_verdict(
     except CertsmithError as exc:
         return Verdict(name, None, str(exc))
     if state is None:
-        return Verdict(name, None, "no cached facts for the deployed certificate")
+        return Verdict(name, None, "no cached facts for the deployed certificate", conf)
     record = ari_record(state)
     if state.cert_id and should_fetch_ari(
         record, now, cert_id=state.cert_id, not_after=state.not_after
     ):
-        return Verdict(name, None, "time to ask the CA's renewal information")
+        return Verdict(name, None, "time to ask the CA's renewal information", conf)
     try:
         decision = decide_for(conf, state, record, now)
     except CertsmithError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,7 +36,7 @@ from certsmith.renewal.lifecycle import (
 )
 from certsmith.renewal.settings import LineageSettings
 from certsmith.renewal.solvers import SolverContext
-from certsmith.storage import LineageStore
+from certsmith.storage import LineageStore, RenewalConf
 from certsmith.storage.renewal_state import RenewalState, RenewalStateStore, file_identity
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,13 @@ class Renewer:
         self.store = LineageStore(env.config_dir)
         self.states = RenewalStateStore(env.config_dir)
         self._ari = _AriClients(env)
+        self._known: dict[str, Verdict] = {}
 
-    async def run(self, names: Sequence[str]) -> list[LineageResult]:
+    async def run(
+        self, names: Sequence[str], known: Mapping[str, Verdict] | None = None
+    ) -> list[LineageResult]:
+        """Check and renew ``names``; ``known`` holds quick verdicts the caller already made."""
+        self._known = dict(known or {})
         try:
             checks = asyncio.Semaphore(CHECK_CONCURRENCY)
             verdicts = await asyncio.gather(*(self._guarded(checks, self._check, n) for n in names))
@@ -171,16 +176,20 @@ class Renewer:
         now = self.env.now()
         if self.plan.force:
             return Verdict(name, True, "renewal forced")
-        verdict = quick_verdict(self.states, self.env.config_dir, name, now)
+        verdict = self._known.pop(name, None) or quick_verdict(
+            self.states, self.env.config_dir, name, now
+        )
         if verdict.due is not None:
             return verdict
         try:
-            return await self._check_with_engine(name, now)
+            return await self._check_with_engine(name, now, verdict.conf)
         except CertsmithError as exc:
             return Verdict(name, None, str(exc))
 
-    async def _check_with_engine(self, name: str, now: datetime.datetime) -> Verdict:
-        conf = self.store.read_conf(name)
+    async def _check_with_engine(
+        self, name: str, now: datetime.datetime, conf: RenewalConf | None = None
+    ) -> Verdict:
+        conf = conf or self.store.read_conf(name)
         identity = file_identity(Path(conf.path("cert")))
         cert = crypto.load_certificates(self.store.read_live_cert(name, conf))[0]
         if identity is None:
