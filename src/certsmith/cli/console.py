@@ -15,6 +15,19 @@ if TYPE_CHECKING:
 LOG_FILE = "letsencrypt.log"  # certbot's name, so log collectors keep working
 
 
+class _BufferedLog(logging.handlers.MemoryHandler):
+    """Holds records until a warning, 2,000 records, or the end of the run; then writes."""
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(2000, flushLevel=logging.WARNING, target=target)
+
+    def close(self) -> None:
+        target = self.target
+        super().close()  # flushes, but leaves the target open
+        if target is not None:
+            target.close()
+
+
 def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
     """Everything at DEBUG into the rotating log file; -v shows INFO (-vv DEBUG) on stderr."""
     root = logging.getLogger("certsmith")
@@ -30,7 +43,9 @@ def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
         file_handler.setFormatter(
             logging.Formatter("%(asctime)s:%(levelname)s:%(name)s:%(message)s")
         )
-        root.addHandler(file_handler)
+        # Buffered: a `renew` over 1,000 lineages logs thousands of lines, and a write per line
+        # costs more than the check. Warnings flush at once; the rest at exit (logging's atexit).
+        root.addHandler(_BufferedLog(file_handler))
     except OSError as exc:
         sys.stderr.write(f"certsmith: cannot write logs to {logs_dir}: {exc.strerror}\n")
     if verbose and not quiet:

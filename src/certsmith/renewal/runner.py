@@ -245,6 +245,8 @@ class Renewer:
                 self._delay_pending = False
                 delay = self.plan.first_renewal_delay
                 log.info("Non-interactive renewal: random delay of %.0f seconds", delay)
+                for handler in logging.getLogger("certsmith").handlers:
+                    handler.flush()  # a buffered log must show why the run is waiting
                 await self._sleep(delay)
 
     async def _renew(self, name: str, settings: LineageSettings, reason: str) -> LineageResult:

@@ -6,22 +6,19 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import Solver
-from certsmith.challenges.dns01 import (
-    DnsSolver,
-    PropagationChecker,
-    load_provider,
-    read_credentials,
-)
 from certsmith.challenges.manual import ManualSolver, ShowInstructions
 from certsmith.challenges.selfcheck import Resolve
 from certsmith.challenges.webroot import WebrootSolver
-from certsmith.dnsutil import make_resolver
 from certsmith.errors import UsageError
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import LineageSettings
+
+if TYPE_CHECKING:  # dnspython is imported only by runs that use DNS (keeps `renew` lean)
+    from certsmith.challenges.dns01 import DnsSolver, PropagationChecker
 
 DNS_PLUGINS = {"dns-rfc2136": "rfc2136", "dns-acme-dns": "acme-dns", "dns-duckdns": "duckdns"}
 
@@ -42,6 +39,8 @@ def _resolve_with(nameserver: str | None, http01_port: int | None = None) -> Res
     ``--http-01-port`` instead of 80 (a test CA such as Pebble validates on another port)."""
     if nameserver is None and not http01_port:
         return None
+    from certsmith.dnsutil import make_resolver
+
     resolver = make_resolver(nameserver)
 
     async def resolve(host: str, port: int) -> tuple[str, int]:
@@ -64,6 +63,8 @@ def _is_ip(host: str) -> bool:
 
 
 def _checker(settings: LineageSettings, context: SolverContext) -> PropagationChecker:
+    from certsmith.challenges.dns01 import PropagationChecker
+
     return PropagationChecker(
         dns_resolver=settings.dns_resolver,
         timeout=context.dns_timeout,
@@ -77,6 +78,8 @@ def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
         raise UsageError(
             f"The {settings.authenticator} plugin needs a credentials file; pass {flag}."
         )
+    from certsmith.challenges.dns01 import DnsSolver, load_provider, read_credentials
+
     options = read_credentials(settings.dns_credentials)
     provider = load_provider(DNS_PLUGINS[settings.authenticator], options)
     return DnsSolver(provider, _checker(settings, context))
