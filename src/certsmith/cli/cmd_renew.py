@@ -85,7 +85,13 @@ def _renew_with_engine(
         common.registration(options.account, prompter, needs_email=False),
         common.solver_context(prompter, console),
     )
-    results = asyncio.run(renewer.run(names, known))
+    helper = None
+    if not options.issuance.force_renewal:
+        from certsmith.renewal.helper_process import start_helper
+
+        unknown = [n for n in names if n not in known or known[n].due is None]
+        helper = start_helper(renewer, unknown)
+    results = asyncio.run(renewer.run(names, known, helper))
     counts = {outcome: 0 for outcome in Outcome}
     for result in results:
         counts[result.outcome] += 1

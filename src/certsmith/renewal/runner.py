@@ -25,6 +25,7 @@ from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.account import Registration, as_account_key, find_stored_account
 from certsmith.renewal.ari_cache import AriCacheRecord, should_fetch_ari
 from certsmith.renewal.check import Verdict, ari_record, decide_for, quick_verdict
+from certsmith.renewal.helper_process import HelperCheck
 from certsmith.renewal.hooks import HookRunner
 from certsmith.renewal.lifecycle import (
     CertificateJob,
@@ -150,13 +151,16 @@ class Renewer:
         self._known: dict[str, Verdict] = {}
 
     async def run(
-        self, names: Sequence[str], known: Mapping[str, Verdict] | None = None
+        self,
+        names: Sequence[str],
+        known: Mapping[str, Verdict] | None = None,
+        helper: HelperCheck | None = None,
     ) -> list[LineageResult]:
-        """Check and renew ``names``; ``known`` holds quick verdicts the caller already made."""
+        """Check and renew ``names``. ``known`` holds quick verdicts the caller already made;
+        ``helper`` is a process already checking some of the names (see helper_process)."""
         self._known = dict(known or {})
         try:
-            checks = asyncio.Semaphore(CHECK_CONCURRENCY)
-            verdicts = await asyncio.gather(*(self._guarded(checks, self._check, n) for n in names))
+            verdicts = await self._check_all(names, helper)
             limit = asyncio.Semaphore(max(1, self.plan.parallel))
             results = await asyncio.gather(
                 *(self._guarded(limit, self._renew_if_due, v) for v in verdicts)
@@ -164,8 +168,28 @@ class Renewer:
             return list(results)
         finally:
             self.states.flush()
-            await self._ari.aclose()
+            await self.close_clients()
             await asyncio.to_thread(self.hooks.finish)
+
+    async def check(self, names: Sequence[str]) -> list[Verdict]:
+        """Phase one alone: due or not, for each of ``names`` (a few at a time)."""
+        checks = asyncio.Semaphore(CHECK_CONCURRENCY)
+        return list(await asyncio.gather(*(self._guarded(checks, self._check, n) for n in names)))
+
+    async def _check_all(self, names: Sequence[str], helper: HelperCheck | None) -> list[Verdict]:
+        delegated = set(helper.names) if helper else set()
+        found = {v.name: v for v in await self.check([n for n in names if n not in delegated])}
+        if helper is not None:
+            answer = await helper.result()
+            if answer is None:
+                found.update({v.name: v for v in await self.check(helper.names)})
+            else:
+                found.update({v.name: v for v in answer[0]})
+                self.states.merge(answer[1])
+        return [found[n] for n in names]
+
+    async def close_clients(self) -> None:
+        await self._ari.aclose()
 
     @staticmethod
     async def _guarded(limit: asyncio.Semaphore, func: Any, arg: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,15 @@ class RenewalStateStore:
     def save(self, name: str, state: RenewalState) -> None:
         self._all()[name] = state.to_json()
         self._changed.add(name)
+
+    def entries(self, names: Sequence[str]) -> dict[str, Any]:
+        """The raw entries of ``names`` this store changed (to hand to another process)."""
+        return {n: self._all()[n] for n in names if n in self._changed and n in self._all()}
+
+    def merge(self, entries: dict[str, Any]) -> None:
+        """Take entries another process made (see ``entries``); ``flush`` writes them."""
+        self._all().update(entries)
+        self._changed.update(entries)
 
     def delete(self, name: str) -> None:
         self._all().pop(name, None)

@@ -1,0 +1,89 @@
+"""A second process for the check phase of a large `renew`.
+
+Checking a lineage with the CA (parse the certificate, GET its renewalInfo) is CPU-bound in this
+client, so with many lineages to check and more than one core, half of them are checked in a
+forked helper process while this one checks the rest. The helper only reads and asks the CA: it
+sends back its verdicts and cache entries, and this process alone writes the cache, takes locks,
+renews and runs hooks. If the helper fails or is late, this process checks its share itself.
+
+The fork happens before any event loop, thread or connection exists in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any
+
+from certsmith.renewal.check import Verdict
+
+if TYPE_CHECKING:
+    from certsmith.renewal.runner import Renewer
+
+log = logging.getLogger(__name__)
+
+SPLIT_AT = 200  # lineages needing the CA before a helper process pays for itself
+HELPER_TIMEOUT = 600.0  # seconds; then this process checks the helper's share itself
+
+
+@dataclass
+class HelperCheck:
+    """A running helper and the lineages it checks."""
+
+    process: BaseProcess
+    conn: Connection
+    names: list[str]
+
+    async def result(self) -> tuple[list[Verdict], dict[str, Any]] | None:
+        """The helper's verdicts and cache entries, or None when it failed or timed out."""
+        try:
+            ready = await asyncio.to_thread(self.conn.poll, HELPER_TIMEOUT)
+            raw = self.conn.recv() if ready else None
+        except (EOFError, OSError):
+            raw = None
+        finally:
+            self.conn.close()
+            await asyncio.to_thread(self.process.join, 5)
+            if self.process.is_alive():
+                self.process.kill()
+        if raw is None:
+            log.warning("the helper process sent no result; checking its lineages here")
+            return None
+        verdicts, entries = raw
+        return [Verdict(*v) for v in verdicts], entries
+
+
+def start_helper(renewer: Renewer, names: Sequence[str]) -> HelperCheck | None:
+    """Fork a helper for every other name of ``names`` when that is worth it, else None."""
+    if len(names) < SPLIT_AT or (os.cpu_count() or 1) < 2:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    share = list(names[1::2])
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_helper_main, args=(renewer, share, send), daemon=True)
+    process.start()
+    send.close()
+    return HelperCheck(process, receive, share)
+
+
+def _helper_main(renewer: Renewer, names: list[str], conn: Connection) -> None:
+    async def check() -> list[Verdict]:
+        try:
+            return await renewer.check(names)
+        finally:
+            await renewer.close_clients()
+
+    try:
+        verdicts = asyncio.run(check())
+        entries = renewer.states.entries(names)
+        conn.send(([(v.name, v.due, v.reason) for v in verdicts], entries))
+    finally:
+        conn.close()
