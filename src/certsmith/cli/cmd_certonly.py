@@ -169,7 +169,8 @@ def _obtain(
         check = common.preflight(options.common, console, settings.authenticator == "standalone")
     env = common.environment(options.common)
     context = common.solver_context(prompter, console)
-    return asyncio.run(run_job(env, job, registration, context, check))
+    report = common.probe_reporter(console) if options.issuance.preflight else None
+    return asyncio.run(run_job(env, job, registration, context, check, report))
 
 
 def _report(options: CertonlyOptions, console: Console, outcome: JobOutcome, name: str) -> None:

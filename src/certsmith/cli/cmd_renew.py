@@ -70,6 +70,7 @@ def _renew_with_engine(
         dry_run=options.issuance.dry_run,
         parallel=options.parallel,
         preflight=check,
+        probe_report=common.probe_reporter(console) if check else None,
         first_renewal_delay=random_sleep_seconds(options, random.Random()),
     )
     hooks = HookRunner(

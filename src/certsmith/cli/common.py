@@ -24,8 +24,9 @@ from certsmith.cli.options import (
 )
 from certsmith.cli.prompt import Prompter
 from certsmith.errors import PreflightFailed, UsageError
+from certsmith.preflight.checks import CheckResult
 from certsmith.renewal.account import Registration
-from certsmith.renewal.lifecycle import Preflight, RunEnvironment
+from certsmith.renewal.lifecycle import Preflight, ProbeReport, RunEnvironment
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.solvers import SolverContext
 
@@ -159,6 +160,21 @@ def preflight(common: CommonOptions, console: Console, standalone: bool) -> Pref
             )
 
     return check
+
+
+def probe_reporter(console: Console) -> ProbeReport:
+    """Prints what the http-01 probe saw when it is not what the CA must see (a warning)."""
+
+    def report(results: list[CheckResult]) -> None:
+        for result in results:
+            if not result.ok:
+                hint = f" {result.next_step}" if result.next_step else ""
+                console.note(f"Warning: {result.message}{hint}")
+                console.note(
+                    "  (Checked from this machine; behind NAT the CA may still get through.)"
+                )
+
+    return report
 
 
 def live_paths(config_dir: Path, name: str) -> dict[str, Path]:

@@ -22,15 +22,21 @@ from certsmith import crypto
 from certsmith.acme import AcmeClient, Directory
 from certsmith.acme.identifier import Identifier
 from certsmith.acme.jws import AccountKey
+from certsmith.challenges.base import Solver
 from certsmith.errors import UsageError
 from certsmith.issuance import IssuanceRequest, obtain_certificate
+from certsmith.preflight.checks import CheckResult
 from certsmith.renewal.account import Registration, ensure_account
+from certsmith.renewal.probe import probe_http01
 from certsmith.renewal.settings import LineageSettings
 from certsmith.renewal.solvers import SolverContext, check_before_order, solvers_for
 from certsmith.storage import Lineage, LineageStore, RenewalConf
 from certsmith.storage.renewal_state import RenewalState, RenewalStateStore, file_identity
 
 log = logging.getLogger(__name__)
+
+# Shows the results of the http-01 reachability probe (warnings only; see renewal/probe.py).
+ProbeReport = Callable[[list[CheckResult]], None]
 
 # Runs the pre-flight checks for (identifiers, challenge types, CA's CAA identities, the
 # lineage's --dns-resolver or None); raises PreflightFailed to stop before any order is created.
@@ -136,6 +142,7 @@ async def run_job(
     registration: Registration,
     solver_context: SolverContext,
     preflight: Preflight | None = None,
+    probe_report: ProbeReport | None = None,
 ) -> JobOutcome:
     """Obtain the certificate ``job`` describes and, unless a dry run, deploy it."""
     settings = job.settings
@@ -176,6 +183,8 @@ async def run_job(
             preferred_challenges=_methods(settings),
         )
         async with solvers_for(settings, solver_context) as solvers:
+            if probe_report is not None and _probe_applies(settings, solvers):
+                probe_report(await probe_http01(solvers["http-01"], job.identifiers, settings))
             result = await obtain_certificate(client, request, solvers)
     outcome = JobOutcome(job.name, result.fullchain_pem, None, result.replaced, profile)
     if note:
@@ -193,6 +202,12 @@ async def run_job(
     )
     remember_certificate(env.config_dir, outcome.lineage, None)
     return outcome
+
+
+def _probe_applies(settings: LineageSettings, solvers: Mapping[str, Solver]) -> bool:
+    # The manual authenticator checks its own URL after the user (or hook) published it.
+    first = _methods(settings)[0] if _methods(settings) else "http-01"
+    return first == "http-01" and "http-01" in solvers and settings.authenticator != "manual"
 
 
 def _methods(settings: LineageSettings) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from certsmith.renewal.hooks import HookRunner
 from certsmith.renewal.lifecycle import (
     CertificateJob,
     Preflight,
+    ProbeReport,
     RunEnvironment,
     certificate_facts,
     run_job,
@@ -74,6 +75,7 @@ class RenewPlan:
     dry_run: bool = False
     parallel: int = 1
     preflight: Preflight | None = None
+    probe_report: ProbeReport | None = None
     # certbot's random delay before the first renewal of a run (0: none); precedes every hook.
     first_renewal_delay: float = 0.0
 
@@ -291,7 +293,12 @@ class Renewer:
         log.info("%s: renewing (%s)", name, reason)
         try:
             outcome = await run_job(
-                self.env, job, self.registration, self.solver_context, self.plan.preflight
+                self.env,
+                job,
+                self.registration,
+                self.solver_context,
+                self.plan.preflight,
+                self.plan.probe_report,
             )
         except CertsmithError:
             self.hooks.record_failure(domains)

@@ -1,0 +1,84 @@
+"""The http-01 reachability probe: before ordering, publish a probe token through the very
+solver the order will use (the standalone server, the webroot) and fetch it the way the CA will.
+
+The result is a warning, never a stop: from inside a network, a name's public address often
+cannot be reached (no hairpin NAT) although the CA reaches it fine, so only the CA can say no.
+What the probe saw (an nginx 404, a redirect to the wrong host) is still the best early hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+from collections.abc import Sequence
+
+from certsmith.acme.identifier import Identifier
+from certsmith.challenges.base import ChallengeTask, Solver
+from certsmith.preflight.checks import CheckResult, check_http01
+from certsmith.renewal.settings import LineageSettings
+
+log = logging.getLogger(__name__)
+
+
+def _host(identifier: Identifier) -> str:
+    if identifier.type == "ip" and ipaddress.ip_address(identifier.value).version == 6:
+        return f"[{identifier.value}]"
+    return identifier.value
+
+
+async def _address_map(
+    identifiers: Sequence[Identifier], settings: LineageSettings
+) -> dict[tuple[str, int], tuple[str, int]] | None:
+    """Where the probe connects: through --dns-resolver and on --http-01-port, like the CA."""
+    port = settings.http01_port or 80
+    if settings.dns_resolver is None and port == 80:
+        return None
+    from certsmith.dnsutil import make_resolver
+
+    resolver = make_resolver(settings.dns_resolver) if settings.dns_resolver else None
+    mapping: dict[tuple[str, int], tuple[str, int]] = {}
+    for ident in identifiers:
+        address = ident.value
+        if ident.type == "dns" and resolver is not None:
+            try:
+                address = str((await resolver.resolve(ident.value, "A"))[0])
+            except Exception as exc:  # unresolvable: the check itself reports it
+                log.debug("probe: %s does not resolve through the resolver: %s", ident, exc)
+                continue
+        mapping[(ident.value, 80)] = (address, port)
+    return mapping
+
+
+async def probe_http01(
+    solver: Solver, identifiers: Sequence[Identifier], settings: LineageSettings
+) -> list[CheckResult]:
+    """Serve a random probe for each name through ``solver`` and fetch it; always cleans up."""
+    names = [i for i in identifiers if not i.is_wildcard]
+    tasks = [
+        ChallengeTask(i, "http-01", token, f"{token}.{secrets.token_urlsafe(16)}")
+        for i, token in ((i, secrets.token_urlsafe(24)) for i in names)
+    ]
+    presented: list[ChallengeTask] = []
+    try:
+        for task in tasks:
+            await solver.present(task)
+            presented.append(task)
+        mapping = await _address_map(names, settings)
+        return list(
+            await asyncio.gather(
+                *(
+                    check_http01(
+                        _host(t.identifier), t.token, t.key_authorization, address_map=mapping
+                    )
+                    for t in tasks
+                )
+            )
+        )
+    finally:
+        for task in presented:
+            try:
+                await solver.cleanup(task)
+            except Exception:  # the probe must never leave an error behind
+                log.exception("cleanup of the http-01 probe for %s failed", task.identifier)
