@@ -221,6 +221,7 @@ def test_certonly_standalone_writes_certbot_layout(cli: Cli) -> None:
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
 
 
+@pytest.mark.pebble_new  # profiles
 def test_certonly_ip_address_gets_shortlived_profile(cli: Cli) -> None:
     args = [
         "certonly", "--standalone", "--agree-tos", "--register-unsafely-without-email",
