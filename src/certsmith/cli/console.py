@@ -52,6 +52,8 @@ def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
         stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        # What the console already printed goes to the log file, not twice to the terminal.
+        stream.addFilter(lambda record: not getattr(record, "on_screen", False))
         root.addHandler(stream)
 
 
@@ -109,7 +111,9 @@ class Console:
         if explanation.detail and explanation.detail != explanation.sentence:
             detail = explanation.detail.replace("\n", "\n    ")
             self.err.write(f"  {cat.get('console.detail')}: {detail}\n")
-        logging.getLogger("certsmith").error("%s (%s)", explanation.sentence, explanation.detail)
+        logging.getLogger("certsmith").error(
+            "%s (%s)", explanation.sentence, explanation.detail, extra={"on_screen": True}
+        )
         self.err.flush()
 
     @property
