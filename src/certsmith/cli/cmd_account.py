@@ -8,6 +8,7 @@ from pathlib import Path
 
 from certsmith import crypto
 from certsmith.acme import AcmeClient
+from certsmith.acme.jws import AccountKey
 from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import (
@@ -56,7 +57,7 @@ def register(options: RegisterOptions, console: Console) -> int:
     env = common.environment(c)
     settings = _settings(c)
 
-    def factory(key, url):  # type: ignore[no-untyped-def]
+    def factory(key: AccountKey, url: str | None) -> AcmeClient:
         return env.client(settings, key, url)
 
     account = asyncio.run(register_account(factory, c.config_dir, c.server, registration))

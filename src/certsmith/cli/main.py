@@ -14,7 +14,7 @@ from typing import Any
 
 from certsmith.cli.args import USAGE_EXIT_CODE, parse_args
 from certsmith.cli.console import Console, setup_logging
-from certsmith.cli.options import HelpRequest, Verb
+from certsmith.cli.options import CertonlyOptions, HelpRequest, RenewOptions, Verb
 from certsmith.errors import CertsmithError, UsageError
 
 log = logging.getLogger("certsmith")
@@ -23,14 +23,14 @@ log = logging.getLogger("certsmith")
 def _dispatch(command: object, console: Console) -> int:
     # Imported per command so that `--help` and parse errors stay fast.
     verb = getattr(command, "verb", None)
-    if verb == Verb.CERTONLY:
+    if isinstance(command, CertonlyOptions):
         from certsmith.cli.cmd_certonly import certonly
 
-        return certonly(command, console)  # type: ignore[arg-type]
-    if verb == Verb.RENEW:
+        return certonly(command, console)
+    if isinstance(command, RenewOptions):
         from certsmith.cli.cmd_renew import renew
 
-        return renew(command, console)  # type: ignore[arg-type]
+        return renew(command, console)
     import certsmith.cli.cmd_account as cmd_account
     import certsmith.cli.cmd_checks as cmd_checks
     import certsmith.cli.cmd_manage as cmd_manage
