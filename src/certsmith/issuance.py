@@ -3,6 +3,8 @@
     new order -> authorizations -> present every challenge -> settle once per solver
     -> tell the CA -> wait for the order -> finalize with a CSR -> wait -> download
 
+With ``allow_subset`` (certbot's --allow-subset-of-names) names the CA would not validate, or
+rejected by identifier, are dropped and the rest ordered again, once, with a new CSR.
 Solvers are always cleaned up, whatever fails. Nothing here touches files or prints.
 """
 
@@ -10,22 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from certsmith.acme import (
     AccountDoesNotExist,
     AcmeClient,
     AlreadyReplaced,
     Authorization,
+    AuthorizationStatus,
     Challenge,
     Order,
     OrderStatus,
+    PollTimeout,
     ProblemError,
     ProtocolViolation,
     RateLimited,
     Unauthorized,
     UserActionRequired,
+    ValidationFailed,
 )
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
@@ -45,6 +50,14 @@ class IssuanceRequest:
     preferred_chain: str | None = None
     # Challenge types in the order the user prefers them (certbot's --preferred-challenges).
     preferred_challenges: Sequence[str] = ("http-01", "dns-01", "tls-alpn-01")
+    # certbot's --allow-subset-of-names: drop the names that fail and order for the rest.
+    allow_subset: bool = False
+    # The CSR for fewer identifiers (same key); required with ``allow_subset``.
+    csr_for: Callable[[Sequence[Identifier]], bytes] | None = None
+
+    def __post_init__(self) -> None:
+        if self.allow_subset and self.csr_for is None:
+            raise ValueError("allow_subset needs csr_for to build the smaller CSR")
 
 
 @dataclass
@@ -53,6 +66,8 @@ class IssuanceResult:
     order_url: str
     replaced: str | None
     validated: list[str] = field(default_factory=list)
+    # Identifiers left out of the certificate because the CA would not validate them.
+    dropped: list[Identifier] = field(default_factory=list)
 
     @property
     def cert_pem(self) -> str:
@@ -85,6 +100,15 @@ def choose_challenge(
     )
 
 
+class _NamesFailed(Exception):
+    """Some identifiers of an order failed; ``cause`` is what would be raised without subsets."""
+
+    def __init__(self, cause: CertsmithError, failed: Sequence[Identifier]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.failed = list(failed)
+
+
 async def obtain_certificate(
     client: AcmeClient,
     request: IssuanceRequest,
@@ -92,10 +116,54 @@ async def obtain_certificate(
     *,
     deadline_seconds: float = DEFAULT_DEADLINE,
 ) -> IssuanceResult:
-    """Order, validate, finalize and download one certificate."""
+    """Order, validate, finalize and download one certificate.
+
+    Raises ValidationFailed when an identifier fails validation. With ``request.allow_subset``
+    every identifier that failed (every authorization of the order is looked at, after the
+    pending ones settled) or that the CA rejected by identifier is dropped and a second order made
+    for the rest with ``request.csr_for(rest)``; ``IssuanceResult.dropped`` names them. There is
+    one retry at most, and when nothing is left the first error is raised. One deadline covers
+    both orders. Presented challenges are cleaned up after each order, whatever happened.
+    """
     deadline = client.deadline_in(deadline_seconds)
-    order, replaced = await _new_order(client, request)
+    try:
+        return await _obtain_once(client, request, solvers, deadline)
+    except _NamesFailed as exc:
+        failed = set(exc.failed)
+        remaining = [i for i in request.identifiers if i not in failed]
+        if not remaining:
+            log.warning("no name of the order validated; nothing to issue for")
+            raise exc.cause from None
+        dropped = [i for i in request.identifiers if i in failed]
+        assert request.csr_for is not None  # __post_init__ holds this
+        log.warning(
+            "unable to obtain a certificate with every requested name; retrying without: %s",
+            ", ".join(i.value for i in dropped),
+        )
+        smaller = replace(
+            request,
+            identifiers=remaining,
+            csr_der=request.csr_for(remaining),
+            allow_subset=False,  # once: a second failure is an error
+            csr_for=None,
+        )
+        result = await _obtain_once(client, smaller, solvers, deadline)
+        result.dropped = dropped
+        return result
+
+
+async def _obtain_once(
+    client: AcmeClient, request: IssuanceRequest, solvers: dict[str, Solver], deadline: float
+) -> IssuanceResult:
+    try:
+        order, replaced = await _new_order(client, request)
+    except ProblemError as exc:
+        raise _rejected(exc, request) from exc
     order, validated = await _authorize(client, order, request, solvers, deadline)
+    try:
+        order = await client.finalize(order, request.csr_der)
+    except ProblemError as exc:
+        raise _rejected(exc, request) from exc
     order = await client.finalize(order, request.csr_der)
     order = await client.poll_order(order, deadline, until=OrderStatus.VALID)
     if not order.certificate:
@@ -137,7 +205,7 @@ async def _authorize(
     authzs = await asyncio.gather(*(client.get_authorization(u) for u in order.authorizations))
     pending = [a for a in authzs if a.status == "pending"]
     if not pending:
-        return await client.poll_order(order, deadline, until=OrderStatus.READY), []
+        return await _wait_ready(client, order, request, deadline), []
     plan: list[tuple[Solver, ChallengeTask, Challenge]] = []
     for authz in pending:
         challenge = choose_challenge(authz, solvers, request.preferred_challenges)
@@ -158,7 +226,9 @@ async def _authorize(
         for solver in {id(s): s for s, _, _ in plan}.values():
             await solver.settle([t for s, t, _ in plan if s is solver])
         await asyncio.gather(*(client.respond_challenge(ch) for _, _, ch in plan))
-        order = await client.poll_order(order, deadline, until=OrderStatus.READY)
+        # Inside the try: with allow_subset the answered authorizations still pending are waited
+        # for, and their challenges must stay presented until the CA has looked.
+        order = await _wait_ready(client, order, request, deadline)
     finally:
         await _cleanup(presented)
     return order, [task.identifier.value for _, task, _ in plan]
@@ -170,3 +240,63 @@ async def _cleanup(presented: list[tuple[Solver, ChallengeTask]]) -> None:
             await solver.cleanup(task)
         except Exception:  # cleanup must not hide the real outcome of the order
             log.exception("cleanup of %s for %s failed", task.challenge_type, task.identifier)
+
+
+def _rejected(exc: ProblemError, request: IssuanceRequest) -> BaseException:
+    """``exc`` itself, or _NamesFailed when allow_subset is on and its subproblems name some of
+    the request's identifiers (RFC 8555 section 6.7.1, e.g. rejectedIdentifier)."""
+    if not request.allow_subset:
+        return exc
+    wanted = set(request.identifiers)
+    named = [p.identifier for p in exc.subproblems if p.identifier in wanted]
+    failed = [i for i in dict.fromkeys(named) if i is not None]
+    return _NamesFailed(exc, failed) if failed else exc
+
+
+async def _wait_ready(
+    client: AcmeClient, order: Order, request: IssuanceRequest, deadline: float
+) -> Order:
+    """The order once READY; ValidationFailed, or _NamesFailed with allow_subset, if invalid."""
+    try:
+        return await client.poll_order(order, deadline, until=OrderStatus.READY)
+    except ValidationFailed as exc:
+        if not request.allow_subset:
+            raise
+        try:
+            failed = await _failed_identifiers(client, order, deadline)
+        except PollTimeout:
+            raise exc from None  # no time left for a second order anyway
+        raise _NamesFailed(exc, failed or [exc.identifier]) from exc
+
+
+async def _failed_identifiers(
+    client: AcmeClient, order: Order, deadline: float
+) -> list[Identifier]:
+    """The order identifiers whose authorizations did not become valid. The CA may mark an
+    order invalid at the first failure while others are still pending: those are waited for."""
+
+    async def final_state(url: str) -> Authorization | None:
+        authz = await client.get_authorization(url)
+        if authz.status != AuthorizationStatus.PENDING:
+            return authz
+        try:
+            return await client.poll_authorization(url, deadline)
+        except ValidationFailed:
+            return None
+
+    authzs = await asyncio.gather(*(client.get_authorization(u) for u in order.authorizations))
+    finals = await asyncio.gather(*(final_state(a.url) for a in authzs))
+    failed: list[Identifier] = []
+    for authz, final in zip(authzs, finals, strict=True):
+        if final is None or final.status != AuthorizationStatus.VALID:
+            failed.append(_order_identifier(authz))
+    for ident in failed:
+        log.warning("validation of %s failed", ident.value)
+    return failed
+
+
+def _order_identifier(authz: Authorization) -> Identifier:
+    """The identifier as the order names it: RFC 8555 section 7.1.4 strips a wildcard's `*.`."""
+    if authz.wildcard and authz.identifier.type == "dns":
+        return Identifier.dns("*." + authz.identifier.value)
+    return authz.identifier

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certsmith import crypto
+from certsmith.acme.jws import AccountKey
 from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import CertificatesOptions, DeleteOptions, RevokeOptions
@@ -93,6 +94,26 @@ def _revoke_target(options: RevokeOptions, store: LineageStore) -> tuple[bytes, 
     return certs[0].public_bytes(Encoding.DER), name, options.common.server
 
 
+def _certificate_key(path: Path, der: bytes) -> AccountKey:
+    try:
+        key = crypto.load_private_key(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
+    except ValueError:
+        raise UsageError(f"{path} holds no unencrypted RSA or ECDSA private key.") from None
+    if not crypto.key_matches_certificate(key, x509.load_der_x509_certificate(der)):
+        raise UsageError(f"The key in {path} does not belong to the certificate to revoke.")
+    return as_account_key(key)
+
+
+async def _revoke_with_cert_key(
+    env: RunEnvironment, settings: LineageSettings, key: AccountKey, der: bytes, reason: int
+) -> None:
+    # RFC 8555 section 7.6: signed with the certificate's key, as a JWK; no account involved.
+    async with env.client(settings, key, None) as client:
+        await client.revoke(der, reason, cert_key=key)
+
+
 def _holds(store: LineageStore, name: str, cert: x509.Certificate) -> bool:
     try:
         return store.load(name).certificate() == cert
@@ -105,11 +126,6 @@ def revoke(options: RevokeOptions, console: Console) -> int:
     der, name, server = _revoke_target(options, store)
     if "server" in options.common.set_on_command_line:
         server = options.common.server
-    stored = find_stored_account(options.common.config_dir, server)
-    if stored is None:
-        raise UsageError(
-            f"No account for {server} is stored here; revoke needs the account that ordered it."
-        )
     env = common.environment(options.common)
     settings = settings_from_conf(store.load(name).conf) if name else None
     ca_bundle = str(options.common.ca_bundle) if options.common.ca_bundle else None
@@ -117,7 +133,17 @@ def revoke(options: RevokeOptions, console: Console) -> int:
         settings = (settings or LineageSettings()).with_overrides(
             server=server, ca_bundle=ca_bundle
         )
-    asyncio.run(_revoke(env, settings, stored, der, options.reason_code))
+    if options.key_path is not None:
+        cert_key = _certificate_key(options.key_path, der)
+        asyncio.run(_revoke_with_cert_key(env, settings, cert_key, der, options.reason_code))
+    else:
+        stored = find_stored_account(options.common.config_dir, server)
+        if stored is None:
+            raise UsageError(
+                f"No account for {server} is stored here; revoke with the account that ordered "
+                "it, or pass --key-path with the certificate's private key."
+            )
+        asyncio.run(_revoke(env, settings, stored, der, options.reason_code))
     console.say(
         f"Revoked the certificate{f' of {name}' if name else ''} (reason: {options.reason})."
     )

@@ -223,6 +223,8 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(frozenset({"revoke"}), "--reason", type=str.lower, choices=tuple(REASONS),
         help="(default: unspecified)")  # fmt: skip
     add(frozenset({"revoke"}), "--cert-path", metavar="FILE", help="certificate to revoke")
+    add(frozenset({"revoke"}), "--key-path", metavar="FILE",
+        help="sign with the certificate's own private key (no account needed)")  # fmt: skip
     add(frozenset({"revoke"}), "--delete-after-revoke", dest="delete_after_revoke", **flag,
         help="delete the lineage too")  # fmt: skip
     add(frozenset({"revoke"}), "--no-delete-after-revoke", dest="delete_after_revoke", **off,
@@ -255,7 +257,7 @@ def _add_certbot_only(add: Any) -> None:
                   ("--manual-public-ip-logging-ok",)):  # fmt: skip
         add(_ALL, *names, const=_NOT_NEEDED, **quiet)
     for names in (("--max-log-backups",), ("--user-agent",), ("--user-agent-comment",),
-                  ("--key-path",), ("--fullchain-path",), ("--chain-path",), ("--https-port",),
+                  ("--fullchain-path",), ("--chain-path",), ("--https-port",),
                   ("--issuance-timeout",), ("--checkpoints",), ("--verbose-level",),
                   ("-i", "--installer")):  # fmt: skip
         add(_ALL, *names, const=_NOT_NEEDED, **valued)

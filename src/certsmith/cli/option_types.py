@@ -246,6 +246,7 @@ class RevokeOptions:
     reason: str = "unspecified"
     delete_after_revoke: bool | None = None
     account: AccountOptions = AccountOptions()
+    key_path: Path | None = None  # revoke signed by the certificate's key (RFC 8555 7.6)
 
     @property
     def reason_code(self) -> int:

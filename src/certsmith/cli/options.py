@@ -161,5 +161,5 @@ def _revoke(
         raise UsageError("Give --cert-name or --cert-path, not both.")
     return RevokeOptions(
         common, cert_name, cert_path, v.get("reason") or "unspecified",
-        v.get("delete_after_revoke"), account,
+        v.get("delete_after_revoke"), account, build.optional_path(v.get("key_path")),
     )  # fmt: skip

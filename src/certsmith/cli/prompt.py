@@ -12,6 +12,7 @@ import sys
 from typing import Protocol, TextIO
 
 from certsmith.cli.options import validate_domain
+from certsmith.crypto import normalize_name
 from certsmith.errors import UsageError
 
 MAX_ATTEMPTS = 3
@@ -98,7 +99,13 @@ class TTYPrompter:
             if not answer or answer.lower() == "c":
                 break
             try:
-                names = [validate_domain(n) for n in re.split(r"[\s,]+", answer) if n]
+                # validate_domain refuses IP addresses; normalize_name applies the full check
+                # certonly applies later (underscores, IDNA), so a bad name is asked again here.
+                names = [
+                    normalize_name(validate_domain(n)).value
+                    for n in re.split(r"[\s,]+", answer)
+                    if n
+                ]
             except UsageError as err:
                 self._out.write(f"{err}\n")
                 continue
