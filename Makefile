@@ -44,7 +44,7 @@ test: setup lint
 unit: venv
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
-demo: system-packages pebble venv
+demo: pebble venv
 	$(BIN)/python tools/demo.py
 
 bench: setup

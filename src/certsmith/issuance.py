@@ -131,10 +131,10 @@ async def obtain_certificate(
     except _NamesFailed as exc:
         failed = set(exc.failed)
         remaining = [i for i in request.identifiers if i not in failed]
-        if not remaining:
-            log.warning("no name of the order validated; nothing to issue for")
-            raise exc.cause from None
         dropped = [i for i in request.identifiers if i in failed]
+        if not remaining or not dropped:
+            log.warning("no name of the order is left to issue for; giving up")
+            raise exc.cause from None
         assert request.csr_for is not None  # __post_init__ holds this
         log.warning(
             "unable to obtain a certificate with every requested name; retrying without: %s",
@@ -158,12 +158,14 @@ async def _obtain_once(
     try:
         order, replaced = await _new_order(client, request)
     except ProblemError as exc:
-        raise _rejected(exc, request) from exc
+        _check_rejected_names(exc, request)
+        raise
     order, validated = await _authorize(client, order, request, solvers, deadline)
     try:
         order = await client.finalize(order, request.csr_der)
     except ProblemError as exc:
-        raise _rejected(exc, request) from exc
+        _check_rejected_names(exc, request)
+        raise
     order = await client.finalize(order, request.csr_der)
     order = await client.poll_order(order, deadline, until=OrderStatus.VALID)
     if not order.certificate:
@@ -242,15 +244,16 @@ async def _cleanup(presented: list[tuple[Solver, ChallengeTask]]) -> None:
             log.exception("cleanup of %s for %s failed", task.challenge_type, task.identifier)
 
 
-def _rejected(exc: ProblemError, request: IssuanceRequest) -> BaseException:
-    """``exc`` itself, or _NamesFailed when allow_subset is on and its subproblems name some of
-    the request's identifiers (RFC 8555 section 6.7.1, e.g. rejectedIdentifier)."""
+def _check_rejected_names(exc: ProblemError, request: IssuanceRequest) -> None:
+    """With allow_subset, raise _NamesFailed when ``exc``'s subproblems name some of the
+    request's identifiers (RFC 8555 section 6.7.1, e.g. rejectedIdentifier at new-order)."""
     if not request.allow_subset:
-        return exc
+        return
     wanted = set(request.identifiers)
-    named = [p.identifier for p in exc.subproblems if p.identifier in wanted]
-    failed = [i for i in dict.fromkeys(named) if i is not None]
-    return _NamesFailed(exc, failed) if failed else exc
+    failed = [p.identifier for p in exc.subproblems if p.identifier is not None]
+    named = [i for i in dict.fromkeys(failed) if i in wanted]
+    if named:
+        raise _NamesFailed(exc, named) from exc
 
 
 async def _wait_ready(
@@ -275,24 +278,21 @@ async def _failed_identifiers(
     """The order identifiers whose authorizations did not become valid. The CA may mark an
     order invalid at the first failure while others are still pending: those are waited for."""
 
-    async def final_state(url: str) -> Authorization | None:
+    async def failed(url: str) -> Identifier | None:
         authz = await client.get_authorization(url)
-        if authz.status != AuthorizationStatus.PENDING:
-            return authz
-        try:
-            return await client.poll_authorization(url, deadline)
-        except ValidationFailed:
-            return None
+        if authz.status == AuthorizationStatus.PENDING:
+            try:
+                await client.poll_authorization(url, deadline)
+                return None
+            except ValidationFailed:
+                return _order_identifier(authz)
+        return None if authz.status == AuthorizationStatus.VALID else _order_identifier(authz)
 
-    authzs = await asyncio.gather(*(client.get_authorization(u) for u in order.authorizations))
-    finals = await asyncio.gather(*(final_state(a.url) for a in authzs))
-    failed: list[Identifier] = []
-    for authz, final in zip(authzs, finals, strict=True):
-        if final is None or final.status != AuthorizationStatus.VALID:
-            failed.append(_order_identifier(authz))
-    for ident in failed:
+    found = await asyncio.gather(*(failed(u) for u in order.authorizations))
+    names = [i for i in found if i is not None]
+    for ident in names:
         log.warning("validation of %s failed", ident.value)
-    return failed
+    return names
 
 
 def _order_identifier(authz: Authorization) -> Identifier:
