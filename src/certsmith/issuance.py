@@ -133,7 +133,8 @@ async def obtain_certificate(
         remaining = [i for i in request.identifiers if i not in failed]
         dropped = [i for i in request.identifiers if i in failed]
         if not remaining or not dropped:
-            log.warning("no name of the order is left to issue for; giving up")
+            if not remaining:
+                log.warning("no name of the order validated; nothing to issue a certificate for")
             raise exc.cause from None
         assert request.csr_for is not None  # __post_init__ holds this
         log.warning(
@@ -166,7 +167,6 @@ async def _obtain_once(
     except ProblemError as exc:
         _check_rejected_names(exc, request)
         raise
-    order = await client.finalize(order, request.csr_der)
     order = await client.poll_order(order, deadline, until=OrderStatus.VALID)
     if not order.certificate:
         raise CertsmithError("the CA marked the order valid but gave no certificate URL")
@@ -278,7 +278,10 @@ async def _failed_identifiers(
     """The order identifiers whose authorizations did not become valid. The CA may mark an
     order invalid at the first failure while others are still pending: those are waited for."""
 
+    timed_out = False
+
     async def failed(url: str) -> Identifier | None:
+        nonlocal timed_out
         authz = await client.get_authorization(url)
         if authz.status == AuthorizationStatus.PENDING:
             try:
@@ -286,9 +289,14 @@ async def _failed_identifiers(
                 return None
             except ValidationFailed:
                 return _order_identifier(authz)
+            except PollTimeout:  # caught here so no sibling poll is left running
+                timed_out = True
+                return None
         return None if authz.status == AuthorizationStatus.VALID else _order_identifier(authz)
 
     found = await asyncio.gather(*(failed(u) for u in order.authorizations))
+    if timed_out:
+        raise PollTimeout(f"authorizations of {order.url} still pending at the deadline")
     names = [i for i in found if i is not None]
     for ident in names:
         log.warning("validation of %s failed", ident.value)

@@ -136,7 +136,7 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
             config_dir=options.common.config_dir,
             directory_hooks=options.hooks.directory_hooks,
         )
-        domains = [i.value for i in identifiers]
+        domains = [i.value for i in outcome.lineage.identifiers]  # what was issued
         hooks.deploy(
             lineage_dir=outcome.lineage.live_dir, domains=domains, deploy_hook=settings.renew_hook
         )

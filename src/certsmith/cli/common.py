@@ -100,6 +100,8 @@ def setting_overrides(
         "rsa_key_size": key.rsa_key_size,
         "elliptic_curve": key.elliptic_curve,
         "reuse_key": False if key.new_key else key.reuse_key,
+        # Not giving the flag keeps what the lineage stored; certbot has no --no- form either.
+        "allow_subset_of_names": True if issuance.allow_subset_of_names else None,
         "preferred_chain": issuance.preferred_chain,
         "preferred_profile": issuance.preferred_profile,
         "required_profile": issuance.required_profile,

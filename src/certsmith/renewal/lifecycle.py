@@ -160,7 +160,12 @@ async def run_job(
     else:
         assert key_pem is not None
         key_pem_for_csr = key_pem
-    csr = crypto.make_csr(crypto.load_private_key(key_pem_for_csr), job.identifiers)
+    csr_key = crypto.load_private_key(key_pem_for_csr)
+
+    def csr_for(identifiers: Sequence[Identifier]) -> bytes:
+        return crypto.make_csr(csr_key, identifiers)
+
+    csr = csr_for(job.identifiers)
     async with factory(account.key, account.url) as client:
         directory = await client.directory()
         profile, note = choose_profile(directory, settings, job.identifiers)
@@ -181,6 +186,8 @@ async def run_job(
             replaces=replaces,
             preferred_chain=settings.preferred_chain,
             preferred_challenges=_methods(settings),
+            allow_subset=settings.allow_subset_of_names,
+            csr_for=csr_for,
         )
         async with solvers_for(settings, solver_context) as solvers:
             if probe_report is not None and _probe_applies(settings, solvers):
@@ -189,6 +196,8 @@ async def run_job(
     outcome = JobOutcome(job.name, result.fullchain_pem, None, result.replaced, profile)
     if note:
         outcome.notes.append(note)
+    if result.dropped:
+        outcome.notes.append(_dropped_note(result.dropped))
     if job.dry_run:
         return outcome
     store = LineageStore(env.config_dir)
@@ -202,6 +211,15 @@ async def run_job(
     )
     remember_certificate(env.config_dir, outcome.lineage, None)
     return outcome
+
+
+def _dropped_note(dropped: Sequence[Identifier]) -> str:
+    names = ", ".join(i.value for i in dropped)
+    them = "it" if len(dropped) == 1 else "them"
+    return (
+        f"The CA could not validate {names}; the certificate was issued without {them} "
+        "(--allow-subset-of-names)."
+    )
 
 
 def _probe_applies(settings: LineageSettings, solvers: Mapping[str, Solver]) -> bool:

@@ -35,6 +35,7 @@ MANAGED_KEYS = frozenset(
         "rsa_key_size",
         "elliptic_curve",
         "reuse_key",
+        "allow_subset_of_names",
         "preferred_chain",
         "preferred_profile",
         "required_profile",
@@ -96,6 +97,8 @@ class LineageSettings:
     rsa_key_size: int = 2048
     elliptic_curve: str = "secp256r1"
     reuse_key: bool = False
+    # certbot's --allow-subset-of-names: names that fail validation are left out, also on renewal.
+    allow_subset_of_names: bool = False
     preferred_chain: str | None = None
     preferred_profile: str | None = None
     required_profile: str | None = None
@@ -138,6 +141,7 @@ class LineageSettings:
             rsa_key_size=_as_int(params.get("rsa_key_size"), "rsa_key_size") or 2048,
             elliptic_curve=_as_str(params.get("elliptic_curve")) or "secp256r1",
             reuse_key=_as_bool(params.get("reuse_key")),
+            allow_subset_of_names=_as_bool(params.get("allow_subset_of_names")),
             preferred_chain=_as_str(params.get("preferred_chain")),
             preferred_profile=_as_str(params.get("preferred_profile")),
             required_profile=_as_str(params.get("required_profile")),
@@ -167,6 +171,8 @@ class LineageSettings:
             "server": self.server,
             "key_type": self.key_type,
             "reuse_key": str(self.reuse_key),
+            # certbot writes it only when set, as "True" (renewal.py reads it as a boolean).
+            "allow_subset_of_names": "True" if self.allow_subset_of_names else None,
             "preferred_chain": self.preferred_chain,
             "preferred_profile": self.preferred_profile,
             "required_profile": self.required_profile,
