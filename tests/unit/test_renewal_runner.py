@@ -368,3 +368,25 @@ async def test_a_lineage_renewed_by_another_process_after_the_check_is_not_renew
     assert world.store.load("a").deployed_version == 2  # the other process's version only
     assert world.ca.order_payloads() == []
     assert results["a"].outcome is Outcome.NOT_DUE
+
+
+async def test_dry_run_of_a_lets_encrypt_lineage_asks_staging(world: World) -> None:
+    from certsmith.renewal.settings import LETSENCRYPT
+
+    world.add_lineage("a", "a.example", renew_before_expiry="85 days")
+    conf = world.store.read_conf("a")
+    conf.renewalparams.set("server", LETSENCRYPT)
+    world.store.write_conf("a", conf)
+    hosts: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(400, json={"type": "urn:ietf:params:acme:error:malformed"})
+
+    hooks = HookRunner(config_dir=world.config_dir, runner=world.record, base_env={})
+    env = RunEnvironment(world.config_dir, transport=httpx.MockTransport(refuse), now=utcnow)
+    renewer = Renewer(env, RenewPlan(dry_run=True), hooks, Registration(), SolverContext())
+    (result,) = await renewer.run(["a"])
+    assert result.outcome is Outcome.FAILED  # the refusing CA; what matters is who was asked
+    assert "acme-staging-v02.api.letsencrypt.org" in hosts
+    assert "acme-v02.api.letsencrypt.org" not in hosts

@@ -36,7 +36,7 @@ from certsmith.renewal.lifecycle import (
     run_job,
     settings_from_conf,
 )
-from certsmith.renewal.settings import LineageSettings
+from certsmith.renewal.settings import LETSENCRYPT, LETSENCRYPT_STAGING, LineageSettings
 from certsmith.renewal.solvers import SolverContext
 from certsmith.storage import LineageStore, RenewalConf
 from certsmith.storage.renewal_state import RenewalState, RenewalStateStore, file_identity
@@ -260,6 +260,9 @@ class Renewer:
                         return LineageResult(name, Outcome.NOT_DUE, again.reason)
                 conf = self.store.read_conf(name)
                 settings = settings_from_conf(conf).with_overrides(**self.plan.overrides)
+                if self.plan.dry_run and settings.server == LETSENCRYPT:
+                    # As certbot: a dry run asks Let's Encrypt's staging CA, never production.
+                    settings = settings.with_overrides(server=LETSENCRYPT_STAGING)
                 return await self._renew(name, settings, verdict.reason)
             except CertsmithError as exc:
                 log.warning("%s: %s", name, exc)
