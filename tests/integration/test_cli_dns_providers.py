@@ -24,7 +24,8 @@ import dns.rdatatype
 import pytest
 from cryptography import x509
 from pebble import PebbleCA
-from test_cli_e2e import CERTSMITH, Cli
+from test_cli_e2e import Cli
+from test_cli_tls_alpn import renew_with_saved_settings
 
 from certsmith.storage import LineageStore
 from support.bind import BindServer, named_path
@@ -32,8 +33,6 @@ from support.fake_acmedns import FakeAcmeDns
 from support.fake_duckdns import FakeDuckDns
 
 pytestmark = pytest.mark.pebble
-
-TIMEOUT = 60
 
 
 @pytest.fixture
@@ -46,26 +45,6 @@ def issue(cli: Cli, plugin: str, creds: Path, *names: str) -> subprocess.Complet
     for name in names:
         args += ["-d", name]
     return cli.run(*args, "--agree-tos", "--register-unsafely-without-email")
-
-
-def renew_with_saved_settings(cli: Cli) -> subprocess.CompletedProcess[str]:
-    """`renew --force-renewal` with nothing but the folders: the rest comes from the conf."""
-    folders = ["--config-dir", str(cli.config_dir), "--work-dir", str(cli.root / "work")]
-    folders += ["--logs-dir", str(cli.root / "logs")]
-    # challtestsrv answers no SOA, so the pre-flight DNS check (a run-time flag) is skipped.
-    argv = [CERTSMITH, "renew", "--force-renewal", "--no-random-sleep-on-renew", "--no-preflight"]
-    argv += [*folders, "-n"]
-    result = subprocess.run(
-        argv,
-        env={"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "error"},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def credentials(path: Path, **options: str) -> Path:
@@ -103,16 +82,22 @@ def acmedns(cli: Cli) -> Iterator[FakeAcmeDns]:
         yield api
 
 
+def acmedns_credentials(api: FakeAcmeDns, folder: Path) -> tuple[Path, Path]:
+    """A credentials file for ``api`` and the registration file it names (not yet written)."""
+    registrations = folder / "acmedns.json"
+    creds = credentials(
+        folder / "acmedns.ini",
+        dns_acmedns_api_url=api.url,
+        dns_acmedns_registration_file=str(registrations),
+    )
+    return creds, registrations
+
+
 def test_acme_dns_registers_then_issues_and_renews(
     cli: Cli, acmedns: FakeAcmeDns, tmp_path: Path
 ) -> None:
     name = f"acmedns-{uuid.uuid4().hex[:8]}.cli.test"
-    registrations = tmp_path / "acmedns.json"
-    creds = credentials(
-        tmp_path / "acmedns.ini",
-        dns_acmedns_api_url=acmedns.url,
-        dns_acmedns_registration_file=str(registrations),
-    )
+    creds, registrations = acmedns_credentials(acmedns, tmp_path)
 
     # First use: registers the domain, says which CNAME to create, and stops.
     first = issue(cli, "dns-acme-dns", creds, name, f"*.{name}")
@@ -143,6 +128,7 @@ def test_acme_dns_registers_then_issues_and_renews(
         assert conf.get("dns_acme_dns_credentials") == str(creds)
         first_serial = serial(cli, name)
 
+        # --no-preflight: challtestsrv answers no SOA, so the pre-flight DNS check cannot pass.
         renewed = renew_with_saved_settings(cli)
         assert renewed.returncode == 0, renewed.stdout + renewed.stderr
         assert "1 renewed, 0 not due, 0 failed" in renewed.stdout + renewed.stderr
@@ -158,12 +144,7 @@ def test_acme_dns_registered_domain_without_cname_stops_quickly(
     cli: Cli, acmedns: FakeAcmeDns, tmp_path: Path
 ) -> None:
     name = f"acmedns-{uuid.uuid4().hex[:8]}.cli.test"
-    registrations = tmp_path / "acmedns.json"
-    creds = credentials(
-        tmp_path / "acmedns.ini",
-        dns_acmedns_api_url=acmedns.url,
-        dns_acmedns_registration_file=str(registrations),
-    )
+    creds, _ = acmedns_credentials(acmedns, tmp_path)
     assert issue(cli, "dns-acme-dns", creds, name).returncode == 1
     # Run again without creating the CNAME: a clear error, no wait for propagation.
     again = issue(cli, "dns-acme-dns", creds, name)

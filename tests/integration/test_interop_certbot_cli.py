@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,18 @@ import pytest
 from certsmith import crypto
 from certsmith.errors import LineageCorrupt
 from certsmith.storage import AccountStore, LineageStore, RenewalConf
-
-ROOT = Path(__file__).resolve().parents[2]
-CERTBOT = ROOT / ".venv-certbot" / "bin" / "certbot"
-CERTBOT_PYTHON = ROOT / ".venv-certbot" / "bin" / "python"
-CERTSMITH = ROOT / ".venv" / "bin" / "certsmith"
-ADDRESS = "127.0.0.3"  # certsmith's / certbot's standalone responder; challtestsrv has .1
+from support.certbot_peer import (
+    CERTBOT,
+    CERTSMITH,
+    STANDALONE_ADDRESS,
+    assert_listed,
+    certbot_listing,
+    configobj_reads,
+    listed_names,
+    pebble_for_certbot,
+    run_in,
+    standalone_args,
+)
 
 pytestmark = [
     pytest.mark.certbot,
@@ -37,16 +41,8 @@ pytestmark = [
     pytest.mark.skipif(not CERTBOT.exists(), reason="certbot interop venv missing"),
 ]
 
-
-def dirs(base: Path) -> list[str]:
-    return [
-        "--config-dir",
-        str(base / "etc"),
-        "--work-dir",
-        str(base / "work"),
-        "--logs-dir",
-        str(base / "logs"),
-    ]
+FORCE_RENEW = ("renew", "--force-renewal", "--no-random-sleep-on-renew")
+REGISTER = ("--agree-tos", "--register-unsafely-without-email")
 
 
 def run(tool: Path, base: Path, pebble: Any, *args: str, stdout_only: bool = False) -> str:
@@ -54,59 +50,25 @@ def run(tool: Path, base: Path, pebble: Any, *args: str, stdout_only: bool = Fal
 
     certsmith runs with -v so a failure shows the detail."""
     env = {
-        **os.environ,
         "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
         "PYTHONWARNINGS": "error" if tool == CERTSMITH else "ignore",
     }
-    result = subprocess.run(
-        [str(tool), *args, *dirs(base), *(["-v"] if tool == CERTSMITH else [])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"{tool.name} {' '.join(args)} failed ({result.returncode}):\n"
-        f"{result.stdout}\n{result.stderr}"
-    )
-    return result.stdout if stdout_only else result.stdout + result.stderr
+    extra = ("-v",) if tool == CERTSMITH else ()
+    return run_in(tool, base, *args, env=env, extra=extra, stdout_only=stdout_only)
 
 
-def certbot_listing(output: str) -> dict[str, dict[str, str]]:
-    """``certbot certificates`` output as {name: {field: value}}; no invalid confs allowed."""
-    assert "invalid" not in output.lower(), output
-    found: dict[str, dict[str, str]] = {}
-    current: dict[str, str] | None = None
-    for line in output.splitlines():
-        match = re.match(r"^\s+([A-Z][A-Za-z ]+): (.*)$", line)
-        if not match:
-            continue
-        field, value = match.groups()
-        if field == "Certificate Name":
-            current = found.setdefault(value, {})
-        elif current is not None:
-            current[field] = value
-    return found
+def certsmith_ca_args(pebble: Any) -> list[str]:
+    """What certsmith needs on the command line to trust and resolve like ``pebble``."""
+    return ["--ca-bundle", str(pebble.ca_bundle), "--dns-resolver", pebble.dns_address]
 
 
-def assert_listed_as_deployed(entry: dict[str, str], base: Path, name: str) -> None:
-    lineage = LineageStore(base / "etc").load(name)
-    info = crypto.inspect_certificate(lineage.certificate())
-    assert entry["Serial Number"] == info.serial_hex
-    expiry = datetime.datetime.fromisoformat(entry["Expiry Date"].split(" (")[0])
-    assert expiry == info.not_after
-    assert (entry.get("Identifiers") or entry.get("Domains") or "").split() == [name]
-    assert entry["Certificate Path"] == str(lineage.live_paths["fullchain"])
-    assert entry["Private Key Path"] == str(lineage.live_paths["privkey"])
-
-
-def pebble_for(pebble_factory: Callable[..., Any], name: str) -> Any:
-    # certbot retries a rejected nonce only once: no nonce rejection for these runs.
-    pebble = pebble_factory(nonce_reject=0)
-    pebble.add_a(name, [ADDRESS])
-    pebble.challtest("/set-default-ipv6", {"ip": ""})
-    return pebble
+def certbot_lists_only(base: Path, pebble: Any, name: str) -> dict[str, str]:
+    """``certbot certificates`` lists ``name`` alone, as certsmith sees its deployed version."""
+    listed = certbot_listing(run(CERTBOT, base, pebble, "certificates"))
+    assert list(listed) == [name]
+    assert listed_names(listed[name]) == [name]
+    assert_listed(listed[name], LineageStore(base / "etc").load(name))
+    return listed[name]
 
 
 def live_key_pem(base: Path, name: str) -> bytes:
@@ -117,48 +79,20 @@ def test_certsmith_renews_certbot_lineage_then_certbot_again(
     tmp_path: Path, pebble_factory: Callable[..., Any]
 ) -> None:
     name = "cb-first.test"
-    pebble = pebble_for(pebble_factory, name)
-    run(
-        CERTBOT,
-        tmp_path,
-        pebble,
-        "certonly",
-        "--standalone",
-        "-d",
-        name,
-        "--http-01-port",
-        str(pebble.http01_port),
-        "--http-01-address",
-        ADDRESS,
-        "--server",
-        pebble.directory_url,
-        "--agree-tos",
-        "--register-unsafely-without-email",
-        "-n",
-    )
+    pebble = pebble_for_certbot(pebble_factory, name)
+    obtain = [*standalone_args(pebble), *REGISTER, "-n"]
+    run(CERTBOT, tmp_path, pebble, "certonly", "-d", name, *obtain)
     store = LineageStore(tmp_path / "etc")
     first = store.load(name)
     assert first.versions == (1,)
     params = first.conf.renewalparams
     assert params.get("authenticator") == "standalone"
-    assert params.get("http01_address") == ADDRESS
+    assert params.get("http01_address") == STANDALONE_ADDRESS
     key1 = live_key_pem(tmp_path, name)
     serial1 = crypto.inspect_certificate(first.certificate()).serial_hex
 
     # certsmith renews with certbot's stored settings; the CA bundle is given on the command line.
-    out = run(
-        CERTSMITH,
-        tmp_path,
-        pebble,
-        "renew",
-        "--force-renewal",
-        "--no-random-sleep-on-renew",
-        "--ca-bundle",
-        str(pebble.ca_bundle),
-        "--dns-resolver",
-        pebble.dns_address,
-        "-n",
-    )
+    out = run(CERTSMITH, tmp_path, pebble, *FORCE_RENEW, *certsmith_ca_args(pebble), "-n")
     assert "1 renewed, 0 not due, 0 failed" in out
     second = LineageStore(tmp_path / "etc").load(name)
     assert second.versions == (2, 1) and second.deployed_version == 2
@@ -175,19 +109,9 @@ def test_certsmith_renews_certbot_lineage_then_certbot_again(
     for field in ("authenticator", "server", "http01_port", "http01_address", "config_dir"):
         assert kept.get(field) == params.get(field), field  # config_dir: a key we keep as is
 
-    listed = certbot_listing(run(CERTBOT, tmp_path, pebble, "certificates"))
-    assert list(listed) == [name]
-    assert_listed_as_deployed(listed[name], tmp_path, name)
+    certbot_lists_only(tmp_path, pebble, name)
 
-    run(
-        CERTBOT,
-        tmp_path,
-        pebble,
-        "renew",
-        "--force-renewal",
-        "--no-random-sleep-on-renew",
-        "-n",
-    )
+    run(CERTBOT, tmp_path, pebble, *FORCE_RENEW, "-n")
     third = LineageStore(tmp_path / "etc").load(name)
     assert third.deployed_version == 3
     info3 = crypto.inspect_certificate(third.certificate())
@@ -206,29 +130,9 @@ def test_certbot_lists_and_renews_certsmith_lineage(
     tmp_path: Path, pebble_factory: Callable[..., Any]
 ) -> None:
     name = "cs-first.test"
-    pebble = pebble_for(pebble_factory, name)
-    run(
-        CERTSMITH,
-        tmp_path,
-        pebble,
-        "certonly",
-        "--standalone",
-        "-d",
-        name,
-        "--http-01-port",
-        str(pebble.http01_port),
-        "--http-01-address",
-        ADDRESS,
-        "--server",
-        pebble.directory_url,
-        "--ca-bundle",
-        str(pebble.ca_bundle),
-        "--dns-resolver",
-        pebble.dns_address,
-        "--agree-tos",
-        "--register-unsafely-without-email",
-        "-n",
-    )
+    pebble = pebble_for_certbot(pebble_factory, name)
+    obtain = [*standalone_args(pebble), *certsmith_ca_args(pebble), *REGISTER, "-n"]
+    run(CERTSMITH, tmp_path, pebble, "certonly", "-d", name, *obtain)
     store = LineageStore(tmp_path / "etc")
     first = store.load(name)
     params = first.conf.renewalparams
@@ -237,20 +141,9 @@ def test_certbot_lists_and_renews_certsmith_lineage(
     assert params.get("account") == account.id
     serial1 = crypto.inspect_certificate(first.certificate()).serial_hex
 
-    listed = certbot_listing(run(CERTBOT, tmp_path, pebble, "certificates"))
-    assert list(listed) == [name]
-    assert_listed_as_deployed(listed[name], tmp_path, name)
-    assert listed[name]["Key Type"] == "ECDSA"
+    assert certbot_lists_only(tmp_path, pebble, name)["Key Type"] == "ECDSA"
 
-    out = run(
-        CERTBOT,
-        tmp_path,
-        pebble,
-        "renew",
-        "--force-renewal",
-        "--no-random-sleep-on-renew",
-        "-n",
-    )
+    out = run(CERTBOT, tmp_path, pebble, *FORCE_RENEW, "-n")
     assert "renewed" in out.lower() or "success" in out.lower(), out
     second = LineageStore(tmp_path / "etc").load(name)
     assert second.deployed_version == 2
@@ -260,22 +153,10 @@ def test_certbot_lists_and_renews_certsmith_lineage(
     assert second.conf.renewalparams.get("account") == account.id
     key = crypto.load_private_key(live_key_pem(tmp_path, name))
     assert crypto.key_matches_certificate(key, second.certificate())
-    listed = certbot_listing(run(CERTBOT, tmp_path, pebble, "certificates"))
-    assert_listed_as_deployed(listed[name], tmp_path, name)
+    certbot_lists_only(tmp_path, pebble, name)
 
     # certbot rewrote [renewalparams] without certsmith's keys: certsmith renews the result.
-    out = run(
-        CERTSMITH,
-        tmp_path,
-        pebble,
-        "renew",
-        "--force-renewal",
-        "--no-random-sleep-on-renew",
-        "--ca-bundle",
-        str(pebble.ca_bundle),
-        "--dns-resolver",
-        pebble.dns_address,
-    )
+    out = run(CERTSMITH, tmp_path, pebble, *FORCE_RENEW, *certsmith_ca_args(pebble))
     assert "1 renewed, 0 not due, 0 failed" in out
     assert LineageStore(tmp_path / "etc").load(name).deployed_version == 3
 
@@ -295,25 +176,6 @@ RAW_VALUES = [
     '"a"b", c,',
 ]
 BAD_VALUES = ['"a" b', "a,,b", '"open', ", a"]
-
-
-def configobj_reads(path: Path) -> Any:
-    code = (
-        "import configobj, json, sys\n"
-        "try:\n"
-        "    c = configobj.ConfigObj(sys.argv[1], encoding='utf-8', default_encoding='utf-8')\n"
-        "    print(json.dumps(c.dict()))\n"
-        "except configobj.ConfigObjError:\n"
-        "    print('null')\n"
-    )
-    result = subprocess.run(
-        [str(CERTBOT_PYTHON), "-c", code, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(result.stdout)
 
 
 def test_renewal_conf_values_read_as_configobj_reads_them(tmp_path: Path) -> None:

@@ -9,10 +9,7 @@
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +20,16 @@ import pytest
 from certsmith import crypto
 from certsmith.acme.identifier import Identifier
 from certsmith.storage import ALL_FOUR, AccountStore, LineageStore, RenewalConf
-
-ROOT = Path(__file__).resolve().parents[2]
-CERTBOT = ROOT / ".venv-certbot" / "bin" / "certbot"
-CERTBOT_PYTHON = ROOT / ".venv-certbot" / "bin" / "python"
+from support.certbot_peer import (
+    CERTBOT,
+    CERTBOT_PYTHON,
+    assert_listed,
+    certbot_listing,
+    configobj_reads,
+    pebble_for_certbot,
+    run_in,
+    standalone_args,
+)
 
 pytestmark = [
     pytest.mark.certbot,
@@ -35,35 +38,7 @@ pytestmark = [
 
 
 def run_certbot(base: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    dirs = ["--config-dir", str(base / "etc"), "--work-dir", str(base / "work")]
-    dirs += ["--logs-dir", str(base / "logs")]
-    result = subprocess.run(
-        [str(CERTBOT), *args, *dirs],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    assert result.returncode == 0, f"certbot {args[0]} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def parse_certificates(output: str) -> dict[str, dict[str, str]]:
-    """``certbot certificates`` output as {name: {field: value}}."""
-    found: dict[str, dict[str, str]] = {}
-    current: dict[str, str] | None = None
-    for line in output.splitlines():
-        match = re.match(r"^\s+([A-Z][A-Za-z ]+): (.*)$", line)
-        if not match:
-            continue
-        field, value = match.groups()
-        if field == "Certificate Name":
-            current = found.setdefault(value, {})
-        elif current is not None:
-            current[field] = value
-    assert "invalid" not in output.lower(), output
-    return found
+    return run_in(CERTBOT, base, *args, env=env)
 
 
 CA_KEY = crypto.generate_private_key()
@@ -72,20 +47,6 @@ CA_PEM = crypto.make_self_signed(CA_KEY, [], issuer_cn="Interop CA")
 
 def issue(names: list[Identifier], key: crypto.PrivateKey, days: int = 60) -> bytes:
     return crypto.make_self_signed(key, names, signer=CA_KEY, issuer_cn="Interop CA", days=days)
-
-
-def check_listed(entry: dict[str, str], store: LineageStore, name: str) -> None:
-    lineage = store.load(name)
-    info = crypto.inspect_certificate(lineage.certificate())
-    names = entry.get("Identifiers") or entry.get("Domains") or ""
-    # certbot lists DNS names first, then IP addresses.
-    ordered = sorted(info.identifiers, key=lambda i: i.type != "dns")
-    assert names.split() == [i.value for i in ordered]
-    expiry = datetime.datetime.fromisoformat(entry["Expiry Date"].split(" (")[0])
-    assert expiry == info.not_after
-    assert entry["Serial Number"] == info.serial_hex
-    assert entry["Certificate Path"] == str(lineage.live_paths["fullchain"])
-    assert entry["Private Key Path"] == str(lineage.live_paths["privkey"])
 
 
 def test_certbot_lists_certsmith_lineage(tmp_path: Path) -> None:
@@ -108,10 +69,10 @@ def test_certbot_lists_certsmith_lineage(tmp_path: Path) -> None:
     ip_key = crypto.generate_private_key()
     ip_idents = [Identifier.ip("127.0.0.1"), Identifier.dns("ip.test")]
     store.save_version("ip.test", crypto.private_key_pem(ip_key), issue(ip_idents, ip_key), CA_PEM)
-    listed = parse_certificates(run_certbot(tmp_path, "certificates"))
+    listed = certbot_listing(run_certbot(tmp_path, "certificates"))
     assert sorted(listed) == ["interop.test", "ip.test"]
-    check_listed(listed["interop.test"], store, "interop.test")
-    check_listed(listed["ip.test"], store, "ip.test")
+    assert_listed(listed["interop.test"], store.load("interop.test"))
+    assert_listed(listed["ip.test"], store.load("ip.test"))
     assert listed["interop.test"]["Key Type"] == "RSA"
 
 
@@ -134,19 +95,8 @@ def test_configobj_parses_certsmith_confs_identically(tmp_path: Path) -> None:
     )
     path = tmp_path / "n.conf"
     path.write_text(conf.serialize())
-    code = (
-        "import configobj, json, sys\n"
-        "c = configobj.ConfigObj(sys.argv[1], encoding='utf-8', default_encoding='utf-8')\n"
-        "print(json.dumps(c.dict()))\n"
-    )
-    result = subprocess.run(
-        [str(CERTBOT_PYTHON), "-c", code, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    theirs: dict[str, Any] = json.loads(result.stdout)
+    theirs = configobj_reads(path)
+    assert theirs is not None
     ours = RenewalConf.parse(path.read_text())
     params = ours.renewalparams
     expected_params: dict[str, Any] = dict(params.values)
@@ -159,23 +109,10 @@ def test_configobj_parses_certsmith_confs_identically(tmp_path: Path) -> None:
 def test_certbot_lineage_and_account_round_trip(
     tmp_path: Path, pebble_factory: Callable[..., Any]
 ) -> None:
-    # certbot's ACME client retries a rejected nonce only once: no nonce rejection here.
-    pebble = pebble_factory(nonce_reject=0)
     name = "certbot-interop.test"
-    pebble.add_a(name, ["127.0.0.3"])
-    # Pebble prefers AAAA (challtestsrv answers ::1 by default); this private instance drops it.
-    pebble.challtest("/set-default-ipv6", {"ip": ""})
+    pebble = pebble_for_certbot(pebble_factory, name)
     env = {"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)}
-    obtain = [
-        "--standalone",
-        "--http-01-port",
-        str(pebble.http01_port),
-        "--http-01-address",
-        "127.0.0.3",
-        "--server",
-        pebble.directory_url,
-        "-n",
-    ]
+    obtain = [*standalone_args(pebble), "-n"]
     run_certbot(
         tmp_path,
         "certonly",
@@ -209,8 +146,8 @@ def test_certbot_lineage_and_account_round_trip(
     with store.lock(name):
         second = store.save_version(name, crypto.private_key_pem(new_key), cert2, CA_PEM)
     assert second.deployed_version == 2
-    listed = parse_certificates(run_certbot(tmp_path, "certificates"))
-    check_listed(listed[name], store, name)
+    listed = certbot_listing(run_certbot(tmp_path, "certificates"))
+    assert_listed(listed[name], store.load(name))
 
     # The account re-saved by certsmith is the one certbot keeps using (no new registration).
     account_dir = accounts.server_dir(pebble.directory_url) / account.id

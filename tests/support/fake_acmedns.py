@@ -25,8 +25,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from support.fake_http_api import LoopbackApi, QuietHandler
 
 Challtest = Callable[[str, dict[str, Any]], bytes]
 
@@ -40,7 +41,7 @@ class Account:
     txt: list[str] = field(default_factory=list)  # oldest first, at most two
 
 
-class FakeAcmeDns:
+class FakeAcmeDns(LoopbackApi):
     """The acme-dns API on 127.0.0.1:<free port>; ``challtest`` posts to challtestsrv."""
 
     def __init__(self, challtest: Challtest, zone: str = "auth.acme-dns.test") -> None:
@@ -50,12 +51,6 @@ class FakeAcmeDns:
         self.updates: list[tuple[str, str]] = []  # (subdomain, txt) accepted, in order
         self.refused: list[int] = []  # HTTP status of each refused request
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def values(self, subdomain: str) -> list[str]:
         """The values served for ``subdomain`` now (oldest first)."""
@@ -105,19 +100,14 @@ class FakeAcmeDns:
             self.challtest("/set-txt", {"host": host, "value": value})
         return 200, {"txt": txt}
 
-    def __enter__(self) -> FakeAcmeDns:
+    def handler(self) -> type[QuietHandler]:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
                 if status >= 400:
                     outer.refused.append(status)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, "application/json", json.dumps(body).encode())
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -136,15 +126,4 @@ class FakeAcmeDns:
                 else:
                     self._answer(404, {"error": "not_found"})
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        return Handler

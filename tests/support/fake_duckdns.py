@@ -14,9 +14,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from support.fake_http_api import LoopbackApi, QuietHandler
 
 Challtest = Callable[[str, dict[str, Any]], bytes]
 
@@ -30,7 +31,7 @@ class Request:
     answer: str
 
 
-class FakeDuckDns:
+class FakeDuckDns(LoopbackApi):
     """The DuckDNS update API on 127.0.0.1:<free port>; ``tokens`` maps subdomain -> token."""
 
     def __init__(self, challtest: Challtest, tokens: Mapping[str, str]) -> None:
@@ -39,12 +40,6 @@ class FakeDuckDns:
         self.txt: dict[str, str] = {}  # subdomain -> the value served now
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def update(self, query: Mapping[str, list[str]]) -> str:
         subdomain = (query.get("domains") or [""])[0].lower().removesuffix(".duckdns.org")
@@ -67,31 +62,16 @@ class FakeDuckDns:
                 self.challtest("/set-txt", {"host": host, "value": txt})
         return answer
 
-    def __enter__(self) -> FakeDuckDns:
+    def handler(self) -> type[QuietHandler]:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == "/update":
                     status, body = 200, outer.update(parse_qs(parts.query)).encode()
                 else:
                     status, body = 404, b"not found"
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(status, "text/plain", body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        return Handler

@@ -16,3 +16,13 @@ def umask0() -> Iterator[None]:
         yield
     finally:
         os.umask(old)
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """English messages whatever the developer's locale (for tests that read the wording).
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("english")``."""
+    for var in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from test_acme_jws import b64d, public_key_from_jwk, verify_jws
 
 from certsmith.acme import (
@@ -28,23 +26,20 @@ from certsmith.acme import (
     ValidationFailed,
     jws,
 )
-
-BASE = "https://ca.test"
-Responder = httpx.Response | Callable[[httpx.Request], httpx.Response]
+from support.scripted_acme import BASE, FakeTime, Responder, cn_name, make_cert, pem, problem
 
 
 def _cert(subject: str, issuer: str, key: Any, signer: Any) -> x509.Certificate:
+    aki = x509.AuthorityKeyIdentifier(b"\x01" * 20, None, None)
     now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.AuthorityKeyIdentifier(b"\x01" * 20, None, None), critical=False)
-        .sign(signer, hashes.SHA256())
+    return make_cert(
+        cn_name(subject),
+        issuer,
+        key.public_key(),
+        signer,
+        not_before=now,
+        lifetime=timedelta(days=1),
+        extensions=[aki],
     )
 
 
@@ -52,7 +47,7 @@ def _make_chains() -> tuple[str, str]:
     root, inter, leaf = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     leaf_cert = _cert("leaf.example", "Int", leaf, inter)
     pems = [
-        c.public_bytes(serialization.Encoding.PEM).decode()
+        pem(c)
         for c in (
             leaf_cert,
             _cert("Int", "Root A", inter, root),
@@ -63,33 +58,6 @@ def _make_chains() -> tuple[str, str]:
 
 
 CHAINS = _make_chains()
-
-
-class FakeTime:
-    """A monotonic clock, an asyncio-style sleep that only advances it, and a UTC now()."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-    def utcnow(self) -> datetime:
-        return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.t)
-
-
-def problem(name: str, status: int = 400, headers: dict[str, str] | None = None) -> httpx.Response:
-    body = {"type": f"urn:ietf:params:acme:error:{name}", "detail": f"scripted {name}"}
-    return httpx.Response(
-        status,
-        json=body,
-        headers={"Content-Type": "application/problem+json", **(headers or {})},
-    )
 
 
 class FakeCA:
@@ -366,7 +334,7 @@ def csr_der(name: str = "leaf.example") -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .subject_name(cn_name(name))
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.DER)

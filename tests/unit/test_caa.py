@@ -15,6 +15,8 @@ from certsmith.preflight.caa import RFC8659, check_caa
 from certsmith.preflight.messages import Catalogue
 from support.dnsserver import DnsServer
 
+pytestmark = pytest.mark.usefixtures("english")  # the assertions read English messages
+
 LE = "letsencrypt.org"
 ACCT = "https://acme-v02.api.letsencrypt.org/acme/acct/1234"
 SOA = "ns1.example. hostmaster.example. 1 7200 900 1209600 60"
@@ -74,14 +76,6 @@ ZONES = {
     "ref.example": {"A": ["127.0.0.1"]},
     "cname-to-sf.example": {"CNAME": ["sf.example."]},
 }
-
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The assertions read English messages, whatever the developer's locale."""
-    for var in ("LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,21 @@ def make_hook(config_dir: Path, kind: str, name: str, *, executable: bool = True
     return path
 
 
+def deploy_from_threads(hooks: HookRunner, count: int, *, deploy_hook: str) -> None:
+    """``hooks.deploy`` for lineages /l0 .. /l<count-1> (domain "x"), one thread each, at once."""
+    threads = [
+        threading.Thread(
+            target=hooks.deploy,
+            kwargs={"lineage_dir": f"/l{n}", "domains": ["x"], "deploy_hook": deploy_hook},
+        )
+        for n in range(count)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=5)
+
+
 def test_pre_once_post_once_in_order(tmp_path: Path) -> None:
     pre_dir = make_hook(tmp_path, "pre", "10-stop")
     post_dir = make_hook(tmp_path, "post", "10-start")
@@ -261,17 +276,7 @@ def test_parallel_renewals_pre_once_deploys_all_with_their_env() -> None:
 def test_parallel_deploy_lets_hooks_overlap() -> None:
     rec = Recorder(delay=0.05)
     hooks = HookRunner(runner=rec, base_env={}, parallel_deploy=True)
-    threads = [
-        threading.Thread(
-            target=hooks.deploy,
-            kwargs={"lineage_dir": f"/l{n}", "domains": ["x"], "deploy_hook": "d"},
-        )
-        for n in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=5)
+    deploy_from_threads(hooks, 8, deploy_hook="d")
     assert len(rec.calls) == 8 and rec.max_running > 1
 
 
@@ -314,17 +319,7 @@ def test_one_lineages_deploy_hooks_are_not_interleaved_with_anothers(tmp_path: P
     make_hook(tmp_path, "deploy", "02-b")
     rec = Recorder(delay=0.003)
     hooks = HookRunner(config_dir=tmp_path, runner=rec, base_env={})
-    threads = [
-        threading.Thread(
-            target=hooks.deploy,
-            kwargs={"lineage_dir": f"/l{n}", "domains": ["x"], "deploy_hook": "user"},
-        )
-        for n in range(6)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=5)
+    deploy_from_threads(hooks, 6, deploy_hook="user")
     lineages = [e["RENEWED_LINEAGE"] for _, e, _ in rec.calls]
     assert len(lineages) == 18
     blocks = [lineages[i : i + 3] for i in range(0, 18, 3)]

@@ -7,20 +7,18 @@ the CA writes its requests into too, so the order of solver calls and CA request
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from test_acme_jws import b64d
 
 from certsmith import crypto
 from certsmith.acme import (
@@ -41,27 +39,9 @@ from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
 from certsmith.errors import CertsmithError, SolverError, UsageError
 from certsmith.issuance import IssuanceRequest, IssuanceResult, choose_challenge, obtain_certificate
+from support.scripted_acme import BASE, FakeTime, Responder, cn_name, make_cert, pem, problem
 
-BASE = "https://ca.test"
-Responder = httpx.Response | Callable[[httpx.Request], httpx.Response]
 Event = tuple[Any, ...]
-
-
-def b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def problem(name: str, status: int = 400) -> httpx.Response:
-    body = {"type": f"urn:ietf:params:acme:error:{name}", "detail": f"scripted {name}"}
-    return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json"})
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 class Issuer:
@@ -70,20 +50,18 @@ class Issuer:
     def __init__(self) -> None:
         self.int_key = ec.generate_private_key(ec.SECP256R1())
         root_key = ec.generate_private_key(ec.SECP256R1())
-        self.chain_a = _pem(self._intermediate("Root A", root_key))
-        self.chain_b = _pem(self._intermediate("Root B", root_key))
+        self.chain_a = pem(self._intermediate("Root A", root_key))
+        self.chain_b = pem(self._intermediate("Root B", root_key))
 
     def _intermediate(self, root_cn: str, root_key: ec.EllipticCurvePrivateKey) -> Any:
         now = datetime.datetime.now(datetime.UTC)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(_name("Scripted Int"))
-            .issuer_name(_name(root_cn))
-            .public_key(self.int_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .sign(root_key, hashes.SHA256())
+        return make_cert(
+            cn_name("Scripted Int"),
+            root_cn,
+            self.int_key.public_key(),
+            root_key,
+            not_before=now - datetime.timedelta(days=1),
+            lifetime=datetime.timedelta(days=3651),
         )
 
     def leaf(
@@ -97,18 +75,16 @@ class Issuer:
         """A leaf PEM with an AKI (so it has an RFC 9773 certID) signed by the intermediate."""
         start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
         aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(self.int_key.public_key())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([]))
-            .issuer_name(_name("Scripted Int"))
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-            .add_extension(aki, critical=False)
+        cert = make_cert(
+            x509.Name([]),
+            "Scripted Int",
+            public_key,
+            self.int_key,
+            not_before=start,
+            lifetime=datetime.timedelta(days=days),
+            extensions=[x509.SubjectAlternativeName(list(sans)), aki],
         )
-        return _pem(builder.sign(self.int_key, hashes.SHA256()))
+        return pem(cert)
 
     def leaf_for(self, key: Any, names: Sequence[str], **kwargs: Any) -> str:
         return self.leaf(key.public_key(), [x509.DNSName(n) for n in names], **kwargs)
@@ -338,19 +314,6 @@ class ScriptedCA:
             )
         headers["Link"] = f'<{BASE}/cert/{order.oid}/alt>;rel="alternate"'
         return httpx.Response(200, text=order.certificate + self.issuer.chain_a, headers=headers)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 class RecordingSolver:

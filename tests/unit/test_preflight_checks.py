@@ -22,6 +22,8 @@ from certsmith.preflight.checks import (
 )
 from support.dnsserver import DnsServer
 
+pytestmark = pytest.mark.usefixtures("english")  # the assertions read English messages
+
 SOA = "ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 60"
 ZONES = {
     "example.com": {"SOA": [SOA], "NS": ["ns1.example.com.", "ns2.example.com."]},
@@ -34,14 +36,6 @@ ZONES = {
 }
 TOKEN = "probe-token_123"
 CONTENT = "probe-token_123.thumbprint"
-
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The assertions read English messages, whatever the developer's locale."""
-    for var in ("LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
 
 
 @pytest.fixture(scope="module")
