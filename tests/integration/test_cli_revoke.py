@@ -3,6 +3,7 @@ key (RFC 8555 section 7.6), with no account in the config dir, as certbot allows
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -67,3 +68,20 @@ def test_revoke_without_account_or_key_says_what_to_pass(
     result = stranger.run("revoke", "--cert-path", str(cert_path))
     assert result.returncode == 2
     assert "--key-path" in result.stderr
+
+
+def test_a_revoked_lineage_is_shown_revoked_and_renewed_next(
+    pebble: PebbleCA, tmp_path: Path
+) -> None:
+    cli = Cli(pebble, tmp_path / "owner")
+    name = unique_name("revoked")
+    cli.certonly(name)
+    result = cli.run("revoke", "--cert-name", name, "--no-delete-after-revoke")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(cli.run("certificates", "--json").stdout)
+    assert [c["status"] for c in listing["certificates"]] == ["revoked"]
+    renewed = cli.run("renew", "--no-random-sleep-on-renew")
+    assert renewed.returncode == 0, renewed.stderr
+    assert "1 renewed" in renewed.stdout and "revoked" in renewed.stdout
+    listing = json.loads(cli.run("certificates", "--json").stdout)
+    assert [c["status"] for c in listing["certificates"]] == ["valid"]

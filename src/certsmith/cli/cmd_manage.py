@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from dataclasses import replace
 from pathlib import Path
 
 from cryptography import x509
@@ -25,10 +26,10 @@ from certsmith.cli.prompt import make_prompter
 from certsmith.errors import CertsmithError, UsageError
 from certsmith.renewal.account import as_account_key, find_stored_account
 from certsmith.renewal.ari_cache import AriCacheRecord
-from certsmith.renewal.lifecycle import RunEnvironment, settings_from_conf
+from certsmith.renewal.lifecycle import RunEnvironment, certificate_facts, settings_from_conf
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import LineageStore, StoredAccount
-from certsmith.storage.renewal_state import RenewalStateStore
+from certsmith.storage.renewal_state import RenewalStateStore, file_identity
 
 
 def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> CertificateSummary:
@@ -58,6 +59,7 @@ def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> Certi
         not_before=info.not_before,
         not_after=info.not_after,
         ari_window=window,
+        revoked=bool(state and state.revoked),
     )
 
 
@@ -114,6 +116,19 @@ async def _revoke_with_cert_key(
         await client.revoke(der, reason, cert_key=key)
 
 
+def _remember_revoked(store: LineageStore, name: str) -> None:
+    """Mark the lineage revoked in the cache: `certificates` shows it, `renew` replaces it."""
+    lineage = store.load(name)
+    states = RenewalStateStore(store.config_dir)
+    state = states.load(name, lineage.live_paths["cert"])
+    identity = file_identity(lineage.live_paths["cert"])
+    if state is None and identity is not None:
+        state = certificate_facts(lineage.certificate(), identity)
+    if state is not None:
+        states.save(name, replace(state, revoked=True))
+        states.flush()
+
+
 def _holds(store: LineageStore, name: str, cert: x509.Certificate) -> bool:
     try:
         return store.load(name).certificate() == cert
@@ -149,6 +164,7 @@ def revoke(options: RevokeOptions, console: Console) -> int:
     )
     if name is None:
         return 0
+    _remember_revoked(store, name)
     delete_it = options.delete_after_revoke
     if delete_it is None:
         delete_it = make_prompter(options.common.non_interactive).confirm(

@@ -9,8 +9,9 @@ When the cache is missing or stale, or the CA's Retry-After for ARI has passed, 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from random import Random
 
 from certsmith.errors import CertsmithError
 from certsmith.renewal.ari_cache import AriCacheRecord, should_fetch_ari
@@ -45,6 +46,9 @@ def decide_for(
     force: bool = False,
 ) -> Decision:
     """The renewal decision for a lineage whose certificate facts and ARI answer are known."""
+    if state.revoked:
+        decision = decide(state.not_before, state.not_after, now, force=True, rng=Random(0))
+        return replace(decision, reason="the certificate was revoked")
     before = conf.get("renew_before_expiry")
     return decide(
         state.not_before,

@@ -12,7 +12,7 @@ import asyncio
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,8 @@ class Renewer:
             raise CertsmithError(f"{name}: the deployed certificate cannot be read")
         cached = self.states.load(name, Path(conf.path("cert")))
         state = certificate_facts(cert, identity, cached.ari if cached else None)
+        if cached is not None and cached.revoked:
+            state = replace(state, revoked=True)
         record = ari_record(state)
         if state.cert_id and should_fetch_ari(
             record, now, cert_id=state.cert_id, not_after=state.not_after

@@ -40,6 +40,7 @@ class RenewalState:
     serial: int
     cert_id: str | None
     ari: dict[str, Any] | None = None
+    revoked: bool = False  # revoked through certsmith: due at once, shown as revoked
 
     def with_ari(self, ari: dict[str, Any] | None) -> RenewalState:
         return replace(self, ari=ari)
@@ -52,6 +53,7 @@ class RenewalState:
             "serial": format(self.serial, "x"),
             "cert_id": self.cert_id,
             "ari": self.ari,
+            "revoked": self.revoked,
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class RenewalState:
                 serial=int(data["serial"], 16),
                 cert_id=data.get("cert_id"),
                 ari=data.get("ari") if isinstance(data.get("ari"), dict) else None,
+                revoked=data.get("revoked") is True,
             )
         except (KeyError, TypeError, ValueError):
             return None
