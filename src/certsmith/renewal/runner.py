@@ -241,6 +241,8 @@ class Renewer:
     async def _renew_if_due(self, verdict: Verdict) -> LineageResult:
         name = verdict.name
         if verdict.due is None:
+            # Its names are unknown when its certificate cannot be read: the lineage name stands in.
+            self.hooks.record_failure([name])
             return LineageResult(
                 name, Outcome.FAILED, verdict.reason, CertsmithError(verdict.reason)
             )
