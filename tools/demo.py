@@ -55,7 +55,7 @@ def main() -> None:
             env,
         )  # fmt: skip
         run(["certificates", *common], env)
-        run(["renew", "--force-renewal", *common], env)
+        run(["renew", "--force-renewal", "--no-random-sleep-on-renew", *common], env)
         run(["certificates", "--json", *common], env)
         print(f"\nFiles are in {OUT / 'config'}; nginx would use")
         print(f"  ssl_certificate     {OUT / 'config/live' / NAME / 'fullchain.pem'};")
