@@ -22,11 +22,13 @@ CERTSMITH = str(ROOT / ".venv" / "bin" / "certsmith")
 NAME = "demo.certsmith.test"
 
 
-def run(args: list[str], env: dict[str, str]) -> None:
+def run(args: list[str], env: dict[str, str], expect: int = 0) -> None:
     print(f"\n$ certsmith {shlex.join(args)}", flush=True)
     result = subprocess.run([CERTSMITH, *args], env=env, timeout=120, check=False)
-    if result.returncode != 0:
+    if result.returncode != expect:
         raise SystemExit(f"demo step failed with exit code {result.returncode}")
+    if expect:
+        print(f"(exit code {result.returncode}, as expected)")
 
 
 def main() -> None:
@@ -55,6 +57,21 @@ def main() -> None:
             env,
         )  # fmt: skip
         run(["certificates", *common], env)
+        # A name whose CAA record names another CA: certsmith stops before ordering and says why.
+        blocked = "blocked.certsmith.test"
+        ca.add_a(blocked, ["127.0.0.2"])
+        caa = {"host": blocked, "policies": [{"tag": "issue", "value": "otherca.example"}]}
+        ca.challtest("/add-caa", caa)
+        run(["caa-check", blocked, *common], env, expect=1)
+        run(
+            [
+                "certonly", "--standalone", "-d", blocked,
+                "--http-01-address", "127.0.0.2", "--http-01-port", str(ca.http01_port),
+                *common,
+            ],
+            env,
+            expect=1,
+        )  # fmt: skip
         run(["renew", "--force-renewal", "--no-random-sleep-on-renew", *common], env)
         run(["certificates", "--json", *common], env)
         print(f"\nFiles are in {OUT / 'config'}; nginx would use")

@@ -74,6 +74,8 @@ def parse_args(
         return help_request
     parser = build_parser()
     verb, rest, typed = split_verb(args, parser)
+    if verb == Verb.CAA_CHECK.value:
+        rest = _positional_domains(rest, parser)
     cli_ns = _parse_tokens(parser, rest)
     given = {dest for dest, value in vars(cli_ns).items() if value is not None}
     defaults = default_dirs(env, root)
@@ -133,6 +135,19 @@ def split_verb(
             raise UsageError(_unknown_word(token))
         return word, args[:index] + args[index + 1 :], token
     return Verb.CERTONLY.value, list(args), None
+
+
+def _positional_domains(args: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``caa-check DOMAIN`` (the documented contract): bare words become ``-d`` values."""
+    out: list[str] = []
+    skip_next = False
+    for token in args:
+        if skip_next or (token.startswith("-") and len(token) > 1):
+            skip_next = not skip_next and _takes_value(parser, token)
+            out.append(token)
+        else:
+            out += ["-d", token]
+    return out
 
 
 def _takes_value(parser: argparse.ArgumentParser, token: str) -> bool:
