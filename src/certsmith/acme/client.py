@@ -93,6 +93,7 @@ class AcmeClient:
             timeout=timeout,
             max_bad_nonce_retries=max_bad_nonce_retries,
         )
+        self._sender.allow_http = directory_url.lower().startswith("http://")
 
     async def __aenter__(self) -> AcmeClient:
         return self
@@ -175,12 +176,18 @@ class AcmeClient:
             self._sender.new_nonce_url = self._directory.new_nonce
         return self._directory
 
+    def _location(self, response: Response) -> str:
+        """The response's Location, refused unless https (see ``Sender.check_url``)."""
+        url = response.require_location()
+        self._sender.check_url(url)
+        return url
+
     # --- accounts (section 7.3) --------------------------------------------------------
 
     async def _account_request(self, payload: dict[str, Any]) -> Account:
         directory = await self.directory()
         response = await self._post(directory.new_account, payload, use_jwk=True)
-        url = response.require_location()
+        url = self._location(response)
         self._account_url = url
         return Account.from_json(response.json(), url)
 
@@ -252,7 +259,7 @@ class AcmeClient:
         if replaces is not None:
             payload["replaces"] = replaces
         response = await self._post(directory.new_order, payload)
-        return Order.from_json(response.json(), response.require_location())
+        return Order.from_json(response.json(), self._location(response))
 
     async def get_order(self, url: str) -> Order:
         response = await self._post(url, None)
@@ -270,7 +277,8 @@ class AcmeClient:
     async def finalize(self, order: Order, csr_der: bytes) -> Order:
         """Send the CSR (section 7.4); the order usually comes back ``processing``."""
         response = await self._post(order.finalize, {"csr": jws.b64url(csr_der)})
-        return Order.from_json(response.json(), response.location or order.url)
+        location = self._location(response) if response.location else order.url
+        return Order.from_json(response.json(), location)
 
     # --- polling -------------------------------------------------------------------------
 
@@ -358,6 +366,11 @@ class AcmeClient:
             return CertificateChain(default)
         chains = [default]
         for link in response.links("alternate")[:_MAX_ALTERNATES]:
+            try:
+                self._sender.check_url(link)
+            except ProtocolViolation as exc:
+                logger.warning("Skipping an alternate chain: %s", exc)
+                continue
             chains.append((await self._fetch_chain(link))[0])
         chosen = choose_chain(chains, preferred_chain)
         return CertificateChain(chosen, tuple(c for c in chains if c is not chosen))

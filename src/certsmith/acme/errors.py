@@ -227,6 +227,10 @@ class AlreadyReplaced(ProblemError):
 PROBLEM_TYPES: Mapping[str, type[ProblemError]] = _REGISTRY
 
 
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in text)
+
+
 def problem_from_json(
     data: Any,
     *,
@@ -243,7 +247,8 @@ def problem_from_json(
     kind = data.get("type")
     kind = kind if isinstance(kind, str) and kind else "about:blank"
     detail = data.get("detail")
-    detail = detail if isinstance(detail, str) else ""
+    # The detail ends up on a terminal and in logs: no escape sequences or forged lines.
+    detail = _printable(detail[:2000]) if isinstance(detail, str) else ""
     identifier: Identifier | None = None
     try:
         if "identifier" in data:
@@ -258,7 +263,7 @@ def problem_from_json(
     cls = _REGISTRY.get(kind, ProblemError)
     error = cls(
         kind,
-        detail[:2000],
+        detail,
         status=status,
         subproblems=subs,
         retry_after=retry_after,

@@ -67,9 +67,23 @@ def _req(data: dict[str, Any], key: str, what: str) -> str:
     return value
 
 
+# More entries than any CA allows in one order (Let's Encrypt: 100 names); each authorization
+# can cost a request, so a hostile list must not turn into thousands of them.
+MAX_LIST_ITEMS = 1000
+
+
+def _list(data: dict[str, Any], key: str, what: str, default: Any = None) -> list[Any]:
+    value = data.get(key, default)
+    if not isinstance(value, list):
+        raise ProtocolViolation(f"{what}: member {key!r} is not a list")
+    if len(value) > MAX_LIST_ITEMS:
+        raise ProtocolViolation(f"{what}: member {key!r} has too many entries ({len(value)})")
+    return value
+
+
 def _str_list(data: dict[str, Any], key: str, what: str) -> tuple[str, ...]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    value = _list(data, key, what, [])
+    if not all(isinstance(v, str) for v in value):
         raise ProtocolViolation(f"{what}: member {key!r} is not a list of strings")
     return tuple(value)
 
@@ -198,9 +212,7 @@ class Order:
     def from_json(cls, raw: Any, url: str) -> Order:
         what = "order"
         data = _object(raw, what)
-        idents = data.get("identifiers")
-        if not isinstance(idents, list):
-            raise ProtocolViolation("order: 'identifiers' is not a list")
+        idents = _list(data, "identifiers", what)
         return cls(
             url=url,
             status=_status(OrderStatus, data, what),
@@ -255,9 +267,7 @@ class Authorization:
     def from_json(cls, raw: Any, url: str) -> Authorization:
         what = "authorization"
         data = _object(raw, what)
-        challenges = data.get("challenges")
-        if not isinstance(challenges, list):
-            raise ProtocolViolation("authorization: 'challenges' is not a list")
+        challenges = _list(data, "challenges", what)
         return cls(
             url=url,
             identifier=_identifier(data.get("identifier"), what),

@@ -48,6 +48,7 @@ JOSE_JSON = "application/jose+json"
 _NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _NONCE_POOL_SIZE = 32
+_MAX_RETRY_AFTER_DIGITS = 10
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -72,8 +73,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    if value.isascii() and value.isdigit():
+        # More digits than a century of seconds is nonsense, not a wait (and would overflow).
+        return float(int(value)) if len(value) <= _MAX_RETRY_AFTER_DIGITS else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -103,8 +105,14 @@ class Response:
 
     @property
     def location(self) -> str | None:
+        """The Location header resolved against the request URL (RFC 9110 section 10.2.2)."""
         value: str | None = self.headers.get("location")
-        return value
+        if not value:
+            return None
+        try:
+            return str(httpx.URL(self.url).join(value))
+        except (httpx.InvalidURL, ValueError):
+            raise ProtocolViolation(f"{self.url} sent an unreadable Location header") from None
 
     def require_location(self) -> str:
         if not self.location:
@@ -118,7 +126,7 @@ class Response:
             )
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise ProtocolViolation(f"{self.url} answered malformed JSON") from None
 
     def links(self, rel: str) -> list[str]:
@@ -128,7 +136,10 @@ class Response:
             for target, params in _LINK_RE.findall(header):
                 rels = re.findall(r'rel\s*=\s*"?([^";]+)"?', params)
                 if any(rel in r.split() for r in rels):
-                    found.append(str(httpx.URL(self.url).join(target)))
+                    try:
+                        found.append(str(httpx.URL(self.url).join(target)))
+                    except (httpx.InvalidURL, ValueError):
+                        logger.info("%s: ignoring unreadable Link target %r", self.url, target)
         return found
 
 
@@ -182,6 +193,8 @@ class Sender:
         self._in_flight = 0
         self._nonce_wait = nonce_wait
         self.new_nonce_url: str | None = None
+        # URLs the CA hands out must be https; http only when the user chose an http directory.
+        self.allow_http = False
         self.request_count = 0
         self.nonce_fetches = 0
         self.bad_nonce_retries = 0
@@ -193,9 +206,17 @@ class Sender:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def check_url(self, url: str) -> None:
+        """ProtocolViolation unless ``url`` is https (or http, when ``allow_http``)."""
+        scheme = url.partition(":")[0].lower() if ":" in url else ""
+        if scheme == "https" or (scheme == "http" and self.allow_http):
+            return
+        raise ProtocolViolation(f"the CA sent the URL {url[:200]!r}; only https URLs are followed")
+
     async def _send(
         self, method: str, url: str, *, pool_nonce: bool = True, **kwargs: Any
     ) -> Response:
+        self.check_url(url)
         self.request_count += 1
         self._in_flight += 1
         logger.debug("%s %s", method, url)
@@ -263,7 +284,7 @@ class Sender:
         if response.media_type in (PROBLEM_JSON, JSON):
             try:
                 data = json.loads(response.body)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
                 data = None
         if isinstance(data, dict):
             problem = problem_from_json(data, status=response.status, retry_after=retry_after)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ _REASONS = {
     505: "HTTP Version Not Supported",
 }
 # Spellings of "..", "/" and "\" that a path-normalising proxy in front of us might decode.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _TRAVERSAL_MARKERS = ("..", "%2e", "%2f", "%5c", "\\", "%00", "\x00")
 
 
@@ -265,6 +267,10 @@ def _parse_head(head: bytes) -> _Request:
     except UnicodeDecodeError:
         raise _BadRequest(400) from None
     lines = text[:-4].split("\r\n")
+    # A bare CR or LF, NUL or other control character is how requests get smuggled past a
+    # proxy (RFC 9112 section 2.2); only HTAB is allowed, inside header values.
+    if _CONTROL_RE.search(lines[0]) or any(_CONTROL_RE.search(x.replace("\t", " ")) for x in lines):
+        raise _BadRequest(400)
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[0].isalpha() or not parts[0].isupper():
         raise _BadRequest(400)

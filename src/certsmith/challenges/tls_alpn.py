@@ -131,9 +131,11 @@ class TlsAlpn01Server(ListeningSolver):
         port: int = 443,
         handshake_timeout: float = 10.0,
         max_connections: int = 64,
+        max_handshakes_seen: int = 1000,
         clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     ) -> None:
         self._handshake_timeout = handshake_timeout
+        self._max_handshakes_seen = max_handshakes_seen
         self._clock = clock
         self._contexts: dict[str, tuple[ChallengeTask, ssl.SSLContext]] = {}
         self._base = _server_context()
@@ -217,6 +219,7 @@ class TlsAlpn01Server(ListeningSolver):
         if tls.selected_alpn_protocol() != ACME_TLS_ALPN:
             return
         self.handshakes_seen.append((peer, hello.server_name or ""))
+        del self.handshakes_seen[: -self._max_handshakes_seen]  # newest kept; a flood is bounded
         logger.info(
             "tls-alpn-01: served the challenge certificate for %r to %s", hello.server_name, peer
         )

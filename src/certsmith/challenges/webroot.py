@@ -6,17 +6,23 @@ umask), and removes it afterwards together with the directories it created, once
 
 Confinement: the token must pass ``is_safe_token``; the challenge directory, after resolving
 symlinks, must lie inside the resolved webroot (a ``.well-known`` symlink to elsewhere is
-refused); the file is opened relative to a descriptor of that very directory with
-``O_NOFOLLOW``, so neither a swapped directory nor a symlink at the token's name is followed.
+refused). Directories are made and opened one step at a time from a descriptor of the webroot
+with ``O_NOFOLLOW`` (``mkdirat``/``openat``), and the file is opened relative to the challenge
+directory's descriptor with ``O_NOFOLLOW``, so neither a directory swapped for a symlink nor a
+symlink at the token's name is followed. Cleanup reaches each file and directory the same way
+and removes it only while it still has the inode recorded when it was made.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import os
 import stat
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from certsmith.challenges.base import ChallengeTask, is_safe_token
@@ -51,8 +57,8 @@ class WebrootSolver:
     ) -> None:
         self._map = {_domain_key(k): Path(v) for k, v in (webroot_map or {}).items()}
         self._default = Path(default_webroot) if default_webroot is not None else None
-        self._written: dict[str, Path] = {}  # token -> file written
-        self._created_dirs: list[Path] = []  # deepest last
+        self._written: dict[str, _Entry] = {}  # token -> file written
+        self._created_dirs: list[_Entry] = []  # deepest last
 
     def webroot_for(self, task: ChallengeTask) -> Path:
         """The webroot that serves ``task``'s identifier; raises ``SolverError`` if none."""
@@ -71,7 +77,6 @@ class WebrootSolver:
             raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
         root = self.webroot_for(task)
         path = await asyncio.to_thread(self._write, root, task.token, task.key_authorization)
-        self._written[task.token] = path
         logger.info("webroot: wrote %s for %s", path, task.identifier)
 
     async def settle(self, tasks: list[ChallengeTask]) -> None:
@@ -88,83 +93,139 @@ class WebrootSolver:
             real_root = Path(os.path.realpath(root))
             if not real_root.is_dir():
                 raise SolverError(f"webroot {root} is not a directory")
-            directory = self._make_challenge_dir(root, real_root)
-            dir_fd = self._open_confined_dir(directory, real_root)
+            dir_fd, directory = self._open_challenge_dir(real_root)
             try:
-                self._write_file(dir_fd, token, content)
+                file_id = _write_file(dir_fd, token, content)
             finally:
                 os.close(dir_fd)
         except OSError as exc:
             raise SolverError(f"cannot write the challenge file under {root}: {exc}") from exc
+        self._written[token] = _Entry(real_root, directory / token, file_id)
         return directory / token
 
-    def _make_challenge_dir(self, root: Path, real_root: Path) -> Path:
-        current = root
-        for part in CHALLENGE_DIR:
-            current = current / part
-            if not current.exists() and not current.is_symlink():
-                current.mkdir(DIR_MODE)
-                # mkdir's mode is filtered by the umask; make it exactly 0755.
-                current.chmod(DIR_MODE, follow_symlinks=False)
-                self._created_dirs.append(current)
-            _check_inside(current, real_root)
-        return current
-
-    @staticmethod
-    def _open_confined_dir(directory: Path, real_root: Path) -> int:
-        real_dir = os.path.realpath(directory)
-        expected = Path(real_dir).stat()
-        fd = os.open(real_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        opened = os.fstat(fd)
-        # The directory may have been swapped between the check and the open.
-        if (opened.st_dev, opened.st_ino) != (expected.st_dev, expected.st_ino):
-            os.close(fd)
-            raise SolverError(f"{directory} changed while it was being opened")
-        return fd
-
-    @staticmethod
-    def _write_file(dir_fd: int, token: str, content: str) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    def _open_challenge_dir(self, real_root: Path) -> tuple[int, Path]:
+        """A descriptor of the challenge directory and its real path, made step by step from a
+        descriptor of the webroot, so nothing swapped in meanwhile can lead outside."""
+        fd = _walk(real_root, ())
+        current = real_root  # the real path (no symlinks) of what ``fd`` is
         try:
-            fd = os.open(token, flags, FILE_MODE, dir_fd=dir_fd)
-        except OSError as exc:
-            raise SolverError(f"refusing to write challenge file {token!r}: {exc}") from exc
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SolverError(f"challenge path {token!r} is not a regular file")
-            os.fchmod(fd, FILE_MODE)  # the umask filtered the mode given to open
-            os.write(fd, content.encode("utf-8"))
-            os.fsync(fd)
-        finally:
+            for part in CHALLENGE_DIR:
+                created = False
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, DIR_MODE, dir_fd=fd)
+                    created = True
+                try:
+                    child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+                    path = current / part
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR) or created:
+                        raise
+                    # A symlink an administrator made: followed only to a directory inside.
+                    path = Path(os.path.realpath(current / part))
+                    if not path.is_relative_to(real_root):
+                        raise SolverError(
+                            f"{current / part} resolves to {path}, outside the webroot {real_root}"
+                        ) from None
+                    child = _walk(real_root, path.relative_to(real_root).parts)
+                os.close(fd)
+                fd, current = child, path
+                if created:
+                    os.fchmod(fd, DIR_MODE)  # mkdir's mode was filtered by the umask
+                    self._created_dirs.append(_Entry(real_root, path, _identity(fd)))
+        except BaseException:
             os.close(fd)
+            raise
+        return fd, current
 
     def _remove(self, token: str) -> None:
-        path = self._written.pop(token, None)
-        if path is not None:
-            try:
-                path.unlink()
-                logger.info("webroot: removed %s", path)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                logger.warning("webroot: could not remove %s: %s", path, exc)
+        entry = self._written.pop(token, None)
+        if entry is not None and _remove_entry(entry, directory=False):
+            logger.info("webroot: removed %s", entry.path)
         if self._written:
             return  # other challenges may still use the directories
-        remaining: list[Path] = []
-        for directory in reversed(self._created_dirs):
-            try:
-                directory.rmdir()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                logger.info("webroot: left %s in place: %s", directory, exc)
-                remaining.insert(0, directory)
-        self._created_dirs = remaining
+        remaining = [d for d in reversed(self._created_dirs) if not _remove_entry(d, True)]
+        self._created_dirs = remaining[::-1]
 
 
-def _check_inside(path: Path, real_root: Path) -> None:
-    real = Path(os.path.realpath(path))
-    if not real.is_relative_to(real_root):
-        raise SolverError(f"{path} resolves to {real}, outside the webroot {real_root}")
-    if not real.is_dir():
-        raise SolverError(f"{path} is not a directory")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """Something this solver made: its real path under ``real_root`` and its (dev, inode)."""
+
+    real_root: Path
+    path: Path
+    identity: tuple[int, int]
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
+def _walk(real_root: Path, parts: tuple[str, ...]) -> int:
+    """Open ``real_root/parts...`` without following any symlink below ``real_root``."""
+    fd = os.open(real_root, _DIR_FLAGS)
+    try:
+        for part in parts:
+            child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_entry(entry: _Entry, directory: bool) -> bool:
+    """Remove ``entry`` if it is still the very file or directory made; True when it is gone.
+
+    The parent is reached from the webroot without following symlinks, and the name is only
+    removed while it still has the (dev, inode) recorded, so a swapped ``.well-known`` or a
+    replaced file never leads to a deletion elsewhere.
+    """
+    try:
+        fd = _walk(entry.real_root, entry.path.parent.relative_to(entry.real_root).parts)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        logger.warning("webroot: left %s in place: its folder changed (%s)", entry.path, exc)
+        return False
+    name = entry.path.name
+    try:
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if (info.st_dev, info.st_ino) != entry.identity:
+            logger.warning("webroot: left %s in place: it was replaced", entry.path)
+            return False
+        if directory:
+            os.rmdir(name, dir_fd=fd)
+        else:
+            os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        log = logger.info if directory else logger.warning
+        log("webroot: left %s in place: %s", entry.path, exc)
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_file(dir_fd: int, token: str, content: str) -> tuple[int, int]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(token, flags, FILE_MODE, dir_fd=dir_fd)
+    except OSError as exc:
+        raise SolverError(f"refusing to write challenge file {token!r}: {exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SolverError(f"challenge path {token!r} is not a regular file")
+        os.fchmod(fd, FILE_MODE)  # the umask filtered the mode given to open
+        os.write(fd, content.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return info.st_dev, info.st_ino

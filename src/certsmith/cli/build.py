@@ -196,6 +196,7 @@ def hook_options(v: dict[str, Any]) -> HookOptions:
     return HookOptions(
         v.get("pre_hook"), v.get("post_hook"), v.get("deploy_hook"),
         v.get("directory_hooks") is not False, v.get("validate_hooks") is not False,
+        bool(v.get("run_deploy_hooks")),
     )  # fmt: skip
 
 
@@ -207,6 +208,7 @@ def issuance_options(v: dict[str, Any]) -> IssuanceOptions:
     return IssuanceOptions(
         v.get("preferred_chain"), preferred, required, bool(v.get("allow_subset_of_names")),
         v.get("preflight") is not False, bool(v.get("dry_run")), bool(v.get("force_renewal")),
+        v.get("autorenew"),
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from certsmith.cli.options import CertonlyOptions
 from certsmith.cli.prompt import make_prompter
 from certsmith.errors import UsageError
 from certsmith.renewal.account import find_stored_account
-from certsmith.renewal.hooks import HookRunner
+from certsmith.renewal.hooks import HookRunner, validate_hooks
 from certsmith.renewal.lifecycle import CertificateJob, JobOutcome, run_job, settings_from_conf
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import Lineage, LineageStore
@@ -108,6 +108,9 @@ def _check_before_writing(
 
 
 def certonly(options: CertonlyOptions, console: Console) -> int:
+    if options.hooks.validate_hooks:
+        h = options.hooks
+        validate_hooks(pre_hook=h.pre_hook, post_hook=h.post_hook, deploy_hook=h.deploy_hook)
     identifiers = _identifiers(options, console)
     name = options.cert_name or lineage_name(identifiers)
     _check_before_writing(options, name, identifiers)
@@ -129,21 +132,56 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
             )
             return 0
         settings = _settings(options, previous, identifiers)
-        outcome = _obtain(options, console, name, identifiers, settings, previous)
-    _report(options, console, outcome, name)
-    if outcome.lineage is not None:
-        hooks = HookRunner(
-            config_dir=options.common.config_dir,
-            directory_hooks=options.hooks.directory_hooks,
-        )
-        domains = [i.value for i in outcome.lineage.identifiers]  # what was issued
-        hooks.deploy(
-            lineage_dir=outcome.lineage.live_dir, domains=domains, deploy_hook=settings.renew_hook
-        )
-        if any(not r.ok for r in hooks.results):
-            console.note("A deploy hook failed; see the log for its output.")
-            return 1
+        hooks = _hook_runner(options)
+        hooks.before_renewal(pre_hook=options.hooks.pre_hook, post_hook=options.hooks.post_hook)
+        try:
+            outcome = _obtain(options, console, name, identifiers, settings, previous)
+            _report(options, console, outcome, name)
+            _deploy(options, hooks, outcome, previous, identifiers)
+        finally:
+            hooks.finish()
+    if hooks.failures:
+        console.note(f"{len(hooks.failures)} hook(s) failed; see the log for their output.")
+        return 1
     return 0
+
+
+def _hook_runner(options: CertonlyOptions) -> HookRunner:
+    """The hooks of one certonly run. As in certbot, the hooks are the ones given now (flags or
+    cli.ini), not those stored in an existing lineage's renewal conf."""
+    return HookRunner(
+        config_dir=options.common.config_dir,
+        directory_hooks=options.hooks.directory_hooks,
+        dry_run=options.issuance.dry_run,
+        run_deploy_hooks=options.hooks.run_deploy_hooks,
+    )
+
+
+def _deploy(
+    options: CertonlyOptions,
+    hooks: HookRunner,
+    outcome: JobOutcome,
+    previous: Lineage | None,
+    identifiers: tuple[Identifier, ...],
+) -> None:
+    """certbot 5.8: deploy hooks after a new lineage or a replaced one; in a dry run only for an
+    existing lineage and only with --run-deploy-hooks (on the certificate deployed now). Only a
+    new lineage counts in the post hooks' RENEWED_DOMAINS."""
+    deploy_hook = options.hooks.deploy_hook
+    if outcome.lineage is not None:
+        hooks.deploy(
+            lineage_dir=outcome.lineage.live_dir,
+            domains=[i.value for i in outcome.lineage.identifiers],  # what was issued
+            deploy_hook=deploy_hook,
+            count_as_renewed=previous is None,
+        )
+    elif previous is not None:  # a dry run of an existing lineage
+        hooks.deploy(
+            lineage_dir=previous.live_dir,
+            domains=[i.value for i in identifiers],
+            deploy_hook=deploy_hook,
+            count_as_renewed=False,
+        )
 
 
 def _obtain(

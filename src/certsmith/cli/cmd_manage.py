@@ -81,6 +81,11 @@ def certificates(options: CertificatesOptions, console: Console) -> int:
 def _revoke_target(options: RevokeOptions, store: LineageStore) -> tuple[bytes, str | None, str]:
     """(certificate DER, lineage name or None, server URL)."""
     if options.cert_name:
+        if options.cert_name not in store.names():
+            raise UsageError(
+                f"No certificate named {options.cert_name!r}; see `certsmith certificates`, or "
+                "pass --cert-path FILE."
+            )
         lineage = store.load(options.cert_name)
         server = settings_from_conf(lineage.conf).server
         return lineage.certificate().public_bytes(Encoding.DER), options.cert_name, server
@@ -93,7 +98,9 @@ def _revoke_target(options: RevokeOptions, store: LineageStore) -> tuple[bytes, 
     if not certs:
         raise UsageError(f"{options.cert_path} holds no PEM certificate.")
     name = next((n for n in store.names() if _holds(store, n, certs[0])), None)
-    return certs[0].public_bytes(Encoding.DER), name, options.common.server
+    # A certificate of a lineage here is revoked at the CA that issued it, as with --cert-name.
+    server = settings_from_conf(store.load(name).conf).server if name else options.common.server
+    return certs[0].public_bytes(Encoding.DER), name, server
 
 
 def _certificate_key(path: Path, der: bytes) -> AccountKey:

@@ -21,6 +21,11 @@ MAX_RANDOM_SLEEP = 480.0  # seconds, as certbot: spreads cron-started renewals o
 
 
 def renew(options: RenewOptions, console: Console) -> int:
+    h = options.hooks
+    if h.validate_hooks and (h.pre_hook or h.post_hook or h.deploy_hook):
+        from certsmith.renewal.hooks import validate_hooks  # not on the fast path without hooks
+
+        validate_hooks(pre_hook=h.pre_hook, post_hook=h.post_hook, deploy_hook=h.deploy_hook)
     names = lineage_names(options.common.config_dir)
     if options.cert_name:
         if options.cert_name not in names:
@@ -31,7 +36,8 @@ def renew(options: RenewOptions, console: Console) -> int:
     if not names:
         console.say("No certificates found.")
         return 0
-    if not options.issuance.force_renewal:
+    every = options.issuance.force_renewal or options.issuance.dry_run
+    if not every:
         # The fast path: decided from small cached files, without the ACME engine's imports.
         now = datetime.datetime.now(datetime.UTC)
         states = RenewalStateStore(options.common.config_dir)
@@ -77,6 +83,7 @@ def _renew_with_engine(
         config_dir=options.common.config_dir,
         directory_hooks=options.hooks.directory_hooks,
         dry_run=options.issuance.dry_run,
+        run_deploy_hooks=options.hooks.run_deploy_hooks,
     )
     prompter = make_prompter(True)
     renewer = Renewer(
@@ -87,7 +94,7 @@ def _renew_with_engine(
         common.solver_context(prompter, console),
     )
     helper = None
-    if not options.issuance.force_renewal:
+    if not (options.issuance.force_renewal or options.issuance.dry_run):
         from certsmith.renewal.helper_process import start_helper
 
         unknown = [n for n in names if n not in known or known[n].due is None]
@@ -97,7 +104,8 @@ def _renew_with_engine(
     for result in results:
         counts[result.outcome] += 1
         if result.outcome == Outcome.RENEWED:
-            console.say(f"{result.name}: renewed ({result.reason}).")
+            done = "simulated renewal succeeded" if options.issuance.dry_run else "renewed"
+            console.say(f"{result.name}: {done} ({result.reason}).")
             if result.replaced:
                 console.say(
                     f"{result.name}: replaces the certificate with ARI id {result.replaced}."

@@ -84,7 +84,7 @@ def setting_overrides(
 ) -> dict[str, Any]:
     """LineageSettings fields given on the command line (None = not given)."""
     webroot_map: dict[str, str] | None = None
-    if challenge.webroot_paths:
+    if challenge.webroot_paths or challenge.webroot_map:  # -w and/or --webroot-map
         webroot_map = {}
         for ident in identifiers:
             path = challenge.webroot_for(ident.value)
@@ -115,6 +115,7 @@ def setting_overrides(
         "pre_hook": hooks.pre_hook,
         "post_hook": hooks.post_hook,
         "renew_hook": hooks.deploy_hook,
+        "autorenew": issuance.autorenew,
         "dns_credentials": str(challenge.dns_credentials) if challenge.dns_credentials else None,
         "ca_bundle": str(common.ca_bundle) if common.ca_bundle else None,
         "dns_resolver": dns_resolver_text(common),

@@ -35,6 +35,7 @@ def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
     root.propagate = False
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        handler.close()  # a second run in the same process must not leak the log file
     try:
         logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         file_handler = logging.handlers.RotatingFileHandler(

@@ -209,6 +209,11 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
         help="skip renewal-hooks/ folders")  # fmt: skip
     add(_ISSUE, "--disable-hook-validation", dest="validate_hooks", **off,
         help="do not check that hook commands exist")  # fmt: skip
+    add(_ISSUE, "--autorenew", dest="autorenew", **flag, help=argparse.SUPPRESS)
+    add(_ISSUE, "--no-autorenew", dest="autorenew", **off,
+        help="`renew` leaves this certificate alone (unless --force-renewal)")  # fmt: skip
+    add(_ISSUE, "--run-deploy-hooks", **flag,
+        help="with --dry-run, run deploy hooks anyway (on the current certificate)")  # fmt: skip
     add(_RENEW, "--parallel", type=_int_type(1, 64), metavar="N", help="renew N at a time")
     add(_RENEW, "--no-random-sleep-on-renew", dest="random_sleep", **off,
         help="do not wait a random time when run non-interactively")  # fmt: skip
@@ -250,10 +255,10 @@ def _add_certbot_only(add: Any) -> None:
                   ("--no-permissions-check",), ("--must-staple",), ("--no-verify-ssl",),
                   ("--keep-until-expiring", "--keep", "--reinstall"), ("--duplicate",),
                   ("--debug",), ("--debug-challenges",), ("--eff-email",), ("--no-eff-email",),
-                  ("--strict-permissions",), ("--autorenew",), ("--no-autorenew",),
+                  ("--strict-permissions",),
                   ("--random-sleep-on-renew",), ("--renew-with-new-domains",),
                   ("--break-my-certs",), ("--force-interactive",), ("-t", "--text"),
-                  ("--preconfigured-renewal",), ("--run-deploy-hooks",),
+                  ("--preconfigured-renewal",),
                   ("--manual-public-ip-logging-ok",)):  # fmt: skip
         add(_ALL, *names, const=_NOT_NEEDED, **quiet)
     for names in (("--max-log-backups",), ("--user-agent",), ("--user-agent-comment",),

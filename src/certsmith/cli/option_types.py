@@ -169,6 +169,7 @@ class HookOptions:
     deploy_hook: str | None = None
     directory_hooks: bool = True
     validate_hooks: bool = True
+    run_deploy_hooks: bool = False  # --run-deploy-hooks: deploy hooks run in a dry run too
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class IssuanceOptions:
     preflight: bool = True
     dry_run: bool = False
     force_renewal: bool = False
+    autorenew: bool | None = None  # --autorenew / --no-autorenew; None: keep what is stored
 
 
 @dataclass(frozen=True)

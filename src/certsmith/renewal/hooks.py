@@ -140,6 +140,10 @@ def run_shell(command: str, *, env: Mapping[str, str], timeout: float) -> Comman
             return CommandOutcome(proc.returncode, out, err)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
+        except BaseException:
+            # Ctrl-C: the hook has its own session, so the terminal's SIGINT missed it.
+            _kill_group(proc)
+            raise
         try:
             out, err = proc.communicate(timeout=_KILL_GRACE)
         except subprocess.TimeoutExpired:  # a grandchild left the group and kept the pipes
@@ -186,12 +190,23 @@ def validate_hook(command: str | None, kind: HookKind | str) -> None:
         program = command.split()[0]
     if shutil.which(program) is not None:
         return
+    skip = "or pass --disable-hook-validation to skip this check."
     if Path(program).exists():
-        raise UsageError(f"{kind}-hook command {program} exists, but is not executable.")
+        raise UsageError(
+            f"{kind}-hook command {program} exists, but is not executable; chmod +x it, {skip}"
+        )
     raise UsageError(
         f"Unable to find {kind}-hook command {program} in the PATH "
-        f"(PATH is {os.environ.get('PATH', '')})."
+        f"(PATH is {os.environ.get('PATH', '')}); give its full path, {skip}"
     )
+
+
+def validate_hooks(*, pre_hook: str | None, post_hook: str | None, deploy_hook: str | None) -> None:
+    """certbot's check of --pre-hook, --post-hook and --deploy-hook before anything runs: raise
+    UsageError for the first whose program is missing or not executable."""
+    validate_hook(pre_hook, HookKind.PRE)
+    validate_hook(post_hook, HookKind.POST)
+    validate_hook(deploy_hook, HookKind.DEPLOY)
 
 
 @dataclass(frozen=True)
@@ -284,15 +299,23 @@ class HookRunner:
         return ran
 
     def deploy(
-        self, *, lineage_dir: Path | str, domains: Sequence[str], deploy_hook: str | None = None
+        self,
+        *,
+        lineage_dir: Path | str,
+        domains: Sequence[str],
+        deploy_hook: str | None = None,
+        count_as_renewed: bool = True,
     ) -> list[HookResult]:
         """Record a successful renewal of ``domains`` and run the deploy hooks for it.
 
         Folder hooks run first, then ``deploy_hook`` unless it names one of them. Skipped (and
         logged) in a dry run without ``run_deploy_hooks``. Returns the results of this call.
+        ``count_as_renewed=False`` leaves ``domains`` out of the post hooks' RENEWED_DOMAINS
+        (certbot's ``certonly`` counts only a new lineage there).
         """
-        with self._state:
-            self._renewed.extend(domains)
+        if count_as_renewed:
+            with self._state:
+                self._renewed.extend(domains)
         hooks: list[_Hook] = []
         for hook in [*self._dir_hooks(HookKind.DEPLOY), *self._user_hook(deploy_hook)]:
             if all(h.key != hook.key for h in hooks):

@@ -203,6 +203,9 @@ class Renewer:
         now = self.env.now()
         if self.plan.force:
             return Verdict(name, True, "renewal forced")
+        if self.plan.dry_run:
+            # As certbot: a dry run simulates the renewal of every lineage, due or not.
+            return Verdict(name, True, "simulating renewal for a dry run")
         verdict = self._known.pop(name, None) or quick_verdict(
             self.states, self.env.config_dir, name, now
         )
@@ -255,7 +258,7 @@ class Renewer:
         with lock:
             try:
                 # Another process may have renewed it between the check and the lock.
-                if not self.plan.force:
+                if not (self.plan.force or self.plan.dry_run):
                     now = self.env.now()
                     again = quick_verdict(self.states, self.env.config_dir, name, now)
                     if again.due is None:  # the certificate changed since the check
@@ -264,6 +267,9 @@ class Renewer:
                         return LineageResult(name, Outcome.NOT_DUE, again.reason)
                 conf = self.store.read_conf(name)
                 settings = settings_from_conf(conf).with_overrides(**self.plan.overrides)
+                if not (settings.autorenew or self.plan.force or self.plan.dry_run):
+                    # certbot's --no-autorenew (`autorenew = False` in the renewal conf).
+                    return LineageResult(name, Outcome.NOT_DUE, "autorenew is off for it")
                 if self.plan.dry_run and settings.server == LETSENCRYPT:
                     # As certbot: a dry run asks Let's Encrypt's staging CA, never production.
                     settings = settings.with_overrides(server=LETSENCRYPT_STAGING)

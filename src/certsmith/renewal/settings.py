@@ -15,6 +15,8 @@ from certsmith.errors import UsageError
 
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+# Retired in 2021; certbot reads it as LETSENCRYPT (renewal.py _restore_str).
+LETSENCRYPT_V1 = "https://acme-v01.api.letsencrypt.org/directory"
 
 AUTHENTICATORS = ("standalone", "webroot", "manual", "dns-rfc2136", "dns-acme-dns", "dns-duckdns")
 
@@ -50,6 +52,8 @@ MANAGED_KEYS = frozenset(
         "pre_hook",
         "post_hook",
         "renew_hook",
+        "deploy_hook",  # certbot reads it too, and writes it back as renew_hook
+        "autorenew",
         "certsmith_ca_bundle",
         "certsmith_dns_resolver",
         *DNS_CREDENTIAL_KEYS,
@@ -82,6 +86,10 @@ def _as_int(value: Any, key: str) -> int | None:
         raise UsageError(f"renewal setting {key} = {value!r} is not a number") from None
 
 
+def _server(value: str | None) -> str:
+    return LETSENCRYPT if value is None or value == LETSENCRYPT_V1 else value
+
+
 def _as_str(value: Any) -> str | None:
     if value is None or value == "None" or value == "":
         return None
@@ -112,6 +120,8 @@ class LineageSettings:
     pre_hook: str | None = None
     post_hook: str | None = None
     renew_hook: str | None = None
+    # certbot's --no-autorenew: `renew` leaves the lineage alone unless forced or a dry run.
+    autorenew: bool = True
     dns_credentials: str | None = None
     ca_bundle: str | None = None
     dns_resolver: str | None = None
@@ -134,7 +144,7 @@ class LineageSettings:
             credentials = credentials or _as_str(params.get(key))
         webroot_map = params.get("webroot_map") or {}
         return cls(
-            server=_as_str(params.get("server")) or LETSENCRYPT,
+            server=_server(_as_str(params.get("server"))),
             account=_as_str(params.get("account")),
             authenticator=authenticator,
             key_type=_as_str(params.get("key_type")) or "rsa",  # certbot < 2.0 wrote no key_type
@@ -154,7 +164,8 @@ class LineageSettings:
             manual_cleanup_hook=_as_str(params.get("manual_cleanup_hook")),
             pre_hook=_as_str(params.get("pre_hook")),
             post_hook=_as_str(params.get("post_hook")),
-            renew_hook=_as_str(params.get("renew_hook")),
+            renew_hook=_as_str(params.get("renew_hook")) or _as_str(params.get("deploy_hook")),
+            autorenew=_as_bool(params.get("autorenew"), default=True),
             dns_credentials=credentials,
             ca_bundle=_as_str(params.get("certsmith_ca_bundle")),
             dns_resolver=_as_str(params.get("certsmith_dns_resolver")),
@@ -184,6 +195,8 @@ class LineageSettings:
             "pre_hook": self.pre_hook,
             "post_hook": self.post_hook,
             "renew_hook": self.renew_hook,
+            # certbot writes it only when the user gave --autorenew/--no-autorenew.
+            "autorenew": None if self.autorenew else "False",
             "certsmith_ca_bundle": self.ca_bundle,
             "certsmith_dns_resolver": self.dns_resolver,
         }

@@ -129,7 +129,7 @@ def account_id(key: PrivateKey) -> str:
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -256,7 +256,7 @@ class AccountStore:
             meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         except FileNotFoundError:
             raise StorageError(f"No account {ident} is stored for {directory_url}.") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise StorageError(f"Cannot read account {ident}: {exc}.") from None
         if not isinstance(jwk, dict) or not isinstance(regr, dict):
             raise StorageError(f"Account {ident} has malformed JSON files.")

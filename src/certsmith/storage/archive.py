@@ -113,7 +113,7 @@ def read_state(archive_dir: Path) -> DeployState | None:
     """The intent record, or None when absent or unreadable (then the links are the truth)."""
     try:
         raw = json.loads((archive_dir / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(raw, dict):
         return None

@@ -29,6 +29,7 @@ from certsmith.acme.identifier import Identifier
 from certsmith.errors import LineageCorrupt, StorageError, UsageError
 from certsmith.storage import archive as arc
 from certsmith.storage.archive import ALL_FOUR, DeployState
+from certsmith.storage.confine import check_archive_dir, check_live_path, is_child_dir
 from certsmith.storage.files import (
     atomic_write,
     create_private_file,
@@ -125,14 +126,20 @@ class LineageStore:
         return RenewalConf.parse(text)
 
     def _paths(self, name: str, conf: RenewalConf) -> tuple[Path, dict[str, Path]]:
+        """The conf's archive dir and live paths; LineageCorrupt when any lies outside
+        config_dir (see confine.py), so nothing is ever written or linked there."""
         archive_dir = Path(conf.get("archive_dir") or self.archive_root / name)
-        return archive_dir, {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
+        check_archive_dir(archive_dir, self.archive_root, name)
+        live = {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
+        for path in live.values():
+            check_live_path(path, self.live_root, name)
+        return archive_dir, live
 
     def read_live_cert(self, name: str, conf: RenewalConf | None = None) -> bytes:
         """The PEM that live/<name>/cert.pem points at now, without healing (read-only checks).
         Raises LineageCorrupt when it cannot be read."""
         conf = conf or self.read_conf(name)
-        path = Path(conf.path("cert"))
+        path = self._paths(name, conf)[1]["cert"]
         try:
             return path.read_bytes()
         except OSError as exc:
@@ -361,23 +368,39 @@ class LineageStore:
 
     def delete(self, name: str) -> None:
         """Remove lineage ``name``: its conf first (so it stops being listed), then the live
-        links, README and directory, then the archive. Call while holding ``lock(name)``."""
-        conf_path = self.conf_path(name)
+        links, README and directory, then the archive. Call while holding ``lock(name)``.
+
+        Only the lineage's own folders (``live/<name>``, ``archive/<name>``) are touched, and
+        only when they are real folders there: a conf naming other places (another lineage,
+        somewhere outside config_dir) gets a warning, never a deletion.
+        """
+        check_lineage_name(name)
+        archive_dir = self.archive_root / name
+        live_dir = self.live_root / name
         try:
-            conf = self.read_conf(name)
-            archive_dir, live = self._paths(name, conf)
-        except LineageCorrupt:
-            archive_dir = self.archive_root / name
-            live = {kind: self.live_root / name / f"{kind}.pem" for kind in ALL_FOUR}
+            conf_archive, conf_live = self._paths(name, self.read_conf(name))
+            named = {conf_archive, *(p.parent for p in conf_live.values())}
+        except LineageCorrupt as exc:
+            named = set()
+            logger.warning("Deleting %s: %s", name, exc)
+        for other in sorted(str(p) for p in named - {archive_dir, live_dir}):
+            logger.warning(
+                "Lineage %s: leaving %s in place, it is not its own folder.", name, other
+            )
         with contextlib.suppress(FileNotFoundError):
-            conf_path.unlink()
-        live_dir = live["cert"].parent
-        for path in [*live.values(), live_dir / "README"]:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        with contextlib.suppress(OSError):
-            live_dir.rmdir()
-        shutil.rmtree(archive_dir, ignore_errors=True)
+            self.conf_path(name).unlink()
+        for link in (live_dir, archive_dir):
+            if link.is_symlink():  # remove the link, never what it points at
+                logger.warning("Lineage %s: %s is a symlink; removing only the link.", name, link)
+                link.unlink()
+        if is_child_dir(live_dir, self.live_root):
+            for file in [*(f"{kind}.pem" for kind in ALL_FOUR), "README"]:
+                with contextlib.suppress(FileNotFoundError):
+                    (live_dir / file).unlink()
+            with contextlib.suppress(OSError):
+                live_dir.rmdir()
+        if is_child_dir(archive_dir, self.archive_root):
+            shutil.rmtree(archive_dir, ignore_errors=True)
 
 
 def _check_pair(key_pem: bytes, cert_pem: bytes, fullchain_pem: bytes) -> None:

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ MAX_CNAME_HOPS = 8
 MAX_NAMESERVERS = 16
 
 
+_HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 def txt_value(key_authorization: str) -> str:
     """RFC 8555 section 8.4: base64url(SHA-256(key authorization)) without padding."""
     digest = hashlib.sha256(key_authorization.encode("ascii")).digest()
@@ -50,10 +54,18 @@ def txt_value(key_authorization: str) -> str:
 
 
 def challenge_name(identifier: Identifier) -> str:
-    """``_acme-challenge.<name>`` with a leading ``*.`` removed (RFC 8555 section 8.4)."""
+    """``_acme-challenge.<name>`` with a leading ``*.`` removed (RFC 8555 section 8.4).
+
+    The name must be an ASCII host name (LDH labels of 1-63 characters, at most 253 in all):
+    anything else (a backslash escape, a space, an empty label) would make the DNS provider
+    write somewhere other than this identifier's zone, so it raises ``SolverError``.
+    """
     if identifier.type != "dns":
         raise SolverError(f"dns-01 cannot prove an {identifier.type} identifier ({identifier})")
-    return "_acme-challenge." + identifier.value.removeprefix("*.").rstrip(".").lower()
+    name = identifier.value.removeprefix("*.").removesuffix(".").lower()
+    if len(name) > 253 or not all(_HOST_LABEL_RE.fullmatch(x) for x in name.split(".")):
+        raise SolverError(f"{identifier.value[:300]!r} is not a DNS name dns-01 can prove")
+    return "_acme-challenge." + name
 
 
 def _norm(name: str) -> str:

@@ -134,12 +134,10 @@ def load_provider(
     return factory(options)
 
 
-def check_private_file(path: Path) -> None:
-    """``UsageError`` unless ``path`` is a regular file readable by its owner only."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise UsageError(f"cannot read credentials file {path}: {exc.strerror}") from None
+MAX_CREDENTIALS_BYTES = 64 * 1024
+
+
+def _check_private_info(path: Path, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise UsageError(f"credentials file {path} is not a regular file")
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -147,20 +145,59 @@ def check_private_file(path: Path) -> None:
             f"credentials file {path} is accessible by group or others "
             f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}`"
         )
+    # Another (non-root) owner could rewrite the secrets or the server they are sent to.
+    if info.st_uid not in (0, os.geteuid()):
+        raise UsageError(
+            f"credentials file {path} is owned by uid {info.st_uid}, not by this user or root"
+        )
+    if info.st_size > MAX_CREDENTIALS_BYTES:
+        raise UsageError(f"credentials file {path} is too large for a credentials file")
+
+
+def _read_private(path: Path) -> bytes:
+    """Open ``path`` (a symlink is followed), check what was opened, and read it.
+
+    The checks run on the open descriptor, so the file read is the file checked; O_NONBLOCK
+    keeps a FIFO at that name from hanging the open.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        raise UsageError(f"cannot read credentials file {path}: {exc.strerror}") from None
+    try:
+        _check_private_info(path, os.fstat(fd))
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 65536):
+            size += len(chunk)
+            if size > MAX_CREDENTIALS_BYTES:
+                raise UsageError(f"credentials file {path} is too large for a credentials file")
+            chunks.append(chunk)
+    except OSError as exc:
+        raise UsageError(f"cannot read credentials file {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def check_private_file(path: Path) -> None:
+    """``UsageError`` unless ``path`` (or the file a symlink there names) is a regular file
+    of at most 64 KiB, accessible by its owner only, and owned by this user or root."""
+    _read_private(Path(path))
 
 
 def read_credentials(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read a certbot-style credentials file: ``key = value`` lines, ``#``/``;`` comments.
 
     Refuses a file that group or others may access (certbot only warns; a TSIG secret or API
-    token readable by other users is a way to take over the domain's certificates). Values may
+    token readable by other users is a way to take over the domain's certificates), one owned
+    by another user, and anything but a regular file (see ``check_private_file``). Values may
     be quoted. Raises ``UsageError`` naming the file and line for anything else it cannot read.
     """
     file = Path(path)
-    check_private_file(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = _read_private(file).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise UsageError(f"cannot read credentials file {file}: {exc}") from None
     options: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -1,0 +1,50 @@
+"""Failure paths of the commands without a CA: one sentence that says what to do, no traceback,
+the exit code docs/cli.md gives; -q keeps success quiet."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from certsmith.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    yield
+    root = logging.getLogger("certsmith")  # main() set up a log file: close it
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    dirs = ["--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w")]
+    code = main([*argv, *dirs, "--logs-dir", str(tmp_path / "l"), "-n"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+@pytest.mark.parametrize("verb", ["revoke", "delete", "renew"])
+def test_unknown_cert_name_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    code, _, err = _run(tmp_path, capsys, verb, "--cert-name", "nope.example")
+    assert code == 2, err
+    assert "No certificate named 'nope.example'" in err
+    assert "certsmith certificates" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_quiet_renew_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(tmp_path, capsys, "renew", "-q")
+    assert (code, out, err) == (0, "", "")
+    code, out, _ = _run(tmp_path, capsys, "renew")
+    assert code == 0 and "No certificates found." in out
