@@ -205,6 +205,8 @@ async def _authorize(
 ) -> tuple[Order, list[str]]:
     """Answer every pending authorization; returns the order once it is ready."""
     authzs = await asyncio.gather(*(client.get_authorization(u) for u in order.authorizations))
+    for authz in authzs:
+        _check_asked_for(authz, order)
     pending = [a for a in authzs if a.status == "pending"]
     if not pending:
         return await _wait_ready(client, order, request, deadline), []
@@ -234,6 +236,18 @@ async def _authorize(
     finally:
         await _cleanup(presented)
     return order, [task.identifier.value for _, task, _ in plan]
+
+
+def _check_asked_for(authz: Authorization, order: Order) -> None:
+    """A CA must not make our solvers publish proof for a name we did not order."""
+    ident = authz.identifier
+    if authz.wildcard:
+        ident = Identifier(ident.type, f"*.{ident.value}")
+    asked = {(i.type, i.value.lower()) for i in order.identifiers}
+    if (ident.type, ident.value.lower()) not in asked:
+        raise ProtocolViolation(
+            f"the CA sent an authorization for {ident.value}, which this order did not ask for"
+        )
 
 
 async def _cleanup(presented: list[tuple[Solver, ChallengeTask]]) -> None:

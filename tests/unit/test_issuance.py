@@ -745,6 +745,27 @@ async def test_a_hostile_token_is_refused_before_anything_is_presented(
     assert by_type["http-01"].presented == []
 
 
+async def test_an_authorization_for_a_name_not_ordered_is_refused(
+    ca: ScriptedCA, fake_time: FakeTime
+) -> None:
+    def foreign(request: httpx.Request) -> httpx.Response:
+        body = {
+            "identifier": {"type": "dns", "value": "victim.example"},
+            "status": "pending",
+            "challenges": [
+                {"type": "http-01", "url": f"{BASE}/chall/1/0/http-01",
+                 "status": "pending", "token": "abcDEF123_-"},
+            ],
+        }  # fmt: skip
+        return httpx.Response(200, json=body)
+
+    ca.fault("/authz/1/0", foreign)
+    by_type = solvers(ca, "http-01")
+    with pytest.raises(ProtocolViolation, match="did not ask for"):
+        await obtain(ca, fake_time, request_for("a.example"), by_type)
+    assert by_type["http-01"].presented == []
+
+
 async def test_finalize_refused_after_validation_raises(
     ca: ScriptedCA, fake_time: FakeTime
 ) -> None:
