@@ -156,11 +156,7 @@ def preflight(common: CommonOptions, console: Console, standalone: bool) -> Pref
                 console.note(f"Warning: {result.message}")
         if blocking:
             lines = [r.message + (f" {r.next_step}" if r.next_step else "") for r in blocking]
-            raise PreflightFailed(
-                "Pre-flight checks failed, so no order was sent to the CA:\n  "
-                + "\n  ".join(lines)
-                + "\n  (Skip the checks with --no-preflight if you are sure.)"
-            )
+            raise PreflightFailed("\n".join(lines))
 
     return check
 
