@@ -139,7 +139,9 @@ class LineageStore:
         """The PEM that live/<name>/cert.pem points at now, without healing (read-only checks).
         Raises LineageCorrupt when it cannot be read."""
         conf = conf or self.read_conf(name)
-        path = self._paths(name, conf)[1]["cert"]
+        # Only the file read is checked (a conf pointing at a FIFO elsewhere must not hang us);
+        # the other paths matter only to code that writes, which checks them all.
+        path = check_live_path(Path(conf.path("cert")), self.live_root, name)
         try:
             return path.read_bytes()
         except OSError as exc:
