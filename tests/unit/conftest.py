@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -26,3 +27,16 @@ def english(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.fixture
+def cli_main(english: None) -> Iterator[None]:
+    """For tests that call ``certsmith.cli.main.main`` in-process: English messages, and the
+    log file that main() opened closed afterwards.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("cli_main")``."""
+    yield
+    root = logging.getLogger("certsmith")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()

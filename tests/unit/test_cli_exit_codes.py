@@ -3,25 +3,13 @@ the exit code docs/cli.md gives; -q keeps success quiet."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from certsmith.cli.main import main
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in ("LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    yield
-    root = logging.getLogger("certsmith")  # main() set up a log file: close it
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+pytestmark = pytest.mark.usefixtures("cli_main")
 
 
 def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -3,8 +3,6 @@ checked before anything is done (certbot's hook validation, --disable-hook-valid
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,7 @@ from certsmith.cli.args import parse_args
 from certsmith.cli.main import main
 from certsmith.cli.options import CertonlyOptions, RenewOptions
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in ("LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    yield
-    root = logging.getLogger("certsmith")  # main() set up a log file: close it
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+pytestmark = pytest.mark.usefixtures("cli_main")
 
 
 def _dirs(tmp_path: Path) -> list[str]:

@@ -63,10 +63,13 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     The file is created with ``mode`` through os.open (the process umask applies). On failure
     the temporary file is removed and ``path`` is unchanged.
     """
-    path = Path(path)
+    _replace_with(Path(path), data, mode, None)
+
+
+def _replace_with(path: Path, data: bytes, mode: int, group_from: Path | None) -> None:
     temp = _temp_name(path)
     try:
-        _write_new(temp, data, mode)
+        _write_new(temp, data, mode, group_from)
         temp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -91,15 +94,7 @@ def create_private_file(
     if previous is not None and previous.exists():
         mode |= stat.S_IMODE(previous.stat().st_mode) & _INHERITED_KEY_BITS
         group_from = previous
-    temp = _temp_name(path)
-    try:
-        _write_new(temp, data, mode, group_from)
-        temp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    fsync_dir(path.parent)
+    _replace_with(path, data, mode, group_from)
 
 
 def ensure_dir(path: Path, mode: int = PRIVATE_DIR_MODE) -> None:
