@@ -23,6 +23,7 @@ from typing import Literal
 from cryptography import x509
 
 from certsmith import crypto
+from certsmith.errors import StorageError
 from certsmith.storage.files import atomic_write
 
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
@@ -142,3 +143,17 @@ def remove_temp_files(directory: Path) -> list[Path]:
                     entry.unlink()
                     removed.append(entry)
     return removed
+
+
+def check_pair(key_pem: bytes, cert_pem: bytes, fullchain_pem: bytes) -> None:
+    """Refuse a version whose key, certificate and fullchain do not belong together."""
+    try:
+        key = crypto.load_private_key(key_pem)
+        cert = crypto.load_certificates(cert_pem)[0]
+        full = crypto.load_certificates(fullchain_pem)
+    except ValueError as exc:
+        raise StorageError(f"Refusing to store unreadable PEM data: {exc}.") from None
+    if not crypto.key_matches_certificate(key, cert):
+        raise StorageError("Refusing to store a certificate that does not match its key.")
+    if full[0] != cert:
+        raise StorageError("Refusing to store a fullchain that does not start with the cert.")

@@ -37,6 +37,7 @@ from certsmith.storage.files import (
     replace_symlink,
 )
 from certsmith.storage.locks import LineageLock, acquire
+from certsmith.storage.readme import live_readme
 from certsmith.storage.renewal_conf import RenewalConf, Value
 from certsmith.storage.renewal_state import lineage_names
 
@@ -45,19 +46,6 @@ logger = logging.getLogger(__name__)
 # The renewal-file format version certsmith writes (certbot's "version" key).
 CONF_FORMAT_VERSION = "5.8.0"
 MAX_NAME_SUFFIX = 9999
-
-
-def live_readme(prefix: str = "") -> str:
-    """The README certbot-style tools put in live/ (``prefix`` "[cert name]/" for live/)."""
-    return (
-        "This directory holds the current certificate and key of each lineage.\n\n"
-        f"`{prefix}privkey.pem`  : the private key of the certificate.\n"
-        f"`{prefix}fullchain.pem`: the certificate and its chain, what most servers want.\n"
-        f"`{prefix}chain.pem`    : the intermediate certificates only.\n"
-        f"`{prefix}cert.pem`     : the certificate alone; most servers need fullchain.pem.\n\n"
-        "These are links into the archive directory; do not move or rename them, certbot\n"
-        "and certsmith expect them here.\n"
-    )
 
 
 @dataclass(frozen=True)
@@ -321,7 +309,7 @@ class LineageStore:
             if key_pem is None:
                 raise UsageError(f"A new certificate {name!r} needs a private key.")
         fullchain_pem = fullchain_pem if fullchain_pem is not None else cert_pem + chain_pem
-        _check_pair(key_pem, cert_pem, fullchain_pem)
+        arc.check_pair(key_pem, cert_pem, fullchain_pem)
         if not existing:
             for directory in (self.renewal_dir, self.archive_root, self.live_root):
                 ensure_dir(directory, 0o700)
@@ -403,16 +391,3 @@ class LineageStore:
                 live_dir.rmdir()
         if is_child_dir(archive_dir, self.archive_root):
             shutil.rmtree(archive_dir, ignore_errors=True)
-
-
-def _check_pair(key_pem: bytes, cert_pem: bytes, fullchain_pem: bytes) -> None:
-    try:
-        key = crypto.load_private_key(key_pem)
-        cert = crypto.load_certificates(cert_pem)[0]
-        full = crypto.load_certificates(fullchain_pem)
-    except ValueError as exc:
-        raise StorageError(f"Refusing to store unreadable PEM data: {exc}.") from None
-    if not crypto.key_matches_certificate(key, cert):
-        raise StorageError("Refusing to store a certificate that does not match its key.")
-    if full[0] != cert:
-        raise StorageError("Refusing to store a fullchain that does not start with the cert.")
