@@ -9,12 +9,16 @@ PYTEST_ARGS ?=
 
 setup: system-packages pebble venv certbot-venv
 
-# Debian packages the tests use: BIND9 for dns-01 (RFC 2136). Installed only when missing.
+# Debian packages the tests use: BIND9 for dns-01 (RFC 2136), nginx for the web-server deploy
+# test (tests/support/nginx.py). Installed only when missing; without root, their tests skip.
 system-packages:
-	@command -v named >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || missing="bind9 bind9-utils"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	[ -z "$$missing" ] || { \
 	  [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends bind9 bind9-utils >/dev/null) \
-	  || echo "note: BIND9 not installed; its tests will be skipped"; }
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	  || echo "note: not installed:$$missing; their tests will be skipped"; }
 
 pebble:
 	@./tools/fetch-pebble.sh
