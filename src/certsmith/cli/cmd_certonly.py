@@ -69,6 +69,7 @@ def _settings(
     overrides = common.setting_overrides(
         options.common, options.key, options.challenge, options.hooks, options.issuance, ids
     )
+    overrides["account"] = options.account.account  # --account ID (None: the stored one)
     if previous is None:
         overrides["server"] = options.common.server
         overrides["key_type"] = options.key.effective_key_type
@@ -141,7 +142,7 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
         finally:
             hooks.finish()
     if hooks.failures:
-        console.note(f"{len(hooks.failures)} hook(s) failed; see the log for their output.")
+        console.error(f"{len(hooks.failures)} hook(s) failed; see the log for their output.")
         return 1
     return 0
 

@@ -60,6 +60,7 @@ def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> Certi
         not_after=info.not_after,
         ari_window=window,
         revoked=bool(state and state.revoked),
+        test_cert="staging" in settings_from_conf(lineage.conf).server,
     )
 
 

@@ -67,6 +67,7 @@ def _renew_with_engine(
     overrides = common.setting_overrides(
         options.common, options.key, options.challenge, options.hooks, options.issuance
     )
+    overrides["account"] = options.account.account  # --account ID (None: the stored one)
     check = None
     if options.issuance.preflight:
         check = common.preflight(options.common, console, standalone=False)
@@ -129,7 +130,7 @@ def _renew_with_engine(
     )
     hook_failed = bool(hooks.failures)
     if hook_failed:
-        console.note(f"{len(hooks.failures)} hook(s) failed; see the log.")
+        console.error(f"{len(hooks.failures)} hook(s) failed; see the log.")
     return 1 if counts[Outcome.FAILED] or hook_failed else 0
 
 

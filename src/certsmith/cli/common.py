@@ -92,6 +92,10 @@ def setting_overrides(
                 webroot_map[ident.value] = str(path)
         for name, path in challenge.webroot_map:
             webroot_map.setdefault(name, str(path))
+    webroot_default = None
+    if not identifiers and challenge.webroot_paths and not webroot_map:
+        # `renew -w PATH`: certbot applies a bare -w to every name of each lineage.
+        webroot_default, webroot_map = str(challenge.webroot_paths[-1]), None
     server_given = "server" in common.set_on_command_line or common.staging
     return {
         "server": common.server if server_given else None,
@@ -107,6 +111,7 @@ def setting_overrides(
         "required_profile": issuance.required_profile,
         "pref_challs": tuple(challenge.preferred_challenges) or None,
         "webroot_map": webroot_map,
+        "webroot_default": webroot_default,
         "http01_port": challenge.http01_port,
         "http01_address": challenge.http01_address,
         "tls_alpn_port": challenge.tls_alpn01_port,

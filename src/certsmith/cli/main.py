@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         setup_logging(common.logs_dir, common.verbose, common.quiet)
         for ignored in common.ignored_flags:
-            log.info("ignored: %s", ignored)
+            log.info("ignored: %s", ignored, extra={"on_screen": True})
             if common.verbose:
                 console.note(f"Ignored {ignored}")
         return _dispatch(command, console)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,9 @@ def certificate_status(cert: CertificateSummary, now: datetime) -> CertStatus:
         if cert.ari_window is not None:
             due = now >= cert.ari_window[0]
         elif cert.not_before is not None:
-            due = (cert.not_after - now) < (cert.not_after - cert.not_before) / 3
+            lifetime = cert.not_after - cert.not_before
+            share = 2 if lifetime < timedelta(days=10) else 3  # as renewal/policy.py decides
+            due = (cert.not_after - now) < lifetime / share
         else:
             due = False
     return CertStatus.EXPIRING if due else CertStatus.VALID

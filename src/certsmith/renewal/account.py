@@ -100,7 +100,8 @@ async def register_account(
             raise UsageError(
                 "This CA requires External Account Binding; pass --eab-kid and --eab-hmac-key."
             )
-        contact = [f"mailto:{registration.email}"] if registration.email else []
+        emails = (registration.email or "").split(",")  # certbot: -m a@x,b@y
+        contact = [f"mailto:{e.strip()}" for e in emails if e.strip()]
         account = await client.new_account(contact, terms_agreed=agreed, eab=registration.eab)
     body: dict[str, object] = {"contact": list(account.contact), "status": str(account.status)}
     if agreed:

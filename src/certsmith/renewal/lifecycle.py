@@ -26,7 +26,12 @@ from certsmith.challenges.base import Solver
 from certsmith.errors import UsageError
 from certsmith.issuance import IssuanceRequest, obtain_certificate
 from certsmith.preflight.checks import CheckResult
-from certsmith.renewal.account import Registration, ensure_account
+from certsmith.renewal.account import (
+    Registration,
+    as_account_key,
+    ensure_account,
+    find_stored_account,
+)
 from certsmith.renewal.probe import probe_http01
 from certsmith.renewal.settings import LineageSettings
 from certsmith.renewal.solvers import SolverContext, check_before_order, solvers_for
@@ -151,6 +156,13 @@ async def run_job(
     def factory(key: AccountKey, url: str | None) -> AcmeClient:
         return env.client(settings, key, url)
 
+    checked = False
+    if preflight is not None and not has_stored_account(env.config_dir, settings):
+        # Check before registering, so a doomed order does not even leave an account behind.
+        async with factory(_throwaway_key(), None) as anonymous:
+            directory = await anonymous.directory()
+        await _run_preflight(preflight, job, settings, directory)
+        checked = True
     account = await ensure_account(
         factory, env.config_dir, settings.server, registration, settings.account
     )
@@ -169,13 +181,8 @@ async def run_job(
     async with factory(account.key, account.url) as client:
         directory = await client.directory()
         profile, note = choose_profile(directory, settings, job.identifiers)
-        if preflight is not None:
-            await preflight(
-                job.identifiers,
-                _methods(settings),
-                directory.meta.caa_identities,
-                settings.dns_resolver,
-            )
+        if preflight is not None and not checked:
+            await _run_preflight(preflight, job, settings, directory)
         replaces = None
         if job.previous is not None and directory.renewal_info is not None:
             replaces = client.cert_id(job.previous.certificate())
@@ -226,6 +233,25 @@ def _probe_applies(settings: LineageSettings, solvers: Mapping[str, Solver]) -> 
     # The manual authenticator checks its own URL after the user (or hook) published it.
     first = _methods(settings)[0] if _methods(settings) else "http-01"
     return first == "http-01" and "http-01" in solvers and settings.authenticator != "manual"
+
+
+async def _run_preflight(
+    preflight: Preflight, job: CertificateJob, settings: LineageSettings, directory: Directory
+) -> None:
+    methods = _methods(settings)
+    if any(i.is_wildcard for i in job.identifiers) and "dns-01" in methods:
+        # A wildcard can only be proven with dns-01: check the names for that method.
+        methods = ("dns-01", *(m for m in methods if m != "dns-01"))
+    await preflight(job.identifiers, methods, directory.meta.caa_identities, settings.dns_resolver)
+
+
+def _throwaway_key() -> AccountKey:
+    # Only reads the directory; it never signs anything.
+    return as_account_key(crypto.generate_private_key("ecdsa"))
+
+
+def has_stored_account(config_dir: Path, settings: LineageSettings) -> bool:
+    return find_stored_account(config_dir, settings.server, settings.account) is not None
 
 
 def _methods(settings: LineageSettings) -> tuple[str, ...]:

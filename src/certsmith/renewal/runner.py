@@ -292,6 +292,9 @@ class Renewer:
     async def _renew(self, name: str, settings: LineageSettings, reason: str) -> LineageResult:
         lineage = self.store.load(name)
         domains = [i.value for i in lineage.identifiers]
+        if settings.webroot_default:  # `renew -w PATH`: that folder for every name, saved
+            webroot = {d: settings.webroot_default for d in domains}
+            settings = settings.with_overrides(webroot_map=webroot, webroot_default="")
         await self._delay_first_renewal()
         await asyncio.to_thread(
             self.hooks.before_renewal, pre_hook=settings.pre_hook, post_hook=settings.post_hook

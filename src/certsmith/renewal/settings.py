@@ -112,6 +112,7 @@ class LineageSettings:
     required_profile: str | None = None
     pref_challs: tuple[str, ...] = ()
     webroot_map: Mapping[str, str] = field(default_factory=dict)
+    webroot_default: str | None = None  # `renew -w PATH`: this run only, for every name
     http01_port: int | None = None
     http01_address: str | None = None
     tls_alpn_port: int | None = None
