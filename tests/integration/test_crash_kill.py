@@ -13,10 +13,10 @@ mismatched pair, whatever crashes; an interrupted run is healed by the next one.
   its Nth live-link swap; leftovers of interrupted writes are planted where killed runs left
   them. The cases marked xfail are bugs this file found (see their reasons).
 
-Known gaps the random test tolerates, each pinned by a strict xfail below (tighten the random
-test when they are fixed): links at two versions while the intent record says "switching"
-(`_point_links` swaps one link at a time) and a normal `renew` leaving that state and temp files
-in place (it never heals a lineage that is not due).
+Known gap the random test tolerates, pinned by a strict xfail below: live/ holds four separate
+links (certbot's layout), swapped one at a time, so a kill between two swaps leaves a mixed pair
+until the next run; the intent record then says "switching" and any `renew` finishes the switch
+before anything else (test_kill_between_link_swaps_is_healed_by_next_renew).
 """
 
 from __future__ import annotations
@@ -401,13 +401,6 @@ def test_kill_between_link_swaps_is_the_recorded_switch(
 
 
 @MID_SWITCH
-@pytest.mark.xfail(
-    strict=True,
-    reason="renewal/runner.py RenewalRunner._check/_check_with_engine decide a lineage that is "
-    "not due from the cache or read_live_cert, never LineageStore.load (which heals); only "
-    "_renew loads. A normal `renew` after a crash mid-switch leaves live/ mismatched (its "
-    "cert.pem is already the new, not-due certificate, so nothing heals it for months)",
-)
 def test_kill_between_link_swaps_is_healed_by_next_renew(
     cli: Cli, two_lineages: list[str], tmp_path: Path, links: int
 ) -> None:
@@ -430,27 +423,26 @@ def test_kill_between_link_swaps_is_healed_by_forced_renew_and_listing(
     assert [check_lineage(cli.config_dir, name) for name in two_lineages] == [3, 2]
 
 
-# Where a killed run leaves a temp file, named as the writer names it.
+# Where a killed run leaves a temp file, named as the writer names it, and the intent record
+# (archive/<name>/certsmith-state.json) it leaves at that moment: archive files are written under
+# "writing", the live links and the renewal conf under "switching" (None: no record involved).
 LEFTOVERS = {
-    "archive": "archive/{name}/.cert2.pem.fd20364cad52.tmp",
-    "live": "live/{name}/.cert.pem.fd20364cad52.tmp",
-    "renewal-conf": "renewal/.{name}.conf.fd20364cad52.tmp",
-    "renew-cache": ".certsmith-state/.cache.json.99999.tmp",
+    "archive": ("archive/{name}/.cert2.pem.fd20364cad52.tmp", "writing"),
+    "live": ("live/{name}/.cert.pem.fd20364cad52.tmp", "switching"),
+    "renewal-conf": ("renewal/.{name}.conf.fd20364cad52.tmp", "switching"),
+    "renew-cache": (".certsmith-state/.cache.json.99999.tmp", None),
 }
 
 
 @pytest.mark.parametrize("where", sorted(LEFTOVERS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="nothing removes temp files of a killed run: storage/lineage.py LineageStore.heal, "
-    "the only caller of archive.remove_temp_files, is called nowhere in src; renewal/ "
-    "(files.atomic_write of the conf) and .certsmith-state/ (renewal_state.py "
-    "RenewalStateStore.flush, named by pid) are outside its reach anyway",
-)
 def test_next_renew_removes_temp_files_of_a_killed_run(
     cli: Cli, two_lineages: list[str], where: str
 ) -> None:
-    leftover = cli.config_dir / LEFTOVERS[where].format(name=two_lineages[0])
+    path, record = LEFTOVERS[where]
+    leftover = cli.config_dir / path.format(name=two_lineages[0])
+    if record is not None:
+        state = cli.config_dir / "archive" / two_lineages[0] / "certsmith-state.json"
+        state.write_text(json.dumps({"deployed": 1, "previous": 1, "state": record}))
     if where == "live":
         leftover.symlink_to(f"../../archive/{two_lineages[0]}/cert1.pem")
     else:

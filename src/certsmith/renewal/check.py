@@ -26,6 +26,7 @@ from certsmith.storage.renewal_state import (
     RenewalState,
     RenewalStateStore,
     read_renewal_inputs,
+    update_interrupted,
 )
 
 
@@ -35,6 +36,7 @@ class Verdict:
     due: bool | None  # None: the engine must look (no cache, ARI fetch due, unreadable)
     reason: str
     conf: RenewalConf | None = field(default=None, compare=False, repr=False)  # when read
+    heal: bool = False  # a run stopped half way through switching live/: finish it first
 
 
 def decide_for(
@@ -86,6 +88,8 @@ def quick_verdict(
         conf, state = read_renewal_inputs(config_dir, name, states)
     except CertsmithError as exc:
         return Verdict(name, None, str(exc))
+    if update_interrupted(config_dir, conf):
+        return Verdict(name, None, "an interrupted update is to be finished", conf, heal=True)
     if state is None:
         return Verdict(name, None, "no cached facts for the deployed certificate", conf)
     record = ari_record(state)

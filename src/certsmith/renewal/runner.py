@@ -212,9 +212,21 @@ class Renewer:
         if verdict.due is not None:
             return verdict
         try:
-            return await self._check_with_engine(name, now, verdict.conf)
+            if verdict.heal:
+                self._heal(name)
+            return await self._check_with_engine(name, now, None if verdict.heal else verdict.conf)
         except CertsmithError as exc:
             return Verdict(name, None, str(exc))
+
+    def _heal(self, name: str) -> None:
+        """Finish an interrupted switch of live/ (under the lineage's lock; skipped while
+        another process holds it, since that process is the one switching)."""
+        try:
+            with self.store.lock(name, blocking=False):
+                version = self.store.heal(name)
+        except LockHeld:
+            return
+        log.warning("%s: finished an interrupted update; live/ is at version %d", name, version)
 
     async def _check_with_engine(
         self, name: str, now: datetime.datetime, conf: RenewalConf | None = None
@@ -290,6 +302,7 @@ class Renewer:
                 await self._sleep(delay)
 
     async def _renew(self, name: str, settings: LineageSettings, reason: str) -> LineageResult:
+        self.store.heal(name)  # also clears temp files a killed run left (we hold the lock)
         lineage = self.store.load(name)
         domains = [i.value for i in lineage.identifiers]
         if settings.webroot_default:  # `renew -w PATH`: that folder for every name, saved

@@ -4,11 +4,13 @@
 certsmith adds ``certsmith-state.json``, an intent record written atomically before the live
 links are switched::
 
-    {"deployed": N, "previous": M, "state": "switching" | "deployed"}
+    {"deployed": N, "previous": M, "state": "writing" | "switching" | "deployed"}
 
-"switching" means a run was moving the links to N and may have stopped half way: the next
-heal finishes the move. Once "deployed", the links themselves are the truth again (certbot may
-have renewed the lineage since), so certbot's files keep working without the record.
+"writing" means a run was writing a new version's files next to deployed version N (links
+untouched; the next heal removes its temporary files). "switching" means a run was moving the
+links to N and may have stopped half way: the next heal finishes the move. Once "deployed", the
+links themselves are the truth again (certbot may have renewed the lineage since), so certbot's
+files keep working without the record.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cryptography import x509
-
-from certsmith import crypto
 from certsmith.errors import StorageError
 from certsmith.storage.files import atomic_write
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# `cryptography` is imported only where certificates are parsed, so that `renew` can read the
+# state record of every lineage without it.
 
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
 STATE_FILE = "certsmith-state.json"
@@ -84,6 +89,8 @@ def check_version(archive_dir: Path, version: int) -> VersionCheck:
         data = {kind: archive_file(archive_dir, kind, version).read_bytes() for kind in ALL_FOUR}
     except OSError as exc:
         return VersionCheck(False, f"version {version} is missing a file ({exc.strerror})")
+    from certsmith import crypto
+
     try:
         cert = crypto.load_certificates(data["cert"])[0]
         key = crypto.load_private_key(data["privkey"])
@@ -97,7 +104,7 @@ def check_version(archive_dir: Path, version: int) -> VersionCheck:
     return VersionCheck(True, cert=cert)
 
 
-StateName = Literal["switching", "deployed"]
+StateName = Literal["writing", "switching", "deployed"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ def read_state(archive_dir: Path) -> DeployState | None:
     if not isinstance(raw, dict):
         return None
     deployed, previous, state = raw.get("deployed"), raw.get("previous"), raw.get("state")
-    if not isinstance(deployed, int) or state not in ("switching", "deployed"):
+    if not isinstance(deployed, int) or state not in ("writing", "switching", "deployed"):
         return None
     return DeployState(deployed, previous if isinstance(previous, int) else None, state)
 
@@ -147,6 +154,8 @@ def remove_temp_files(directory: Path) -> list[Path]:
 
 def check_pair(key_pem: bytes, cert_pem: bytes, fullchain_pem: bytes) -> None:
     """Refuse a version whose key, certificate and fullchain do not belong together."""
+    from certsmith import crypto
+
     try:
         key = crypto.load_private_key(key_pem)
         cert = crypto.load_certificates(cert_pem)[0]

@@ -165,6 +165,9 @@ class LineageStore:
         for directory in (archive_dir, live["cert"].parent):
             for path in arc.remove_temp_files(directory):
                 logger.info("Removed %s, left by an interrupted run.", path)
+        for path in self.renewal_dir.glob(f".{name}.conf.*.tmp"):  # an interrupted conf write
+            path.unlink(missing_ok=True)
+            logger.info("Removed %s, left by an interrupted run.", path)
         return self._heal(name, archive_dir, live)
 
     def _link_version(self, link: Path, kind: str, archive_dir: Path) -> int | None:
@@ -201,7 +204,7 @@ class LineageStore:
         if chosen is None:
             raise LineageCorrupt(f"Lineage {name!r} has no complete version to deploy.")
         changed = self._point_links(live, archive_dir, chosen, linked)
-        if state is not None and (state.state == "switching" or changed):
+        if state is not None and (state.state != "deployed" or changed):
             arc.write_state(archive_dir, DeployState(chosen, state.previous, "deployed"))
         if changed:
             logger.warning("Lineage %s: live links repaired to version %d.", name, chosen)
@@ -316,6 +319,8 @@ class LineageStore:
             # certbot makes the per-lineage directories with the default mode.
             ensure_dir(archive_dir, 0o755)
             ensure_dir(live["cert"].parent, 0o755)
+        if previous is not None:  # so a crash while writing is noticed and cleaned up
+            arc.write_state(archive_dir, DeployState(previous, previous, "writing"))
         version = arc.next_free_version(archive_dir)
         old_key = arc.archive_file(archive_dir, "privkey", previous) if previous else None
         create_private_file(arc.archive_file(archive_dir, "privkey", version), key_pem, old_key)
@@ -323,11 +328,12 @@ class LineageStore:
             atomic_write(arc.archive_file(archive_dir, kind, version), data, 0o644)
         arc.write_state(archive_dir, DeployState(version, previous, "switching"))
         self._point_links(live, archive_dir, version, {})
-        arc.write_state(archive_dir, DeployState(version, previous, "deployed"))
         if not existing:
             self._write_readmes(live["cert"].parent)
         if conf is not None or not existing:
             self._write_conf(name, conf or self.new_conf(name, {}), archive_dir, live)
+        # Only now: a crash in any step above leaves "switching", which the next run finishes.
+        arc.write_state(archive_dir, DeployState(version, previous, "deployed"))
         return self.load(name)
 
     def write_conf(self, name: str, conf: RenewalConf) -> None:

@@ -135,6 +135,14 @@ class RenewalStateStore:
             json.dump(merged, handle)
         temp.replace(self.path)
         self._changed.clear()
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Temporary files of runs that died before their rename (named by their pid)."""
+        for path in self.root.glob(f".{self.path.name}.*.tmp"):
+            pid = path.name.split(".")[-2]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)
 
 
 def read_renewal_inputs(
@@ -156,3 +164,28 @@ def lineage_names(config_dir: Path) -> list[str]:
     if not renewal_dir.is_dir():
         return []
     return sorted(p.name[: -len(".conf")] for p in renewal_dir.glob("*.conf"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def update_interrupted(config_dir: Path, conf: RenewalConf) -> bool:
+    """Whether a run stopped while writing a new version or switching the live links (the
+    intent record says "writing" or "switching"): live/ may hold a mixed pair, and temporary
+    files may lie around, until the lineage is healed."""
+    from certsmith.storage.archive import read_state
+
+    archive_dir = Path(conf.get("archive_dir") or "")
+    # A cheap textual confinement (this runs for every lineage on every `renew`); what writes
+    # to the lineage resolves symlinks too (confine.py).
+    if archive_dir.parent != Path(config_dir) / "archive" or archive_dir.name in ("", ".", ".."):
+        return False
+    state = read_state(archive_dir)
+    return state is not None and state.state in ("writing", "switching")
