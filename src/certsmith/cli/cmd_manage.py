@@ -28,8 +28,19 @@ from certsmith.renewal.account import as_account_key, find_stored_account
 from certsmith.renewal.ari_cache import AriCacheRecord
 from certsmith.renewal.lifecycle import RunEnvironment, certificate_facts, settings_from_conf
 from certsmith.renewal.settings import LineageSettings
-from certsmith.storage import LineageStore, StoredAccount
+from certsmith.storage import Lineage, LineageStore, StoredAccount
 from certsmith.storage.renewal_state import RenewalStateStore, file_identity
+
+
+def _load_locked(store: LineageStore, name: str) -> Lineage:
+    """Loading may repair live/ (heal), so it happens under the lineage's lock; a lineage being
+    renewed right now is shown after that run is done with it."""
+    try:
+        lock = store.lock(name, timeout=30)
+    except PermissionError:  # a user reading someone else's config dir: read, never repair
+        return store.load(name)
+    with lock:
+        return store.load(name)
 
 
 def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> CertificateSummary:
@@ -38,7 +49,7 @@ def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> Certi
         paths["cert"], paths["chain"], paths["fullchain"], paths["privkey"]
     )
     try:
-        lineage = store.load(name)
+        lineage = _load_locked(store, name)
         cert = lineage.certificate()
         info = crypto.inspect_certificate(cert)
     except CertsmithError as exc:
