@@ -441,8 +441,11 @@ def test_next_renew_removes_temp_files_of_a_killed_run(
     path, record = LEFTOVERS[where]
     leftover = cli.config_dir / path.format(name=two_lineages[0])
     if record is not None:
-        state = cli.config_dir / "archive" / two_lineages[0] / "certsmith-state.json"
-        state.write_text(json.dumps({"deployed": 1, "previous": 1, "state": record}))
+        archive = cli.config_dir / "archive" / two_lineages[0]
+        (archive / "certsmith-state.json").write_text(
+            json.dumps({"deployed": 1, "previous": 1, "state": record})
+        )
+        (archive / ".certsmith-busy").touch()  # as the killed writer left it
     if where == "live":
         leftover.symlink_to(f"../../archive/{two_lineages[0]}/cert1.pem")
     else:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
 STATE_FILE = "certsmith-state.json"
+# Present while a run writes or switches this lineage: `renew` tests for it on every lineage
+# with one stat (the intent record itself is the authority once it is found).
+BUSY_MARKER = ".certsmith-busy"
 _VERSION_RE = re.compile(r"^(cert|privkey|chain|fullchain)([0-9]+)\.pem$")
 
 

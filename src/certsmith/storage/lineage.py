@@ -208,6 +208,7 @@ class LineageStore:
             arc.write_state(archive_dir, DeployState(chosen, state.previous, "deployed"))
         if changed:
             logger.warning("Lineage %s: live links repaired to version %d.", name, chosen)
+        (archive_dir / arc.BUSY_MARKER).unlink(missing_ok=True)
         return chosen
 
     def _certbot_previous_links(self, live: dict[str, Path], archive_dir: Path) -> list[int]:
@@ -320,6 +321,7 @@ class LineageStore:
             ensure_dir(archive_dir, 0o755)
             ensure_dir(live["cert"].parent, 0o755)
         if previous is not None:  # so a crash while writing is noticed and cleaned up
+            (archive_dir / arc.BUSY_MARKER).touch()
             arc.write_state(archive_dir, DeployState(previous, previous, "writing"))
         version = arc.next_free_version(archive_dir)
         old_key = arc.archive_file(archive_dir, "privkey", previous) if previous else None
@@ -334,6 +336,7 @@ class LineageStore:
             self._write_conf(name, conf or self.new_conf(name, {}), archive_dir, live)
         # Only now: a crash in any step above leaves "switching", which the next run finishes.
         arc.write_state(archive_dir, DeployState(version, previous, "deployed"))
+        (archive_dir / arc.BUSY_MARKER).unlink(missing_ok=True)
         return self.load(name)
 
     def write_conf(self, name: str, conf: RenewalConf) -> None:

@@ -180,12 +180,14 @@ def update_interrupted(config_dir: Path, conf: RenewalConf) -> bool:
     """Whether a run stopped while writing a new version or switching the live links (the
     intent record says "writing" or "switching"): live/ may hold a mixed pair, and temporary
     files may lie around, until the lineage is healed."""
-    from certsmith.storage.archive import read_state
+    from certsmith.storage.archive import BUSY_MARKER, read_state
 
     archive_dir = Path(conf.get("archive_dir") or "")
     # A cheap textual confinement (this runs for every lineage on every `renew`); what writes
     # to the lineage resolves symlinks too (confine.py).
     if archive_dir.parent != Path(config_dir) / "archive" or archive_dir.name in ("", ".", ".."):
         return False
+    if not (archive_dir / BUSY_MARKER).exists():
+        return False
     state = read_state(archive_dir)
-    return state is not None and state.state in ("writing", "switching")
+    return state is None or state.state in ("writing", "switching")
