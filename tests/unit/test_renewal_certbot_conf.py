@@ -83,3 +83,49 @@ async def test_dry_run_simulates_a_lineage_that_is_not_due(world: World) -> None
     assert results["a"].outcome is Outcome.RENEWED
     assert len(world.ca.order_payloads()) == 1
     assert world.store.load("a").deployed_version == 1
+
+
+def test_certbot_dns_acmedns_lineages_use_the_acme_dns_authenticator() -> None:
+    from certsmith.renewal.settings import LineageSettings
+
+    settings = LineageSettings.from_renewalparams(
+        {
+            "authenticator": "dns-acmedns",
+            "dns_acmedns_credentials": "/etc/letsencrypt/acmedns.ini",
+            "server": "https://acme-v02.api.letsencrypt.org/directory",
+        }
+    )
+    assert settings.authenticator == "dns-acme-dns"
+    assert settings.dns_credentials == "/etc/letsencrypt/acmedns.ini"
+
+
+def test_dash_a_dns_acmedns_is_accepted() -> None:
+    from certsmith.cli.args import parse_args
+
+    command = parse_args(
+        ["certonly", "-a", "dns-acmedns", "-d", "example.com"], environ={}, is_root=False
+    )
+    authenticator = command.challenge.authenticator  # type: ignore[union-attr]
+    assert str(authenticator) == "dns-acme-dns"
+
+
+def test_a_certbot_dns_acmedns_lineage_is_written_back_under_its_own_names() -> None:
+    from certsmith.renewal.settings import LineageSettings
+
+    params = {
+        "authenticator": "dns-acmedns",
+        "dns_acmedns_credentials": "/etc/letsencrypt/acmedns.ini",
+        "server": "https://acme-v02.api.letsencrypt.org/directory",
+    }
+    written = LineageSettings.from_renewalparams(params).to_renewalparams()
+    assert written["authenticator"] == "dns-acmedns"
+    assert written["dns_acmedns_credentials"] == "/etc/letsencrypt/acmedns.ini"
+    assert "dns_acme_dns_credentials" not in written
+
+
+def test_switching_away_from_dns_acmedns_writes_the_new_authenticator() -> None:
+    from certsmith.renewal.settings import LineageSettings
+
+    settings = LineageSettings.from_renewalparams({"authenticator": "dns-acmedns"})
+    moved = settings.with_overrides(authenticator="webroot", webroot_map={"a.example": "/srv"})
+    assert moved.to_renewalparams()["authenticator"] == "webroot"

@@ -99,6 +99,7 @@ class _Authenticator(argparse.Action):
         self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
     ) -> None:
         name = str(self.const if self.nargs == 0 else values).lower()
+        name = {"dns-acmedns": "dns-acme-dns"}.get(name, name)  # certbot-dns-acmedns's name
         if name in ("nginx", "apache"):
             raise UsageError(f"--{name} is not supported: {UNSUPPORTED_VERBS['install']}.")
         if name not in _AUTHENTICATORS:

@@ -23,10 +23,12 @@ AUTHENTICATORS = ("standalone", "webroot", "manual", "dns-rfc2136", "dns-acme-dn
 # Every [renewalparams] key LineageSettings reads or writes. Any other key (certbot's config_dir,
 # installer, nginx_*, dns_*_propagation_seconds, ...) is carried through a renewal unchanged so
 # certbot still finds it.
+AUTHENTICATOR_ALIASES = {"dns-acmedns": "dns-acme-dns"}
 DNS_CREDENTIAL_KEYS = (
     "dns_rfc2136_credentials",
     "dns_acme_dns_credentials",
     "dns_duckdns_credentials",
+    "dns_acmedns_credentials",  # certbot-dns-acmedns
 )
 MANAGED_KEYS = frozenset(
     {
@@ -112,6 +114,9 @@ class LineageSettings:
     required_profile: str | None = None
     pref_challs: tuple[str, ...] = ()
     webroot_map: Mapping[str, str] = field(default_factory=dict)
+    # The plugin name the conf used when certsmith knows it by another (certbot-dns-acmedns's
+    # "dns-acmedns"): written back unchanged so certbot with that plugin still renews it.
+    written_as: str | None = None
     webroot_default: str | None = None  # `renew -w PATH`: this run only, for every name
     http01_port: int | None = None
     http01_address: str | None = None
@@ -134,12 +139,22 @@ class LineageSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property
+    def plugin_name(self) -> str:
+        """The authenticator's name as the renewal conf spells it."""
+        if self.written_as and AUTHENTICATOR_ALIASES.get(self.written_as) == self.authenticator:
+            return self.written_as
+        return self.authenticator
+
+    @property
     def profile(self) -> str | None:
         return self.required_profile or self.preferred_profile
 
     @classmethod
     def from_renewalparams(cls, params: Mapping[str, Any]) -> LineageSettings:
         authenticator = _as_str(params.get("authenticator")) or "standalone"
+        # certbot-dns-acmedns (the third-party plugin certbot users run) calls itself so.
+        written_as = authenticator if authenticator in AUTHENTICATOR_ALIASES else None
+        authenticator = AUTHENTICATOR_ALIASES.get(authenticator, authenticator)
         credentials = None
         for key in DNS_CREDENTIAL_KEYS:
             credentials = credentials or _as_str(params.get(key))
@@ -148,6 +163,7 @@ class LineageSettings:
             server=_server(_as_str(params.get("server"))),
             account=_as_str(params.get("account")),
             authenticator=authenticator,
+            written_as=written_as,
             key_type=_as_str(params.get("key_type")) or "rsa",  # certbot < 2.0 wrote no key_type
             rsa_key_size=_as_int(params.get("rsa_key_size"), "rsa_key_size") or 2048,
             elliptic_curve=_as_str(params.get("elliptic_curve")) or "secp256r1",
@@ -179,7 +195,7 @@ class LineageSettings:
         out: dict[str, Any] = {
             **self.extra,
             "account": self.account,
-            "authenticator": self.authenticator,
+            "authenticator": self.plugin_name,
             "server": self.server,
             "key_type": self.key_type,
             "reuse_key": str(self.reuse_key),
@@ -211,5 +227,5 @@ class LineageSettings:
             out["webroot_path"] = sorted(set(self.webroot_map.values()))
             out["webroot_map"] = dict(self.webroot_map)
         if self.dns_credentials and self.authenticator.startswith("dns-"):
-            out[self.authenticator.replace("-", "_") + "_credentials"] = self.dns_credentials
+            out[self.plugin_name.replace("-", "_") + "_credentials"] = self.dns_credentials
         return {k: v for k, v in out.items() if v is not None}
