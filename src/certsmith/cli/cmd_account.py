@@ -23,6 +23,7 @@ from certsmith.errors import CertsmithError, UsageError
 from certsmith.renewal.account import as_account_key, find_stored_account, register_account
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import AccountStore, LineageStore, StoredAccount
+from certsmith.storage.locks import excluding_certbot
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def register(options: RegisterOptions, console: Console) -> int:
     def factory(key: AccountKey, url: str | None) -> AcmeClient:
         return env.client(settings, key, url)
 
-    account = asyncio.run(register_account(factory, c.config_dir, c.server, registration))
+    with excluding_certbot(c.config_dir):
+        account = asyncio.run(register_account(factory, c.config_dir, c.server, registration))
     console.say(f"Account registered: {account.url}")
     return 0
 
@@ -93,11 +95,12 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
             async with _client(c, stored) as client:
                 await client.rollover_key(new_key)
 
-        asyncio.run(roll())
-        # The account id is derived from the key (as certbot does), so the account moves folder.
-        new_id = store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
-        moved = _move_lineages(c.config_dir, stored.id, new_id)
-        store.delete(c.server, stored.id)
+        with excluding_certbot(c.config_dir):
+            asyncio.run(roll())
+            # The account id comes from the key (as certbot's does), so the account moves.
+            new_id = store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
+            moved = _move_lineages(c.config_dir, stored.id, new_id)
+            store.delete(c.server, stored.id)
         console.say(f"Rolled the account key over; the account URL stays {stored.uri}.")
         if moved:
             console.say(f"Renewal configurations now naming the new key: {', '.join(moved)}.")
@@ -153,7 +156,8 @@ def unregister(options: UnregisterOptions, console: Console) -> int:
         async with _client(c, stored) as client:
             await client.deactivate_account()
 
-    asyncio.run(deactivate())
-    AccountStore(c.config_dir).delete(c.server, stored.id)
+    with excluding_certbot(c.config_dir):
+        asyncio.run(deactivate())
+        AccountStore(c.config_dir).delete(c.server, stored.id)
     console.say("Account deactivated.")
     return 0

@@ -18,6 +18,7 @@ from certsmith.renewal.hooks import HookRunner, validate_hooks
 from certsmith.renewal.lifecycle import CertificateJob, JobOutcome, run_job, settings_from_conf
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import Lineage, LineageStore
+from certsmith.storage.locks import excluding_certbot
 
 
 def _identifiers(options: CertonlyOptions, console: Console) -> tuple[Identifier, ...]:
@@ -116,7 +117,7 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
     name = options.cert_name or lineage_name(identifiers)
     _check_before_writing(options, name, identifiers)
     store = LineageStore(options.common.config_dir)
-    with store.lock(name, timeout=60):
+    with excluding_certbot(options.common.config_dir), store.lock(name, timeout=60):
         previous = _existing(store, name)
         _check_names(options, previous, identifiers)
         now = datetime.datetime.now(datetime.UTC)

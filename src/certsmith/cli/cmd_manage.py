@@ -29,6 +29,7 @@ from certsmith.renewal.ari_cache import AriCacheRecord
 from certsmith.renewal.lifecycle import RunEnvironment, certificate_facts, settings_from_conf
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import Lineage, LineageStore, StoredAccount
+from certsmith.storage.locks import excluding_certbot
 from certsmith.storage.renewal_state import RenewalStateStore, file_identity
 
 
@@ -190,7 +191,7 @@ def revoke(options: RevokeOptions, console: Console) -> int:
             f"Delete {name} and all its versions now?", False
         )
     if delete_it:
-        with store.lock(name):
+        with excluding_certbot(store.config_dir), store.lock(name):
             store.delete(name)
         RenewalStateStore(store.config_dir).delete(name)
         console.say(f"Deleted {name}.")
@@ -218,7 +219,7 @@ def delete(options: DeleteOptions, console: Console) -> int:
     ):
         console.say("Nothing deleted.")
         return 0
-    with store.lock(name):
+    with excluding_certbot(store.config_dir), store.lock(name):
         store.delete(name)
     RenewalStateStore(store.config_dir).delete(name)
     console.say(f"Deleted all files relating to certificate {name}.")

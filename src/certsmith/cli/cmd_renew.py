@@ -100,7 +100,10 @@ def _renew_with_engine(
 
         unknown = [n for n in names if n not in known or known[n].due is None]
         helper = start_helper(renewer, unknown)
-    results = asyncio.run(renewer.run(names, known, helper))
+    from certsmith.storage.locks import excluding_certbot
+
+    with excluding_certbot(options.common.config_dir):
+        results = asyncio.run(renewer.run(names, known, helper))
     counts = {outcome: 0 for outcome in Outcome}
     for result in results:
         counts[result.outcome] += 1

@@ -9,14 +9,16 @@ after acquiring it. Locks of different lineages never block each other.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
 from certsmith.errors import LockHeld
+from certsmith.storage.files import ensure_dir
 
 
 class LineageLock:
@@ -80,3 +82,45 @@ def acquire(
         with contextlib.suppress(OSError):
             os.close(fd)
         raise
+
+
+CERTBOT_LOCK = ".certbot.lock"
+
+
+@contextlib.contextmanager
+def excluding_certbot(config_dir: Path, attempts: int = 10) -> Iterator[None]:
+    """Keep certbot out of ``config_dir`` while certsmith may change it.
+
+    certbot holds an exclusive POSIX lock (``lockf``) on ``<config_dir>/.certbot.lock`` for its
+    whole run. certsmith takes a *shared* one: certbot cannot start while any certsmith holds it,
+    certsmith cannot start while certbot runs, and certsmith runs among themselves still proceed
+    side by side (their per-lineage locks order them). Raises LockHeld while certbot runs.
+    """
+    path = Path(config_dir) / CERTBOT_LOCK
+    ensure_dir(Path(config_dir))
+    for _ in range(attempts):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                raise LockHeld(
+                    f"certbot is running on {config_dir} (lock file {path}); "
+                    "try again when it is done."
+                ) from None
+            raise
+        # certbot deletes the file when it lets go: ours must still be the file on disk.
+        try:
+            current = path.stat().st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    else:
+        raise LockHeld(f"Could not lock {path}: it keeps being replaced.")
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing releases a POSIX lock
