@@ -228,8 +228,8 @@ VERB_HELP: dict[str, str] = {
     "update_account": "Change the account's e-mail, or roll its key over with --rollover-key "
     "('certsmith rollover' is a shorthand).",
     "unregister": "Deactivate the ACME account.",
-    "caa-check": "Check whether CAA records let the CA issue for the given names.",
-    "doctor": "Check certificates, accounts, hooks and DNS, and explain what is wrong.",
+    "caa-check": "Would CAA let the CA issue for DOMAIN? One JSON verdict; exit 0/1/2.",
+    "doctor": "Run the pre-flight checks (CAA, DNS, wildcard method) for -d names, explained.",
 }
 
 OVERVIEW = """usage:
