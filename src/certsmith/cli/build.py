@@ -125,8 +125,9 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
     name = v.get("authenticator")
     if name is None and (paths or mapping):
         name = Authenticator.WEBROOT.value
-    auth = Authenticator(name) if name else None
-    dns = auth.value.replace("-", "_") if auth and auth.value.startswith("dns-") else None
+    known = {a.value for a in Authenticator}
+    auth: str | None = (Authenticator(name) if name in known else name) if name else None
+    dns = auth.replace("-", "_") if auth and auth.startswith("dns-") else None
     return ChallengeOptions(
         authenticator=auth,
         webroot_paths=tuple(paths),
@@ -137,7 +138,9 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
         http01_port=v.get("http01_port"),
         http01_address=v.get("http01_address"),
         tls_alpn01_port=v.get("tls_alpn01_port"),
-        dns_credentials=optional_path(v.get(f"{dns}_credentials")) if dns else None,
+        dns_credentials=optional_path(v.get(f"{dns}_credentials") or v.get("dns_credentials"))
+        if dns
+        else None,
         dns_propagation_seconds=v.get(f"{dns}_propagation_seconds") if dns else None,
         duckdns_token=v.get("dns_duckdns_token"),
     )

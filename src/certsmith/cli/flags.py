@@ -11,6 +11,7 @@ standard library is imported here.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,8 @@ _ACCOUNT = frozenset(
 _JSON = frozenset({"certificates", "doctor", "caa-check"})
 _DNS_AUTH = ("dns-rfc2136", "dns-acme-dns", "dns-duckdns")
 _AUTHENTICATORS = ("standalone", "webroot", "manual", *_DNS_AUTH)
+# -a dns-NAME: a DNS provider plug-in installed as a package (entry point certsmith.dns_providers)
+_PLUGIN_RE = re.compile(r"dns-[a-z0-9][a-z0-9-]{0,62}")
 _NO_INSTALLER = "certsmith does not configure web servers"
 _NOT_NEEDED = "not needed by certsmith"
 
@@ -102,7 +105,7 @@ class _Authenticator(argparse.Action):
         name = {"dns-acmedns": "dns-acme-dns"}.get(name, name)  # certbot-dns-acmedns's name
         if name in ("nginx", "apache"):
             raise UsageError(f"--{name} is not supported: {UNSUPPORTED_VERBS['install']}.")
-        if name not in _AUTHENTICATORS:
+        if name not in _AUTHENTICATORS and not _PLUGIN_RE.fullmatch(name):
             raise UsageError(
                 f"authenticator {name!r} is not supported; use one of {', '.join(_AUTHENTICATORS)}."
             )
@@ -179,6 +182,8 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
         help="address it listens on (default: all)")  # fmt: skip
     add(_ISSUE, "--tls-alpn-01-port", dest="tls_alpn01_port", type=_int_type(1, 65535),
         metavar="PORT", help="port of the tls-alpn-01 server (default: 443)")  # fmt: skip
+    add(_ISSUE, "--dns-credentials", dest="dns_credentials", metavar="FILE",
+        help="credentials file of a plug-in DNS provider chosen with -a dns-NAME")  # fmt: skip
     for name in _DNS_AUTH:
         dest = name.replace("-", "_")
         add(_ISSUE, f"--{name}-credentials", dest=f"{dest}_credentials", metavar="FILE",

@@ -139,7 +139,7 @@ class ChallengeOptions:
     identifiers added later (for example from a renewal configuration).
     """
 
-    authenticator: Authenticator | None = None
+    authenticator: str | None = None  # an Authenticator, or dns-NAME for a plug-in provider
     webroot_paths: tuple[Path, ...] = ()
     webroot_map: tuple[tuple[str, Path], ...] = ()
     manual_auth_hook: str | None = None

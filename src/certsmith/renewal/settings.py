@@ -156,7 +156,8 @@ class LineageSettings:
         written_as = authenticator if authenticator in AUTHENTICATOR_ALIASES else None
         authenticator = AUTHENTICATOR_ALIASES.get(authenticator, authenticator)
         credentials = None
-        for key in DNS_CREDENTIAL_KEYS:
+        own_key = (written_as or authenticator).replace("-", "_") + "_credentials"
+        for key in (own_key, *DNS_CREDENTIAL_KEYS):
             credentials = credentials or _as_str(params.get(key))
         webroot_map = params.get("webroot_map") or {}
         return cls(

@@ -74,15 +74,21 @@ def _checker(settings: LineageSettings, context: SolverContext) -> PropagationCh
 
 def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
     if not settings.dns_credentials:
-        flag = f"--{settings.authenticator}-credentials"
+        builtin = settings.authenticator in DNS_PLUGINS
+        flag = f"--{settings.authenticator}-credentials" if builtin else "--dns-credentials FILE"
         raise UsageError(
             f"The {settings.authenticator} plugin needs a credentials file; pass {flag}."
         )
     from certsmith.challenges.dns01 import DnsSolver, load_provider, read_credentials
 
     options = read_credentials(settings.dns_credentials)
-    provider = load_provider(DNS_PLUGINS[settings.authenticator], options)
+    provider = load_provider(_provider_name(settings.authenticator), options)
     return DnsSolver(provider, _checker(settings, context))
+
+
+def _provider_name(authenticator: str) -> str:
+    """The DNS provider behind an authenticator: a built-in, else a plug-in's entry point."""
+    return DNS_PLUGINS.get(authenticator) or authenticator.removeprefix("dns-")
 
 
 CHALLENGES_BY_AUTHENTICATOR = {
@@ -99,14 +105,16 @@ def check_before_order(
     """Raise ``UsageError`` for what would fail only once an order exists: a wildcard without
     dns-01, or DNS credentials that are missing, unreadable, incomplete or readable by others."""
     wildcards = [i.value for i in identifiers if i.is_wildcard]
-    usable = CHALLENGES_BY_AUTHENTICATOR.get(settings.authenticator, ())
+    usable = CHALLENGES_BY_AUTHENTICATOR.get(settings.authenticator) or (
+        ("dns-01",) if settings.authenticator.startswith("dns-") else ()
+    )
     if wildcards and not ("dns-01" in usable and "dns-01" in methods):
         raise UsageError(
             f"Wildcard names ({', '.join(wildcards)}) can only be validated with dns-01, which "
             f"--{settings.authenticator} cannot answer here; use a --dns-* plugin or "
             "--manual --preferred-challenges dns."
         )
-    if settings.authenticator in DNS_PLUGINS:
+    if settings.authenticator.startswith("dns-"):
         _dns_solver(settings, SolverContext())  # reads and checks the credentials; no network
 
 
@@ -145,7 +153,7 @@ async def solvers_for(
             )
             solvers["http-01"] = manual
             solvers["dns-01"] = manual
-        elif kind in DNS_PLUGINS:
+        elif kind.startswith("dns-"):
             solvers["dns-01"] = _dns_solver(settings, context)
         else:
             raise UsageError(f"Unknown authenticator {kind!r} in the settings of this certificate.")
