@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -116,7 +115,3 @@ class Console:
             "%s (%s)", explanation.sentence, explanation.detail, extra={"on_screen": True}
         )
         self.err.flush()
-
-    @property
-    def interactive(self) -> bool:
-        return os.isatty(0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from random import Random
 
 from certsmith.errors import CertsmithError
 from certsmith.renewal.ari_cache import AriCacheRecord, should_fetch_ari
@@ -44,12 +43,11 @@ def decide_for(
     state: RenewalState,
     record: AriCacheRecord | None,
     now: datetime.datetime,
-    *,
-    force: bool = False,
 ) -> Decision:
     """The renewal decision for a lineage whose certificate facts and ARI answer are known."""
     if state.revoked:
-        decision = decide(state.not_before, state.not_after, now, force=True, rng=Random(0))
+        rng = certificate_rng(state.serial)
+        decision = decide(state.not_before, state.not_after, now, force=True, rng=rng)
         return replace(decision, reason="the certificate was revoked")
     before = conf.get("renew_before_expiry")
     return decide(
@@ -59,7 +57,6 @@ def decide_for(
         ari_window=record.window if record else None,
         ari_retry_after=record.next_fetch if record else None,
         renew_before_expiry=parse_renew_before_expiry(before) if before else None,
-        force=force,
         rng=certificate_rng(state.serial),
     )
 
@@ -78,12 +75,8 @@ def quick_verdict(
     config_dir: Path,
     name: str,
     now: datetime.datetime,
-    *,
-    force: bool = False,
 ) -> Verdict:
     """Decide from the cache alone, or say the engine must look (``due=None``)."""
-    if force:
-        return Verdict(name, None, "renewal forced")
     try:
         conf, state = read_renewal_inputs(config_dir, name, states)
     except CertsmithError as exc:

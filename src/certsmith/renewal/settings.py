@@ -18,8 +18,6 @@ LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 # Retired in 2021; certbot reads it as LETSENCRYPT (renewal.py _restore_str).
 LETSENCRYPT_V1 = "https://acme-v01.api.letsencrypt.org/directory"
 
-AUTHENTICATORS = ("standalone", "webroot", "manual", "dns-rfc2136", "dns-acme-dns", "dns-duckdns")
-
 # Every [renewalparams] key LineageSettings reads or writes. Any other key (certbot's config_dir,
 # installer, nginx_*, dns_*_propagation_seconds, ...) is carried through a renewal unchanged so
 # certbot still finds it.

@@ -180,18 +180,12 @@ def _read_private(path: Path) -> bytes:
     return b"".join(chunks)
 
 
-def check_private_file(path: Path) -> None:
-    """``UsageError`` unless ``path`` (or the file a symlink there names) is a regular file
-    of at most 64 KiB, accessible by its owner only, and owned by this user or root."""
-    _read_private(Path(path))
-
-
 def read_credentials(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read a certbot-style credentials file: ``key = value`` lines, ``#``/``;`` comments.
 
     Refuses a file that group or others may access (certbot only warns; a TSIG secret or API
     token readable by other users is a way to take over the domain's certificates), one owned
-    by another user, and anything but a regular file (see ``check_private_file``). Values may
+    by another user, and anything but a regular file (see ``_read_private``). Values may
     be quoted. Raises ``UsageError`` naming the file and line for anything else it cannot read.
     """
     file = Path(path)
