@@ -171,7 +171,7 @@ class Renewer:
         finally:
             self.states.flush()
             await self.close_clients()
-            await asyncio.to_thread(self.hooks.finish)
+            await self.hooks.finish_async()
 
     async def check(self, names: Sequence[str]) -> list[Verdict]:
         """Phase one alone: due or not, for each of ``names`` (a few at a time)."""
@@ -309,8 +309,8 @@ class Renewer:
             webroot = {d: settings.webroot_default for d in domains}
             settings = settings.with_overrides(webroot_map=webroot, webroot_default="")
         await self._delay_first_renewal()
-        await asyncio.to_thread(
-            self.hooks.before_renewal, pre_hook=settings.pre_hook, post_hook=settings.post_hook
+        await self.hooks.before_renewal_async(
+            pre_hook=settings.pre_hook, post_hook=settings.post_hook
         )
         job = CertificateJob(
             name=name,
@@ -332,8 +332,7 @@ class Renewer:
         except CertsmithError:
             self.hooks.record_failure(domains)
             raise
-        await asyncio.to_thread(
-            self.hooks.deploy,
+        await self.hooks.deploy_async(
             lineage_dir=lineage.live_dir,
             domains=domains,
             deploy_hook=settings.renew_hook,
