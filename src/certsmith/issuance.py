@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from certsmith import crypto
 from certsmith.acme import (
     AccountDoesNotExist,
     AcmeClient,
@@ -79,9 +80,7 @@ class IssuanceResult:
 
 
 def _pem_blocks(pem: str) -> list[str]:
-    marker = "-----END CERTIFICATE-----"
-    parts = [p.strip() for p in pem.split(marker) if p.strip()]
-    return [p + "\n" + marker + "\n" for p in parts]
+    return [block.decode("ascii") for block in crypto.split_pem_chain(pem.encode("ascii"))]
 
 
 def choose_challenge(
