@@ -17,12 +17,12 @@ CAA_EXIT = {"allowed": 0, "forbidden": 1, "error": 2}
 
 async def _ca_identities(options: CommonOptions) -> list[str]:
     """The CA's CAA identities from its directory (`meta.caaIdentities`)."""
-    from certsmith.acme import AcmeClient
+    from certsmith.renewal.lifecycle import read_directory
+    from certsmith.renewal.settings import LineageSettings
 
-    key = crypto.generate_private_key("ecdsa")
     ca_bundle = str(options.ca_bundle) if options.ca_bundle else None
-    async with AcmeClient(options.server, key, ca_bundle=ca_bundle) as client:
-        directory = await client.directory()
+    settings = LineageSettings(server=options.server, ca_bundle=ca_bundle)
+    directory = await read_directory(common.environment(options), settings)
     return list(directory.meta.caa_identities)
 
 

@@ -159,8 +159,7 @@ async def run_job(
     checked = False
     if preflight is not None and not has_stored_account(env.config_dir, settings):
         # Check before registering, so a doomed order does not even leave an account behind.
-        async with factory(_throwaway_key(), None) as anonymous:
-            directory = await anonymous.directory()
+        directory = await read_directory(env, settings)
         await _run_preflight(preflight, job, settings, directory)
         checked = True
     account = await ensure_account(
@@ -245,9 +244,11 @@ async def _run_preflight(
     await preflight(job.identifiers, methods, directory.meta.caa_identities, settings.dns_resolver)
 
 
-def _throwaway_key() -> AccountKey:
-    # Only reads the directory; it never signs anything.
-    return as_account_key(crypto.generate_private_key("ecdsa"))
+async def read_directory(env: RunEnvironment, settings: LineageSettings) -> Directory:
+    """The CA's directory, read without an account (a throwaway key that never signs)."""
+    key = as_account_key(crypto.generate_private_key("ecdsa"))
+    async with env.client(settings, key, None) as client:
+        return await client.directory()
 
 
 def has_stored_account(config_dir: Path, settings: LineageSettings) -> bool:
