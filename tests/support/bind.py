@@ -29,6 +29,8 @@ import dns.message
 import dns.query
 import dns.rcode
 
+from support import processes
+
 KEY_NAME = "certsmith-test."
 KEY_ALGORITHM = "hmac-sha256"
 
@@ -153,21 +155,11 @@ controls {{ }};
         raise RuntimeError(f"named did not answer within {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return processes.log_tail(self.log_path, lines)
 
     def stop(self, grace: float = 5.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace)
+        processes.stop(process, signal.SIGTERM, grace)
 
     def __enter__(self) -> BindServer:
         return self.start()

@@ -15,7 +15,6 @@ the pid file. ``nginx_path()`` is None when nginx is not installed (Debian: ngin
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import signal
@@ -23,6 +22,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+from support import processes
 
 
 def nginx_path() -> str | None:
@@ -131,22 +132,12 @@ http {{
         raise RuntimeError(f"nginx did not listen within {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return processes.log_tail(self.error_log, lines)
 
     def stop(self, grace: float = 5.0) -> None:
         """Graceful shutdown (SIGQUIT) of the master this object started; SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=grace)
+        processes.stop(process, signal.SIGQUIT, grace, group=True)
 
     def __enter__(self) -> NginxServer:
         return self.start()
