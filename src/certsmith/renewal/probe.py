@@ -18,6 +18,7 @@ from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
 from certsmith.preflight.checks import CheckResult, check_http01
 from certsmith.renewal.settings import LineageSettings
+from certsmith.renewal.solvers import http01_resolver
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +32,16 @@ def _host(identifier: Identifier) -> str:
 async def _address_map(
     identifiers: Sequence[Identifier], settings: LineageSettings
 ) -> dict[tuple[str, int], tuple[str, int]] | None:
-    """Where the probe connects: through --dns-resolver and on --http-01-port, like the CA."""
-    port = settings.http01_port or 80
-    if settings.dns_resolver is None and port == 80:
+    """Where the probe connects: as the manual self-check does (solvers.http01_resolver)."""
+    resolve = http01_resolver(settings.dns_resolver, settings.http01_port)
+    if resolve is None:
         return None
-    from certsmith.dnsutil import make_resolver
-
-    resolver = make_resolver(settings.dns_resolver) if settings.dns_resolver else None
     mapping: dict[tuple[str, int], tuple[str, int]] = {}
     for ident in identifiers:
-        address = ident.value
-        if ident.type == "dns" and resolver is not None:
-            try:
-                address = str((await resolver.resolve(ident.value, "A"))[0])
-            except Exception as exc:  # unresolvable: the check itself reports it
-                log.debug("probe: %s does not resolve through the resolver: %s", ident, exc)
-                continue
-        mapping[(ident.value, 80)] = (address, port)
+        try:
+            mapping[(ident.value, 80)] = await resolve(ident.value, 80)
+        except Exception as exc:  # unresolvable: the check itself reports it
+            log.debug("probe: %s does not resolve through the resolver: %s", ident, exc)
     return mapping
 
 

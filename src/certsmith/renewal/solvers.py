@@ -34,19 +34,23 @@ class SolverContext:
     servers: ServerPool | None = None
 
 
-def _resolve_with(nameserver: str | None, http01_port: int | None = None) -> Resolve | None:
-    """How the manual self-check reaches a name: through ``--dns-resolver``, and on
-    ``--http-01-port`` instead of 80 (a test CA such as Pebble validates on another port)."""
+def http01_resolver(nameserver: str | None, http01_port: int | None = None) -> Resolve | None:
+    """How this machine reaches a name the way the CA will (the manual self-check, the
+    pre-flight probe): through ``--dns-resolver`` when given, else the system's own lookup
+    (/etc/hosts included), and on ``--http-01-port`` instead of 80 (a test CA such as Pebble
+    validates on another port). None when neither changes anything."""
     if nameserver is None and not http01_port:
         return None
-    from certsmith.dnsutil import make_resolver
+    resolver = None
+    if nameserver is not None:
+        from certsmith.dnsutil import make_resolver
 
-    resolver = make_resolver(nameserver)
+        resolver = make_resolver(nameserver)
 
     async def resolve(host: str, port: int) -> tuple[str, int]:
         if http01_port and port == 80:
             port = http01_port
-        if _is_ip(host):
+        if resolver is None or _is_ip(host):
             return host, port
         answer = await resolver.resolve(host, "A")
         return str(answer[0]), port
@@ -149,7 +153,7 @@ async def solvers_for(
                 cleanup_hook=settings.manual_cleanup_hook,
                 show_instructions=context.show_instructions,
                 wait_for_txt=checker.wait,
-                self_check_resolve=_resolve_with(settings.dns_resolver, settings.http01_port),
+                self_check_resolve=http01_resolver(settings.dns_resolver, settings.http01_port),
             )
             solvers["http-01"] = manual
             solvers["dns-01"] = manual
