@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,12 @@ from core import fresh_names
 from lineages import archive_cert_count, build, clone_config
 
 HTTP01_ADDRESS = "127.0.0.2"
+# The issue "One engine behind every command": one CLI issuance at most 1/5 of certbot's wall
+# time, --help under 0.3x.
+ISSUANCE_TARGET = 0.20
+HELP_TARGET = 0.30
+# The request lines certsmith's transport logs (at DEBUG, always written to the log file).
+_REQUEST_LINE = re.compile(r":certsmith\.acme\.transport:(GET|HEAD|POST) ")
 
 
 def _dirs(base: Path) -> list[str]:
@@ -65,13 +72,26 @@ def _failure(tool: str, done: Completed) -> str:
     return f"{tool} exited {done.returncode}: {done.tail()}"
 
 
-def figure3(workdir: Path, runs: int = 3) -> list[Row]:
-    """One issuance through each CLI (fresh config dir: account registration included)."""
+def _logged_requests(logs_dir: Path) -> int | None:
+    """HTTP requests to the CA that certsmith logged in ``logs_dir``; None when none are found
+    (the log format changed, or nothing was logged)."""
+    count = 0
+    for path in logs_dir.glob("*.log*"):
+        count += len(_REQUEST_LINE.findall(path.read_text(errors="replace")))
+    return count or None
+
+
+def figure3(workdir: Path, runs: int = 5) -> list[Row]:
+    """One issuance through each CLI, side by side against one Pebble (validation sleep off,
+    NONCEREJECT=0): ``runs`` rounds, each tool once per round in a fresh config dir (account
+    registration included), alternating which goes first; median wall times and their ratio."""
     times: dict[str, list[float]] = {"certsmith": [], "certbot": []}
+    requests: list[int] = []
     failure: dict[str, str] = {}
     with pebble(workdir / "fig3", nonce_reject=0) as ca:
         for i in range(runs):
-            for tool in ("certbot", "certsmith"):
+            order = ("certbot", "certsmith") if i % 2 == 0 else ("certsmith", "certbot")
+            for tool in order:
                 if tool in failure:
                     continue
                 [name] = fresh_names(1, tool[:5])
@@ -88,6 +108,9 @@ def figure3(workdir: Path, runs: int = 3) -> list[Row]:
                     failure[tool] = _failure(tool, done)
                 else:
                     times[tool].append(done.seconds)
+                    logged = _logged_requests(base / "logs") if tool == "certsmith" else None
+                    if logged is not None:
+                        requests.append(logged)
     rows = []
     for tool in ("certbot", "certsmith"):
         if times[tool]:
@@ -102,6 +125,18 @@ def figure3(workdir: Path, runs: int = 3) -> list[Row]:
             )
         else:
             rows.append(not_run("3", f"{tool} certonly --standalone", failure[tool]))
+    if requests:
+        rows.append(
+            Row(
+                "3",
+                "certsmith requests to the CA per run (from its log, median)",
+                median(requests),
+                "req",
+                note="account registration included; 9 + newAccount is the floor",
+                details={"runs": requests},
+            )
+        )
+    target = f"<= {ISSUANCE_TARGET:.2f}"
     if times["certbot"] and times["certsmith"]:
         ratio = median(times["certsmith"]) / median(times["certbot"])
         rows.append(
@@ -110,8 +145,8 @@ def figure3(workdir: Path, runs: int = 3) -> list[Row]:
                 "certsmith / certbot issuance wall time",
                 ratio,
                 "x",
-                "<= 0.33",
-                judge(ratio, 1 / 3),
+                target,
+                judge(ratio, ISSUANCE_TARGET),
                 "NONCEREJECT=0, fresh account each run",
             )
         )
@@ -121,7 +156,7 @@ def figure3(workdir: Path, runs: int = 3) -> list[Row]:
                 "3",
                 "certsmith / certbot issuance wall time",
                 "; ".join(failure.values()),
-                "<= 0.33",
+                target,
             )
         )
     return rows
@@ -138,8 +173,9 @@ def figure4(runs: int = 7) -> list[Row]:
                 failure[tool] = _failure(tool, done)
             elif i > 0:
                 times[tool].append(done.seconds)
+    target = f"<= {HELP_TARGET:.2f}"
     if failure:
-        return [not_run("4", "--help start-up", "; ".join(failure.values()), "<= 0.40")]
+        return [not_run("4", "--help start-up", "; ".join(failure.values()), target)]
     smith, bot = median(times["certsmith"]), median(times["certbot"])
     return [
         Row("4", "certbot --help (median)", bot, "s", details={"runs": times["certbot"]}),
@@ -149,8 +185,8 @@ def figure4(runs: int = 7) -> list[Row]:
             "certsmith / certbot --help time",
             smith / bot,
             "x",
-            "<= 0.40",
-            judge(smith / bot, 0.4),
+            target,
+            judge(smith / bot, HELP_TARGET),
         ),
     ]
 

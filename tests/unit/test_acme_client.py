@@ -26,6 +26,7 @@ from certsmith.acme import (
     ValidationFailed,
     jws,
 )
+from certsmith.acme.client import _MAX_POLLS, FIRST_POLL_DELAY
 from support.scripted_acme import BASE, FakeTime, Responder, cn_name, make_cert, pem, problem
 
 
@@ -75,6 +76,7 @@ class FakeCA:
         self.pending_polls = 0  # polls that still see "pending" after all challenges answered
         self.processing_polls = 0  # polls that still see "processing" after finalize
         self.order_retry_after = "1"
+        self.finalize_valid = False  # finalize answers "valid" at once (issues synchronously)
         self.failing: set[str] = set()  # identifier values whose validation fails
         self.revocations: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.eab: dict[str, str] | None = None
@@ -268,7 +270,7 @@ class FakeCA:
             if poll and order["processing_polls"] > 0:
                 order["processing_polls"] -= 1
                 return "processing"
-            return "valid" if poll else "processing"
+            return "valid" if poll or self.finalize_valid else "processing"
         if poll and order["pending_polls"] > 0:
             order["pending_polls"] -= 1
             return "pending"
@@ -382,7 +384,9 @@ async def test_issuance_with_known_account_takes_eight_requests(
         "POST /order/1",
         "POST /cert/1",
     ]
-    assert clock.sleeps == [0.25, 0.25]  # one first-poll delay before each poll, no real sleep
+    # One short first-poll delay before each poll, no real sleep. The finalize response said
+    # "processing" with Retry-After: 1; that is not waited for before the first poll.
+    assert clock.sleeps == [FIRST_POLL_DELAY, FIRST_POLL_DELAY] == [0.02, 0.02]
 
 
 async def test_new_nonce_is_fetched_only_when_the_pool_is_empty(
@@ -445,16 +449,86 @@ async def test_poll_honours_retry_after_with_a_cap(ca: FakeCA, clock: FakeTime) 
     ca.order_retry_after = "120"
     async with make_client(ca, clock, key, account_url=account_url) as client:
         await issue(client, ["a.example"])
-    assert clock.sleeps[:4] == [0.25, 10.0, 10.0, 10.0]
+    assert clock.sleeps[:4] == [0.02, 10.0, 10.0, 10.0]
+
+
+async def test_poll_retry_after_wins_over_the_backoff(ca: FakeCA, clock: FakeTime) -> None:
+    key, account_url = await registered(ca, clock)
+    ca.pending_polls = 2
+    ca.processing_polls = 1
+    ca.order_retry_after = "3"
+    async with make_client(ca, clock, key, account_url=account_url) as client:
+        await issue(client, ["a.example"])
+    # ready: first poll, then two "pending, Retry-After: 3"; valid: first poll, one "processing"
+    assert clock.sleeps == [0.02, 3.0, 3.0, 0.02, 3.0]
+
+
+async def test_poll_retry_after_as_http_date(ca: FakeCA, clock: FakeTime) -> None:
+    key, account_url = await registered(ca, clock)
+    ca.pending_polls = 1
+    async with make_client(ca, clock, key, account_url=account_url) as client:
+        when = clock.utcnow() + timedelta(seconds=5.02)  # whole seconds on the wire: 5
+        ca.order_retry_after = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        await issue(client, ["a.example"])
+    assert clock.sleeps[0] == 0.02
+    assert clock.sleeps[1] == pytest.approx(5.0, abs=0.03)
+
+
+async def test_poll_retry_after_zero_still_waits_a_little(ca: FakeCA, clock: FakeTime) -> None:
+    key, account_url = await registered(ca, clock)
+    ca.pending_polls = 3
+    ca.order_retry_after = "0"
+    async with make_client(ca, clock, key, account_url=account_url) as client:
+        await issue(client, ["a.example"])
+    assert clock.sleeps == [0.02, 0.02, 0.02, 0.02, 0.02]  # no back-to-back polls
 
 
 async def test_poll_without_retry_after_backs_off(ca: FakeCA, clock: FakeTime) -> None:
     key, account_url = await registered(ca, clock)
-    ca.pending_polls = 7
+    ca.pending_polls = 11
     ca.order_retry_after = "garbage"
     async with make_client(ca, clock, key, account_url=account_url) as client:
         await issue(client, ["a.example"])
-    assert clock.sleeps[:8] == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    expected = [0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.0, 10.0, 10.0]
+    assert clock.sleeps[:12] == pytest.approx(expected)
+    assert clock.sleeps[0] < 0.1 and clock.sleeps[1] > clock.sleeps[0]
+
+
+async def test_poll_backoff_starts_from_first_poll_delay(ca: FakeCA, clock: FakeTime) -> None:
+    key, account_url = await registered(ca, clock)
+    ca.pending_polls = 3
+    ca.order_retry_after = "garbage"
+    async with make_client(
+        ca, clock, key, account_url=account_url, first_poll_delay=0, max_poll_wait=0.05
+    ) as client:
+        await issue(client, ["a.example"])
+    # 0 s first, then the floor, doubled, capped at max_poll_wait; the finalize poll starts at 0.
+    assert clock.sleeps == pytest.approx([0.0, 0.02, 0.04, 0.05, 0.0])
+
+
+async def test_finalize_answered_valid_needs_no_poll(ca: FakeCA, clock: FakeTime) -> None:
+    key, account_url = await registered(ca, clock)
+    ca.finalize_valid = True
+    async with make_client(ca, clock, key, account_url=account_url) as client:
+        await issue(client, ["leaf.example"])
+        assert client.request_count == 7
+    assert ca.paths()[-2:] == ["POST /order/1/finalize", "POST /cert/1"]
+    assert clock.sleeps == [0.02]
+
+
+async def test_poll_count_is_bounded(ca: FakeCA, clock: FakeTime) -> None:
+    key, account_url = await registered(ca, clock)
+    ca.pending_polls = 10 * _MAX_POLLS
+    ca.order_retry_after = "0"
+    async with make_client(ca, clock, key, account_url=account_url) as client:
+        order = await client.new_order([Identifier.dns("a.example")])
+        authz = await client.get_authorization(order.authorizations[0])
+        await client.respond_challenge(authz.challenges[0])
+        ca.requests.clear()
+        with pytest.raises(PollTimeout, match=f"after {_MAX_POLLS} polls"):
+            await client.poll_order(order, client.deadline_in(10 * 24 * 3600))
+    assert len(ca.requests) == _MAX_POLLS
+    assert len(clock.sleeps) == _MAX_POLLS and min(clock.sleeps) == 0.02
 
 
 async def test_poll_timeout_is_bounded_by_the_deadline(ca: FakeCA, clock: FakeTime) -> None:
@@ -496,6 +570,32 @@ async def test_poll_authorization(ca: FakeCA, clock: FakeTime) -> None:
         assert ok.status == "valid"
         with pytest.raises(ValidationFailed, match=r"bad\.example"):
             await client.poll_authorization(order.authorizations[1], deadline)
+    assert clock.sleeps == [0.02, 0.02]  # one short first wait each
+
+
+async def test_poll_authorization_follows_retry_after_then_backs_off(
+    ca: FakeCA, clock: FakeTime
+) -> None:
+    key, account_url = await registered(ca, clock)
+    async with make_client(ca, clock, key, account_url=account_url) as client:
+        order = await client.new_order([Identifier.dns("ok.example")])
+        url = order.authorizations[0]
+        authz = await client.get_authorization(url)
+        await client.respond_challenge(authz.challenges[0])
+        challenge = {"type": "http-01", "url": authz.challenges[0].url, "status": "processing"}
+        pending = {
+            "identifier": {"type": "dns", "value": "ok.example"},
+            "status": "pending",
+            "challenges": [challenge],
+        }
+        ca.fault(
+            "/authz/1/0",
+            httpx.Response(200, json=pending, headers={"Retry-After": "2"}),
+            httpx.Response(200, json=pending),
+        )
+        ok = await client.poll_authorization(url, client.deadline_in(60))
+        assert ok.status == "valid"
+    assert clock.sleeps == [0.02, 2.0, 4.0]  # first wait, the CA's hint, then doubled
 
 
 async def test_order_options_and_finalize_too_early(ca: FakeCA, clock: FakeTime) -> None:

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
+from certsmith.ca_urls import LETSENCRYPT, LETSENCRYPT_STAGING
 from certsmith.cli.args import parse_args
 from certsmith.cli.options import (
-    LE_PRODUCTION,
-    LE_STAGING,
     Authenticator,
     CaaCheckOptions,
     CertificatesOptions,
@@ -43,7 +42,7 @@ def test_standalone_two_domains() -> None:
     assert isinstance(opts, CertonlyOptions)
     assert opts.domains == ("a.com", "www.a.com")
     assert opts.challenge.authenticator is Authenticator.STANDALONE
-    assert opts.common.server == LE_PRODUCTION
+    assert opts.common.server == LETSENCRYPT
     assert not opts.common.non_interactive
     assert opts.common.set_on_command_line == {"domains", "authenticator"}
 
@@ -126,7 +125,7 @@ def test_flags_before_the_subcommand_and_verb_anywhere() -> None:
         assert isinstance(opts, CertonlyOptions)
         assert opts.common.non_interactive
         assert opts.common.config_dir == Path("/tmp/c")
-        assert opts.common.server == LE_STAGING and opts.common.staging
+        assert opts.common.server == LETSENCRYPT_STAGING and opts.common.staging
         assert opts.domains == ("a.com",)
 
 
@@ -162,7 +161,7 @@ def test_each_subcommand_parses(line: str, kind: type) -> None:
 
 
 def test_dry_run_uses_staging_and_server_override_wins() -> None:
-    assert parse("certonly --dry-run -d a.com").common.server == LE_STAGING
+    assert parse("certonly --dry-run -d a.com").common.server == LETSENCRYPT_STAGING
     custom = parse("renew --dry-run --server https://127.0.0.1:14000/dir")
     assert custom.common.server == "https://127.0.0.1:14000/dir"
 

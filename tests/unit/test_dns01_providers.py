@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from certsmith.challenges.dns01.provider import (
-    ENTRY_POINT_GROUP,
-    DnsProvider,
-    discover_providers,
-    load_provider,
-    read_credentials,
-)
+from certsmith.challenges.dns01.contract import DnsProvider, read_credentials
+from certsmith.challenges.dns01.provider import ENTRY_POINT_GROUP, discover_providers, load_provider
 from certsmith.challenges.dns01.rfc2136 import Rfc2136Credentials, Rfc2136Provider
 from certsmith.errors import SolverError, UsageError
 from support.fake_dns import FakeDnsServer

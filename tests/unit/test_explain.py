@@ -1,16 +1,26 @@
-"""Explanations of every error, and the message catalogue's completeness."""
+"""Explanations of every error (certsmith.cli.explain), and the message catalogue's completeness."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import certsmith
+from certsmith.acme.errors import (
+    PollTimeout,
+    ProblemError,
+    ProtocolViolation,
+    TransportError,
+    ValidationFailed,
+    problem_from_json,
+)
+from certsmith.acme.identifier import Identifier
+from certsmith.cli.explain import ERROR_KEYS, Explanation, error_key, explain, problem_suffix
 from certsmith.errors import (
     CertsmithError,
     LineageCorrupt,
@@ -20,7 +30,7 @@ from certsmith.errors import (
     StorageError,
     UsageError,
 )
-from certsmith.preflight.explain import Explanation, explain, problem_suffix
+from certsmith.hostport import HostPortError
 from certsmith.preflight.messages import Catalogue, load_templates, placeholders, select_locale
 
 URN = "urn:ietf:params:acme:error:"
@@ -64,21 +74,6 @@ class FakeProblem(Exception):
 class Ident:
     type: str
     value: str
-
-
-# Same names as the classes of certsmith.acme.errors and certsmith.issuance, for the MRO lookup.
-class TransportError(CertsmithError):
-    pass
-
-
-class PollTimeout(CertsmithError):
-    pass
-
-
-@dataclass
-class ValidationFailed(Exception):
-    identifier: Ident
-    problem: Any = field(default=None)
 
 
 def check(exp: Explanation) -> None:
@@ -189,6 +184,7 @@ def test_compound_has_one_line_per_subproblem() -> None:
     ("error", "key"),
     [
         (TransportError("connect failed"), "error.TransportError"),
+        (ProtocolViolation("no Replay-Nonce"), "error.ProtocolViolation"),
         (PollTimeout("deadline"), "error.PollTimeout"),
         (UsageError("--domain is required"), "error.UsageError"),
         (LockHeld("held by pid 12"), "error.LockHeld"),
@@ -212,17 +208,53 @@ def test_non_problem_errors(error: BaseException, key: str) -> None:
 
 
 def test_validation_failed_explains_the_inner_problem() -> None:
-    inner = FakeProblem(
-        "incorrectResponse", "got 'nginx welcome'", identifier=Ident("dns", "w.example")
+    inner = problem_from_json(
+        {
+            "type": URN + "incorrectResponse",
+            "detail": "got 'nginx welcome'",
+            "identifier": {"type": "dns", "value": "w.example"},
+        }
     )
-    exp = explain(ValidationFailed(Ident("dns", "w.example"), inner))
+    exp = explain(ValidationFailed(Identifier.dns("w.example"), inner))
     assert exp.key == "problem.incorrectResponse"
     assert "w.example" in exp.sentence
-    bare = {"type": URN + "connection", "detail": "Timeout during connect"}
-    from_challenge = explain(ValidationFailed(Ident("dns", "c.example"), bare))
+    # A challenge's error names no identifier; the ValidationFailed around it does.
+    bare = problem_from_json({"type": URN + "connection", "detail": "Timeout during connect"})
+    from_challenge = explain(ValidationFailed(Identifier.dns("c.example"), bare))
     assert from_challenge.key == "problem.connection" and "c.example" in from_challenge.sentence
-    plain = explain(ValidationFailed(Ident("dns", "w.example")))
+    plain = explain(ValidationFailed(Identifier.dns("w.example"), None))
     assert plain.key == "error.ValidationFailed" and "w.example" in plain.sentence
+
+
+class LockHeldByCertbot(LockHeld):
+    """A subclass no catalogue entry names."""
+
+
+# Named like certsmith.errors.UsageError, but not that class.
+Impostor = type("UsageError", (Exception,), {})
+
+
+def test_a_subclass_gets_its_nearest_catalogued_ancestors_entry() -> None:
+    assert error_key(HostPortError("bad port")) == "error.UsageError"
+    assert error_key(LockHeldByCertbot("pid 7")) == "error.LockHeld"
+    assert error_key(ConnectionResetError()) == "error.ConnectionError"
+    assert explain(LockHeldByCertbot("pid 7")).key == "error.LockHeld"
+    not_acme = explain(ProblemError("about:blank", "odd"))  # a problem type outside RFC 8555's
+    assert not_acme.key == "error.AcmeError" and not_acme.detail == "odd"
+
+
+def test_errors_are_matched_by_class_not_by_name() -> None:
+    assert Impostor.__name__ == UsageError.__name__
+    assert error_key(Impostor("same name, other class")) is None
+    assert explain(Impostor("same name, other class")).key == "error.unknown"
+
+
+def test_every_error_entry_of_the_catalogue_belongs_to_a_class() -> None:
+    en = load_templates("en")
+    for cls, key in ERROR_KEYS.items():
+        assert key in en and key + ".next" in en, cls
+    sentences = {k for k in en if k.startswith("error.") and not k.endswith(".next")}
+    assert sentences - {"error.unknown"} == set(ERROR_KEYS.values())
 
 
 class Weird:

@@ -35,7 +35,7 @@ from certsmith.acme import RejectedIdentifier, ValidationFailed
 from certsmith.acme.identifier import Identifier
 from certsmith.issuance import IssuanceRequest
 from certsmith.renewal.runner import Outcome
-from certsmith.renewal.settings import LineageSettings
+from certsmith.renewal.settings import LineageSettings, SettingOverrides
 from certsmith.storage import AccountStore
 
 # --- helpers -------------------------------------------------------------------------------
@@ -286,7 +286,9 @@ def test_renewalparams_read_and_write_allow_subset_of_names_as_certbot_does() ->
     assert on["allow_subset_of_names"] == "True"
     assert "allow_subset_of_names" not in LineageSettings().to_renewalparams()
     # Not given on the command line (None) keeps the stored value.
-    kept = LineageSettings(allow_subset_of_names=True).with_overrides(allow_subset_of_names=None)
+    kept = SettingOverrides(allow_subset_of_names=None).apply(
+        LineageSettings(allow_subset_of_names=True)
+    )
     assert kept.allow_subset_of_names
 
 

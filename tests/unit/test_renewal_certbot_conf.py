@@ -18,12 +18,12 @@ __all__ = ["world"]
 
 def test_deploy_hook_key_is_read_and_written_back_as_renew_hook() -> None:
     settings = LineageSettings.from_renewalparams({"deploy_hook": "systemctl reload nginx"})
-    assert settings.renew_hook == "systemctl reload nginx"
+    assert settings.deploy_hook == "systemctl reload nginx"
     out = settings.to_renewalparams()
     assert out["renew_hook"] == "systemctl reload nginx"
     assert "deploy_hook" not in out
     both = LineageSettings.from_renewalparams({"renew_hook": "a", "deploy_hook": "b"})
-    assert both.renew_hook == "a"  # certbot writes renew_hook; it wins
+    assert both.deploy_hook == "a"  # certbot writes renew_hook; it wins
 
 
 def test_acme_v1_url_becomes_the_v2_directory() -> None:
@@ -46,15 +46,20 @@ def test_no_autorenew_flag_is_stored() -> None:
     )
     assert isinstance(options, CertonlyOptions)
     overrides = setting_overrides(
-        options.common, options.key, options.challenge, options.hooks, options.issuance
+        options.common,
+        options.key,
+        options.challenge,
+        options.hooks,
+        options.issuance,
+        options.account,
     )
-    assert overrides["autorenew"] is False
+    assert overrides.autorenew is False
     assert not any("autorenew" in note for note in options.common.ignored_flags)
     plain = parse_args(["certonly", "--standalone", "-d", "a.example"], environ={}, is_root=True)
     assert isinstance(plain, CertonlyOptions)
     assert setting_overrides(
-        plain.common, plain.key, plain.challenge, plain.hooks, plain.issuance
-    )["autorenew"] is None  # fmt: skip
+        plain.common, plain.key, plain.challenge, plain.hooks, plain.issuance, plain.account
+    ).autorenew is None  # fmt: skip
 
 
 def _disable_autorenew(world: World, name: str) -> None:
@@ -127,5 +132,5 @@ def test_switching_away_from_dns_acmedns_writes_the_new_authenticator() -> None:
     from certsmith.renewal.settings import LineageSettings
 
     settings = LineageSettings.from_renewalparams({"authenticator": "dns-acmedns"})
-    moved = settings.with_overrides(authenticator="webroot", webroot_map={"a.example": "/srv"})
+    moved = settings.replace(authenticator="webroot", webroot_map={"a.example": "/srv"})
     assert moved.to_renewalparams()["authenticator"] == "webroot"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import test_renewal_runner
 from test_renewal_runner import World, ari_path
 
 from certsmith.renewal import helper_process
-from certsmith.renewal.account import Registration
-from certsmith.renewal.helper_process import start_helper
+from certsmith.renewal.check import Verdict
+from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.helper_process import LineageChecker, start_helper
 from certsmith.renewal.hooks import HookRunner
-from certsmith.renewal.lifecycle import RunEnvironment
 from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
-from certsmith.renewal.solvers import SolverContext
 from certsmith.storage import RenewalStateStore
 
 world = pytest.fixture(test_renewal_runner.world.__wrapped__)  # type: ignore[attr-defined]
@@ -24,7 +25,40 @@ world = pytest.fixture(test_renewal_runner.world.__wrapped__)  # type: ignore[at
 def _renewer(w: World) -> Renewer:
     hooks = HookRunner(config_dir=w.config_dir, runner=w.record, base_env={})
     env = RunEnvironment(w.config_dir, transport=w.ca.transport)
-    return Renewer(env, RenewPlan(), hooks, Registration(), SolverContext())
+    return Renewer(env, RenewPlan(), hooks)
+
+
+class FakeChecker:
+    """A LineageChecker that answers from the names alone and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.closed = False
+
+    async def check(self, names: Sequence[str]) -> list[Verdict]:
+        self.asked.extend(names)
+        return [Verdict(name, name.endswith("1"), f"checked {name}") for name in names]
+
+    async def close_clients(self) -> None:
+        self.closed = True
+
+    def cache_entries(self, names: Sequence[str]) -> dict[str, Any]:
+        return {name: {"asked": name in self.asked, "closed": self.closed} for name in names}
+
+
+def test_the_helper_needs_only_a_lineage_checker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(helper_process, "SPLIT_AT", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    checker: LineageChecker = FakeChecker()
+    helper = start_helper(checker, ["l0", "l1", "l2", "l3"])
+    assert helper is not None and helper.names == ["l1", "l3"]
+    answer = asyncio.run(helper.result())
+    assert answer is not None
+    verdicts, entries = answer
+    assert verdicts == [Verdict("l1", True, "checked l1"), Verdict("l3", False, "checked l3")]
+    # The forked copy checked, closed its clients, then gave its cache entries for its share.
+    assert entries == {name: {"asked": True, "closed": True} for name in ("l1", "l3")}
+    assert checker.asked == []  # nothing ran in this process
 
 
 def test_half_the_lineages_are_checked_by_the_helper(
@@ -46,7 +80,7 @@ def test_half_the_lineages_are_checked_by_the_helper(
     states = RenewalStateStore(world.config_dir)
     store = world.store
     for name in names:
-        state = states.load(name, store.load(name).live_paths["cert"])
+        state = states.load(name, store.revision(name))
         assert state is not None and state.ari is not None, name
 
 

@@ -24,12 +24,12 @@ from test_issuance import BASE, AuthzSpec, ScriptedCA
 from certsmith import crypto
 from certsmith.acme import AcmeClient
 from certsmith.errors import CertsmithError
-from certsmith.renewal.account import Registration
+from certsmith.renewal.due import remember_deployed
+from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.hooks import CommandOutcome, HookRunner
-from certsmith.renewal.lifecycle import RunEnvironment, remember_certificate
 from certsmith.renewal.runner import LineageResult, Outcome, Renewer, RenewPlan
-from certsmith.renewal.solvers import SolverContext
 from certsmith.storage import AccountStore, LineageStore
+from certsmith.storage.filesystem import file_stores
 
 SERVER = f"{BASE}/dir"
 UTC = datetime.UTC
@@ -109,7 +109,7 @@ class World:
         hooks = HookRunner(config_dir=self.config_dir, runner=self.record, base_env={})
         env = RunEnvironment(self.config_dir, transport=self.ca.transport, now=now)
         extra = {"sleep": sleep} if sleep is not None else {}
-        renewer = Renewer(env, RenewPlan(**plan), hooks, Registration(), SolverContext(), **extra)
+        renewer = Renewer(env, RenewPlan(**plan), hooks, **extra)
         results = await renewer.run(names if names is not None else self.store.names())
         return {r.name: r for r in results}
 
@@ -356,7 +356,8 @@ async def test_a_lineage_renewed_by_another_process_after_the_check_is_not_renew
             lineage = store.save_version(
                 "a", crypto.private_key_pem(key), pem.encode(), world.ca.issuer.chain_a.encode()
             )
-            remember_certificate(world.config_dir, lineage, None)
+            assert lineage.deployed_version == 2
+            remember_deployed(file_stores(world.config_dir), "a")
         start, end = world.ca.ari_window
         body = {"suggestedWindow": {"start": start, "end": end}}
         return httpx.Response(200, json=body, headers={"Retry-After": "21600"})
@@ -385,7 +386,7 @@ async def test_dry_run_of_a_lets_encrypt_lineage_asks_staging(world: World) -> N
 
     hooks = HookRunner(config_dir=world.config_dir, runner=world.record, base_env={})
     env = RunEnvironment(world.config_dir, transport=httpx.MockTransport(refuse), now=utcnow)
-    renewer = Renewer(env, RenewPlan(dry_run=True), hooks, Registration(), SolverContext())
+    renewer = Renewer(env, RenewPlan(dry_run=True), hooks)
     (result,) = await renewer.run(["a"])
     assert result.outcome is Outcome.FAILED  # the refusing CA; what matters is who was asked
     assert "acme-staging-v02.api.letsencrypt.org" in hosts

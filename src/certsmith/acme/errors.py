@@ -16,7 +16,7 @@ Retryability is a property of the error, not of the call site::
        │  ├─ UnsupportedContact  ├─ UnsupportedIdentifier
        │  └─ UserActionRequired         never auto-retried, never auto-agreed
        ├─ ValidationFailed(identifier, problem)   an authorization went invalid
-       └─ PollTimeout                    the overall deadline passed while polling
+       └─ PollTimeout                    the overall deadline passed while polling   retryable
 
 ``problem_from_json`` maps a problem document (RFC 7807 / RFC 8555 section 6.7) to the class
 registered for its ``type`` URN; unknown types become a plain ``ProblemError``.

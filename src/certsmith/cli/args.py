@@ -7,24 +7,28 @@ certsmith accepts but does not act on are recorded the same way; what certsmith 
 (installers, other DNS plugins, ``--csr``) is a :class:`UsageError`.
 
 Defaults come from ``<config_dir>/cli.ini`` and ``-c/--config FILE`` (certbot's syntax), and the
-command line overrides them. Only the standard library is imported here.
+command line overrides them. Only the standard library is imported here, and the flag tables and
+option classes only when a command line is parsed: ``certsmith --help`` and ``--version`` (see
+``help_request_text``) need neither.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from certsmith import __version__
-from certsmith.cli.config_file import config_files, item_words, read_config_file
-from certsmith.cli.flags import UNSUPPORTED_VERBS, add_flags, dest_verbs, flag_for_dest
-from certsmith.cli.options import Command, HelpRequest, IgnoredFlag, Verb, build_command
 from certsmith.errors import UsageError
+
+if TYPE_CHECKING:
+    from certsmith.cli.config_file import read_config_file
+    from certsmith.cli.flags import UNSUPPORTED_VERBS, add_flags, dest_verbs, flag_for_dest
+    from certsmith.cli.options import Command, HelpRequest, IgnoredFlag
 
 __all__ = [
     "OVERVIEW",
@@ -37,6 +41,7 @@ __all__ = [
     "default_dirs",
     "dest_verbs",
     "flag_for_dest",
+    "help_request_text",
     "help_text",
     "parse_args",
     "read_config_file",
@@ -44,7 +49,22 @@ __all__ = [
 ]
 
 USAGE_EXIT_CODE = 2
-VERB_ALIASES = {"auth": Verb.CERTONLY.value, "rollover": Verb.UPDATE_ACCOUNT.value}
+VERB_ALIASES = {"auth": "certonly", "rollover": "update_account"}  # Verb values
+
+# Re-exported names, imported on first use (PEP 562) to keep the help path light.
+_LAZY = {
+    "UNSUPPORTED_VERBS": "certsmith.cli.flags",
+    "add_flags": "certsmith.cli.flags",
+    "dest_verbs": "certsmith.cli.flags",
+    "flag_for_dest": "certsmith.cli.flags",
+    "read_config_file": "certsmith.cli.config_file",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +86,9 @@ def parse_args(
     ``is_root`` choose the default folders (see docs/cli.md) and default to the real process.
     Raises UsageError (one sentence, no traceback; exit code USAGE_EXIT_CODE) for bad input.
     """
+    from certsmith.cli.config_file import config_files
+    from certsmith.cli.options import Verb, build_command
+
     args = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if environ is None else environ
     root = (os.geteuid() == 0) if is_root is None else is_root
@@ -97,6 +120,8 @@ def parse_args(
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """The argparse parser: every flag, or (for help) only those ``verb`` uses."""
+    from certsmith.cli.flags import add_flags
+
     parser = _Parser(
         prog=f"certsmith {verb}" if verb else "certsmith",
         usage=f"certsmith {verb} [options]" if verb else None,
@@ -118,6 +143,9 @@ def split_verb(
     Returns the verb (``certonly`` when none is given), argv without it, and the word as typed
     (an alias such as ``auth`` or ``rollover``; None when no subcommand was given).
     """
+    from certsmith.cli.flags import UNSUPPORTED_VERBS
+    from certsmith.cli.options import Verb
+
     skip_next = False
     for index, token in enumerate(args):
         if skip_next:
@@ -178,6 +206,10 @@ def _takes_value(parser: argparse.ArgumentParser, token: str) -> bool:
 
 
 def _unknown_word(token: str) -> str:
+    import difflib
+
+    from certsmith.cli.options import Verb
+
     words = [v.value for v in Verb]
     close = difflib.get_close_matches(token, words, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f"; subcommands: {', '.join(words)}."
@@ -200,6 +232,8 @@ def _parse_tokens(parser: argparse.ArgumentParser, tokens: list[str]) -> argpars
 def _unknown_flag(parser: argparse.ArgumentParser, token: str) -> str:
     if not token.startswith("-"):
         return _unknown_word(token)
+    import difflib
+
     flag = token.split("=", 1)[0]
     known = [s for s in parser._option_string_actions if s.startswith("--")]
     close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
@@ -208,6 +242,9 @@ def _unknown_flag(parser: argparse.ArgumentParser, token: str) -> str:
 
 
 def _cli_ignored(ns: argparse.Namespace, verb: str) -> list[IgnoredFlag]:
+    from certsmith.cli.flags import dest_verbs, flag_for_dest
+    from certsmith.cli.options import IgnoredFlag
+
     found = [IgnoredFlag(flag, reason) for flag, reason in (ns.ignored or [])]
     for dest, verbs in dest_verbs().items():
         if getattr(ns, dest, None) is not None and verb not in verbs:
@@ -301,6 +338,9 @@ def _config_tokens(
     parser: argparse.ArgumentParser, files: list[Path], given: set[str], verb: str
 ) -> tuple[list[str], list[IgnoredFlag]]:
     """Turn config items into argv words, skipping options the command line already set."""
+    from certsmith.cli.config_file import item_words, read_config_file
+    from certsmith.cli.options import IgnoredFlag
+
     merged: dict[str, tuple[str | list[str], Path]] = {}
     for path in files:  # later files (--config) win over <config_dir>/cli.ini
         for key, value in read_config_file(path).items():
@@ -333,8 +373,21 @@ def _config_tokens(
 
 
 def _help_request(args: list[str]) -> HelpRequest | None:
+    text = help_request_text(args)
+    if text is None:
+        return None
+    from certsmith.cli.options import HelpRequest
+
+    return HelpRequest(text)
+
+
+def help_request_text(args: Sequence[str]) -> str | None:
+    """The text to print when ``args`` (argv without the program name) asks for help or the
+    version, else None. The overview and the version need neither the flag tables nor the
+    option classes, so ``certsmith --help`` imports little more than this module."""
+    args = list(args)
     if "--version" in args:
-        return HelpRequest(f"certsmith {__version__}")
+        return f"certsmith {__version__}"
     if args[:1] == ["help"]:
         args = ["--help", *args[1:]]
     flag = next((a for a in args if a in ("-h", "--help")), None)
@@ -344,12 +397,16 @@ def _help_request(args: list[str]) -> HelpRequest | None:
     topic = after[0] if after and not after[0].startswith("-") else None
     if topic is None:
         topic = next((a for a in args if VERB_ALIASES.get(a, a) in VERB_HELP), None)
-    return HelpRequest(help_text(topic))
+    return help_text(topic)
 
 
 def help_text(topic: str | None = None) -> str:
     """The text of ``certsmith --help [TOPIC]``: the overview, a subcommand's flags, or ``all``."""
-    topic = VERB_ALIASES.get(topic or "", topic)
+    if topic is None:
+        return OVERVIEW
+    from certsmith.cli.flags import UNSUPPORTED_VERBS
+
+    topic = VERB_ALIASES.get(topic, topic)
     if topic == "all":
         full = build_parser().format_help()
         return OVERVIEW + "\n" + full.split("\n", 1)[1]

@@ -7,6 +7,7 @@ stay fast.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -15,10 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from certsmith.ca_urls import LETSENCRYPT, LETSENCRYPT_STAGING
 from certsmith.cli.option_types import (
     ELLIPTIC_CURVES,
-    LE_PRODUCTION,
-    LE_STAGING,
     RSA_KEY_SIZES,
     AccountOptions,
     Authenticator,
@@ -44,12 +44,12 @@ def common_options(
 ) -> CommonOptions:
     """The flags every subcommand takes; ``--staging``/``--dry-run`` resolve the server here."""
     staging, dry_run = bool(v.get("staging")), bool(v.get("dry_run"))
-    server = _server(v.get("server") or LE_PRODUCTION)
+    server = _server(v.get("server") or LETSENCRYPT)
     # certbot's rule: --staging swaps the default server and conflicts with any other.
-    if staging and server not in (LE_PRODUCTION, LE_STAGING):
+    if staging and server not in (LETSENCRYPT, LETSENCRYPT_STAGING):
         raise UsageError("--server value conflicts with --staging.")
-    if (staging or dry_run) and server == LE_PRODUCTION:
-        server = LE_STAGING
+    if (staging or dry_run) and server == LETSENCRYPT:
+        server = LETSENCRYPT_STAGING
     quiet = bool(v.get("quiet"))
     resolver = v.get("dns_resolver")
 
@@ -61,7 +61,7 @@ def common_options(
         work_dir=folder("work_dir"),
         logs_dir=folder("logs_dir"),
         server=server,
-        staging=staging or server == LE_STAGING,
+        staging=staging or server == LETSENCRYPT_STAGING,
         ca_bundle=optional_path(v.get("ca_bundle")),
         dns_resolver=_dns_resolver(resolver) if resolver else None,
         non_interactive=bool(v.get("non_interactive")) or quiet or verb is Verb.RENEW,
@@ -98,6 +98,8 @@ def account_options(v: dict[str, Any]) -> AccountOptions:
     kid, hmac = v.get("eab_kid"), v.get("eab_hmac_key")
     if (kid is None) != (hmac is None):
         raise UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key.")
+    if hmac is not None:
+        _check_base64url(hmac)
     alg = (v.get("eab_hmac_alg") or "HS256").upper()
     if alg not in ("HS256", "HS384", "HS512"):
         raise UsageError(f"--eab-hmac-alg {alg}: use HS256, HS384 or HS512.")
@@ -105,6 +107,15 @@ def account_options(v: dict[str, Any]) -> AccountOptions:
         email, bool(v.get("agree_tos")), bool(v.get("register_unsafely_without_email")),
         kid, hmac, alg, v.get("account"),
     )  # fmt: skip
+
+
+def _check_base64url(text: str) -> None:
+    try:
+        base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raise UsageError(
+            "--eab-hmac-key is not base64url; copy it exactly as the CA gave it."
+        ) from None
 
 
 def challenge_options(v: dict[str, Any]) -> ChallengeOptions:

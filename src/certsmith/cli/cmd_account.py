@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
-from certsmith import crypto
 from certsmith.acme import AcmeClient
-from certsmith.acme.jws import AccountKey
 from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import (
@@ -20,10 +17,11 @@ from certsmith.cli.options import (
 )
 from certsmith.cli.prompt import make_prompter
 from certsmith.errors import CertsmithError, UsageError
-from certsmith.renewal.account import as_account_key, find_stored_account, register_account
+from certsmith.renewal.account import new_account_key, register_account
+from certsmith.renewal.ca import client_for
 from certsmith.renewal.settings import LineageSettings
-from certsmith.storage import AccountStore, LineageStore, StoredAccount
-from certsmith.storage.locks import excluding_certbot
+from certsmith.storage import StoredAccount
+from certsmith.storage.interface import LineageStorage, Stores, find_account
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +31,8 @@ def _settings(options: CommonOptions) -> LineageSettings:
     return LineageSettings(server=options.server, ca_bundle=ca_bundle)
 
 
-def _stored(options: CommonOptions) -> StoredAccount:
-    stored = find_stored_account(options.config_dir, options.server)
+def _stored(options: CommonOptions, stores: Stores) -> StoredAccount:
+    stored = find_account(stores.accounts, options.server)
     if stored is None:
         raise UsageError(
             f"No account for {options.server} is stored here; run `certsmith register`."
@@ -44,31 +42,34 @@ def _stored(options: CommonOptions) -> StoredAccount:
 
 def _client(options: CommonOptions, stored: StoredAccount) -> AcmeClient:
     env = common.environment(options)
-    return env.client(_settings(options), as_account_key(stored.key), stored.uri)
+    return client_for(env, _settings(options), stored.key, stored.uri)
 
 
 def register(options: RegisterOptions, console: Console) -> int:
     c = options.common
-    if find_stored_account(c.config_dir, c.server) is not None:
+    events = common.CliEvents(console, make_prompter(c.non_interactive), options.account)
+    env = common.environment(c, events)
+    if find_account(env.stores.accounts, c.server) is not None:
         raise UsageError(
             f"An account for {c.server} already exists here; see `certsmith show_account`."
         )
-    prompter = make_prompter(c.non_interactive)
-    registration = common.registration(options.account, prompter, needs_email=True)
-    env = common.environment(c)
-    settings = _settings(c)
+    registration = common.registration(options.account)
 
-    def factory(key: AccountKey, url: str | None) -> AcmeClient:
-        return env.client(settings, key, url)
+    async def run() -> str:
+        async with client_for(env, _settings(c), new_account_key()) as client:
+            account = await register_account(
+                client, env.stores.accounts, c.server, events, registration
+            )
+        return account.url
 
-    with excluding_certbot(c.config_dir):
-        account = asyncio.run(register_account(factory, c.config_dir, c.server, registration))
-    console.say(f"Account registered: {account.url}")
+    with env.stores.guard():
+        url = asyncio.run(run())
+    console.say(f"Account registered: {url}")
     return 0
 
 
 def show_account(options: ShowAccountOptions, console: Console) -> int:
-    stored = _stored(options.common)
+    stored = _stored(options.common, common.environment(options.common).stores)
 
     async def fetch() -> tuple[str, tuple[str, ...], str]:
         async with _client(options.common, stored) as client:
@@ -86,20 +87,21 @@ def show_account(options: ShowAccountOptions, console: Console) -> int:
 
 def update_account(options: UpdateAccountOptions, console: Console) -> int:
     c = options.common
-    stored = _stored(c)
-    store = AccountStore(c.config_dir)
+    stores = common.environment(c).stores
+    stored = _stored(c, stores)
+    store = stores.accounts
     if options.rollover_key:
-        new_key = as_account_key(crypto.generate_private_key("ecdsa"))
+        new_key = new_account_key()
 
         async def roll() -> None:
             async with _client(c, stored) as client:
                 await client.rollover_key(new_key)
 
-        with excluding_certbot(c.config_dir):
+        with stores.guard():
             asyncio.run(roll())
             # The account id comes from the key (as certbot's does), so the account moves.
             new_id = store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
-            moved = _move_lineages(c.config_dir, stored.id, new_id)
+            moved = _move_lineages(stores.lineages, stored.id, new_id)
             store.delete(c.server, stored.id)
         console.say(f"Rolled the account key over; the account URL stays {stored.uri}.")
         if moved:
@@ -119,14 +121,13 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
     return 0
 
 
-def _move_lineages(config_dir: Path, old_id: str, new_id: str) -> list[str]:
+def _move_lineages(lineages: LineageStorage, old_id: str, new_id: str) -> list[str]:
     """Point renewal confs whose ``account`` is ``old_id`` at the rolled key's id.
 
     The account id is the key's digest, so a rollover moves the account; confs left naming the
     old id would still renew (the server's remaining account is used) but warn every time.
     A lineage that cannot be updated now (locked by a renewal, unreadable) is logged and left.
     """
-    lineages = LineageStore(config_dir)
     moved = []
     for name in lineages.names():
         try:
@@ -145,7 +146,8 @@ def _move_lineages(config_dir: Path, old_id: str, new_id: str) -> list[str]:
 
 def unregister(options: UnregisterOptions, console: Console) -> int:
     c = options.common
-    stored = _stored(c)
+    stores = common.environment(c).stores
+    stored = _stored(c, stores)
     if not make_prompter(c.non_interactive).confirm(
         "Deactivate the account? It cannot be used again, at this CA, ever.", True
     ):
@@ -156,8 +158,8 @@ def unregister(options: UnregisterOptions, console: Console) -> int:
         async with _client(c, stored) as client:
             await client.deactivate_account()
 
-    with excluding_certbot(c.config_dir):
+    with stores.guard():
         asyncio.run(deactivate())
-        AccountStore(c.config_dir).delete(c.server, stored.id)
+        stores.accounts.delete(c.server, stored.id)
     console.say("Account deactivated.")
     return 0

@@ -17,7 +17,7 @@ CAA_EXIT = {"allowed": 0, "forbidden": 1, "error": 2}
 
 async def _ca_identities(options: CommonOptions) -> list[str]:
     """The CA's CAA identities from its directory (`meta.caaIdentities`)."""
-    from certsmith.renewal.lifecycle import read_directory
+    from certsmith.renewal.ca import read_directory
     from certsmith.renewal.settings import LineageSettings
 
     ca_bundle = str(options.ca_bundle) if options.ca_bundle else None

@@ -24,16 +24,17 @@ from certsmith.cli.output import (
 )
 from certsmith.cli.prompt import make_prompter
 from certsmith.errors import CertsmithError, UsageError
-from certsmith.renewal.account import as_account_key, find_stored_account
+from certsmith.renewal.account import as_account_key
 from certsmith.renewal.ari_cache import AriCacheRecord
-from certsmith.renewal.lifecycle import RunEnvironment, certificate_facts, settings_from_conf
-from certsmith.renewal.settings import LineageSettings
-from certsmith.storage import Lineage, LineageStore, StoredAccount
-from certsmith.storage.locks import excluding_certbot
-from certsmith.storage.renewal_state import RenewalStateStore, file_identity
+from certsmith.renewal.ca import client_for
+from certsmith.renewal.due import certificate_facts, settings_from_conf
+from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.settings import LineageSettings, SettingOverrides
+from certsmith.storage import Lineage, StoredAccount
+from certsmith.storage.interface import LineageStorage, RenewalStateCache, Stores, find_account
 
 
-def _load_locked(store: LineageStore, name: str) -> Lineage:
+def _load_locked(store: LineageStorage, name: str) -> Lineage:
     """Loading may repair live/ (heal), so it happens under the lineage's lock; a lineage being
     renewed right now is shown after that run is done with it."""
     try:
@@ -44,8 +45,8 @@ def _load_locked(store: LineageStore, name: str) -> Lineage:
         return store.load(name)
 
 
-def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> CertificateSummary:
-    paths = common.live_paths(store.config_dir, name)
+def _summary(store: LineageStorage, states: RenewalStateCache, name: str) -> CertificateSummary:
+    paths = store.live_paths(name)
     summary_paths = CertificatePaths(
         paths["cert"], paths["chain"], paths["fullchain"], paths["privkey"]
     )
@@ -56,7 +57,7 @@ def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> Certi
     except CertsmithError as exc:
         return CertificateSummary(name, (), summary_paths, store.conf_path(name), problem=str(exc))
     window = None
-    state = states.load(name, lineage.live_paths["cert"])
+    state = states.load(name, store.revision(name))
     if state is not None and state.ari:
         record = AriCacheRecord.from_json(state.ari)
         window = record.window
@@ -77,9 +78,9 @@ def _summary(store: LineageStore, states: RenewalStateStore, name: str) -> Certi
 
 
 def certificates(options: CertificatesOptions, console: Console) -> int:
-    store = LineageStore(options.common.config_dir)
-    states = RenewalStateStore(store.config_dir)
-    summaries = [_summary(store, states, name) for name in store.names()]
+    stores = common.environment(options.common).stores
+    store = stores.lineages
+    summaries = [_summary(store, stores.states, name) for name in store.names()]
     wanted = [*options.domains, *options.ip_addresses]
     chosen = select_certificates(summaries, options.cert_name, wanted)
     now = datetime.datetime.now(datetime.UTC)
@@ -91,7 +92,7 @@ def certificates(options: CertificatesOptions, console: Console) -> int:
     return 0
 
 
-def _revoke_target(options: RevokeOptions, store: LineageStore) -> tuple[bytes, str | None, str]:
+def _revoke_target(options: RevokeOptions, store: LineageStorage) -> tuple[bytes, str | None, str]:
     """(certificate DER, lineage name or None, server URL)."""
     if options.cert_name:
         if options.cert_name not in store.names():
@@ -132,24 +133,23 @@ async def _revoke_with_cert_key(
     env: RunEnvironment, settings: LineageSettings, key: AccountKey, der: bytes, reason: int
 ) -> None:
     # RFC 8555 section 7.6: signed with the certificate's key, as a JWK; no account involved.
-    async with env.client(settings, key, None) as client:
+    async with client_for(env, settings, key) as client:
         await client.revoke(der, reason, cert_key=key)
 
 
-def _remember_revoked(store: LineageStore, name: str) -> None:
+def _remember_revoked(stores: Stores, name: str) -> None:
     """Mark the lineage revoked in the cache: `certificates` shows it, `renew` replaces it."""
-    lineage = store.load(name)
-    states = RenewalStateStore(store.config_dir)
-    state = states.load(name, lineage.live_paths["cert"])
-    identity = file_identity(lineage.live_paths["cert"])
-    if state is None and identity is not None:
-        state = certificate_facts(lineage.certificate(), identity)
+    lineage = stores.lineages.load(name)
+    revision = stores.lineages.revision(name)
+    state = stores.states.load(name, revision)
+    if state is None and revision is not None:
+        state = certificate_facts(lineage.certificate(), revision)
     if state is not None:
-        states.save(name, replace(state, revoked=True))
-        states.flush()
+        stores.states.save(name, replace(state, revoked=True))
+        stores.states.flush()
 
 
-def _holds(store: LineageStore, name: str, cert: x509.Certificate) -> bool:
+def _holds(store: LineageStorage, name: str, cert: x509.Certificate) -> bool:
     try:
         return store.load(name).certificate() == cert
     except CertsmithError:
@@ -157,22 +157,23 @@ def _holds(store: LineageStore, name: str, cert: x509.Certificate) -> bool:
 
 
 def revoke(options: RevokeOptions, console: Console) -> int:
-    store = LineageStore(options.common.config_dir)
+    env = common.environment(options.common)
+    stores = env.stores
+    store = stores.lineages
     der, name, server = _revoke_target(options, store)
     if "server" in options.common.set_on_command_line:
         server = options.common.server
-    env = common.environment(options.common)
     settings = settings_from_conf(store.load(name).conf) if name else None
     ca_bundle = str(options.common.ca_bundle) if options.common.ca_bundle else None
     if settings is None or ca_bundle:
-        settings = (settings or LineageSettings()).with_overrides(
-            server=server, ca_bundle=ca_bundle
+        settings = SettingOverrides(server=server, ca_bundle=ca_bundle).apply(
+            settings or LineageSettings()
         )
     if options.key_path is not None:
         cert_key = _certificate_key(options.key_path, der)
         asyncio.run(_revoke_with_cert_key(env, settings, cert_key, der, options.reason_code))
     else:
-        stored = find_stored_account(options.common.config_dir, server)
+        stored = find_account(stores.accounts, server)
         if stored is None:
             raise UsageError(
                 f"No account for {server} is stored here; revoke with the account that ordered "
@@ -184,16 +185,14 @@ def revoke(options: RevokeOptions, console: Console) -> int:
     )
     if name is None:
         return 0
-    _remember_revoked(store, name)
+    _remember_revoked(stores, name)
     delete_it = options.delete_after_revoke
     if delete_it is None:
         delete_it = make_prompter(options.common.non_interactive).confirm(
             f"Delete {name} and all its versions now?", False
         )
     if delete_it:
-        with excluding_certbot(store.config_dir), store.lock(name):
-            store.delete(name)
-        RenewalStateStore(store.config_dir).delete(name)
+        _delete(stores, name)
         console.say(f"Deleted {name}.")
     return 0
 
@@ -201,12 +200,13 @@ def revoke(options: RevokeOptions, console: Console) -> int:
 async def _revoke(
     env: RunEnvironment, settings: LineageSettings, stored: StoredAccount, der: bytes, reason: int
 ) -> None:
-    async with env.client(settings, as_account_key(stored.key), stored.uri) as client:
+    async with client_for(env, settings, stored.key, stored.uri) as client:
         await client.revoke(der, reason)
 
 
 def delete(options: DeleteOptions, console: Console) -> int:
-    store = LineageStore(options.common.config_dir)
+    stores = common.environment(options.common).stores
+    store = stores.lineages
     name = options.cert_name
     if not name:
         raise UsageError(
@@ -219,8 +219,12 @@ def delete(options: DeleteOptions, console: Console) -> int:
     ):
         console.say("Nothing deleted.")
         return 0
-    with excluding_certbot(store.config_dir), store.lock(name):
-        store.delete(name)
-    RenewalStateStore(store.config_dir).delete(name)
+    _delete(stores, name)
     console.say(f"Deleted all files relating to certificate {name}.")
     return 0
+
+
+def _delete(stores: Stores, name: str) -> None:
+    with stores.guard(), stores.lineages.lock(name):
+        stores.lineages.delete(name)
+    stores.states.delete(name)

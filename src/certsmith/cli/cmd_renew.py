@@ -13,7 +13,8 @@ from certsmith.cli.options import RenewOptions
 from certsmith.cli.output import format_renew_summary
 from certsmith.errors import UsageError
 from certsmith.renewal.check import Verdict, quick_verdict
-from certsmith.storage.renewal_state import RenewalStateStore, lineage_names
+from certsmith.storage.filesystem import file_stores
+from certsmith.storage.interface import Stores
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ def renew(options: RenewOptions, console: Console) -> int:
         from certsmith.renewal.hooks import validate_hooks  # not on the fast path without hooks
 
         validate_hooks(pre_hook=h.pre_hook, post_hook=h.post_hook, deploy_hook=h.deploy_hook)
-    names = lineage_names(options.common.config_dir)
+    stores = file_stores(options.common.config_dir)
+    names = stores.lineages.names()
     if options.cert_name:
         if options.cert_name not in names:
             raise UsageError(
@@ -40,12 +42,11 @@ def renew(options: RenewOptions, console: Console) -> int:
     if not every:
         # The fast path: decided from small cached files, without the ACME engine's imports.
         now = datetime.datetime.now(datetime.UTC)
-        states = RenewalStateStore(options.common.config_dir)
-        verdicts = [quick_verdict(states, options.common.config_dir, n, now) for n in names]
+        verdicts = [quick_verdict(stores, n, now) for n in names]
         if all(v.due is False for v in verdicts):
             return _report_not_due(options, console, verdicts)
-        return _renew_with_engine(options, console, names, {v.name: v for v in verdicts})
-    return _renew_with_engine(options, console, names, {})
+        return _renew_with_engine(options, console, stores, names, {v.name: v for v in verdicts})
+    return _renew_with_engine(options, console, stores, names, {})
 
 
 def _report_not_due(options: RenewOptions, console: Console, verdicts: list[Verdict]) -> int:
@@ -57,27 +58,28 @@ def _report_not_due(options: RenewOptions, console: Console, verdicts: list[Verd
 
 
 def _renew_with_engine(
-    options: RenewOptions, console: Console, names: list[str], known: dict[str, Verdict]
+    options: RenewOptions,
+    console: Console,
+    stores: Stores,
+    names: list[str],
+    known: dict[str, Verdict],
 ) -> int:
     from certsmith.cli import common
     from certsmith.cli.prompt import make_prompter
+    from certsmith.renewal.environment import RunEnvironment
     from certsmith.renewal.hooks import HookRunner
     from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
 
+    c = options.common
     overrides = common.setting_overrides(
-        options.common, options.key, options.challenge, options.hooks, options.issuance
+        c, options.key, options.challenge, options.hooks, options.issuance, options.account
     )
-    overrides["account"] = options.account.account  # --account ID (None: the stored one)
-    check = None
-    if options.issuance.preflight:
-        check = common.preflight(options.common, console, standalone=False)
     plan = RenewPlan(
         overrides=overrides,
         force=options.issuance.force_renewal,
         dry_run=options.issuance.dry_run,
         parallel=options.parallel,
-        preflight=check,
-        probe_report=common.probe_reporter(console) if check else None,
+        preflight=options.issuance.preflight,
         first_renewal_delay=random_sleep_seconds(options, random.Random()),
     )
     hooks = HookRunner(
@@ -86,23 +88,16 @@ def _renew_with_engine(
         dry_run=options.issuance.dry_run,
         run_deploy_hooks=options.hooks.run_deploy_hooks,
     )
-    prompter = make_prompter(True)
-    renewer = Renewer(
-        common.environment(options.common),
-        plan,
-        hooks,
-        common.registration(options.account, prompter, needs_email=False),
-        common.solver_context(prompter, console),
-    )
+    events = common.CliEvents(console, make_prompter(True), options.account, ask_email=False)
+    env = RunEnvironment(c.config_dir, user_agent=common.USER_AGENT, stores=stores, events=events)
+    renewer = Renewer(env, plan, hooks, common.registration(options.account))
     helper = None
     if not (options.issuance.force_renewal or options.issuance.dry_run):
         from certsmith.renewal.helper_process import start_helper
 
         unknown = [n for n in names if n not in known or known[n].due is None]
         helper = start_helper(renewer, unknown)
-    from certsmith.storage.locks import excluding_certbot
-
-    with excluding_certbot(options.common.config_dir):
+    with stores.guard():
         results = asyncio.run(renewer.run(names, known, helper))
     counts = {outcome: 0 for outcome in Outcome}
     for result in results:

@@ -1,13 +1,11 @@
-"""Pieces every engine-backed command shares: the run environment, account registration,
-lineage settings from flags, the pre-flight hook and the manual-challenge display."""
+"""Pieces every engine-backed command shares: the run environment (stores built once), the
+events the engine reports through (prompts, warnings), and the settings given as flags."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from certsmith import __version__
 from certsmith.acme.identifier import Identifier
@@ -23,18 +21,70 @@ from certsmith.cli.options import (
     KeyOptions,
 )
 from certsmith.cli.prompt import Prompter
-from certsmith.errors import PreflightFailed, UsageError
 from certsmith.preflight.checks import CheckResult
 from certsmith.renewal.account import Registration
-from certsmith.renewal.lifecycle import Preflight, ProbeReport, RunEnvironment
-from certsmith.renewal.servers import ServerPool
-from certsmith.renewal.solvers import SolverContext
+from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.events import EngineEvents
+from certsmith.renewal.settings import SettingOverrides
+from certsmith.storage.filesystem import file_stores
 
 USER_AGENT = f"certsmith/{__version__}"
 
 
-def environment(common: CommonOptions) -> RunEnvironment:
-    return RunEnvironment(config_dir=common.config_dir, user_agent=USER_AGENT)
+class CliEvents:
+    """The engine's events on a terminal: prompts through the prompter (which refuses when
+    there is no terminal), warnings on stderr. ``ask_email`` False: a new account without
+    --email gets no contact (renew, as before: nobody is there to ask)."""
+
+    def __init__(
+        self,
+        console: Console,
+        prompter: Prompter,
+        account: AccountOptions,
+        *,
+        ask_email: bool = True,
+    ) -> None:
+        self._console, self._prompter, self._account = console, prompter, account
+        self._ask_email = ask_email
+
+    async def agree_to_terms(self, url: str | None) -> bool:
+        if self._account.agree_tos:
+            return True
+        self._prompter.ask_tos(url or "(no link given by the CA)")  # UsageError when refused
+        return True
+
+    def registration_email(self) -> str | None:
+        if self._account.email or self._account.register_unsafely_without_email:
+            return self._account.email
+        if not self._ask_email:
+            return None
+        return self._prompter.ask_email()
+
+    async def show_manual_instructions(
+        self, task: ChallengeTask, instructions: ManualInstructions
+    ) -> None:
+        self._console.say(instructions.render())
+        await asyncio.to_thread(self._prompter.wait_for_enter, "Press Enter to continue")
+
+    def preflight_warnings(self, results: Sequence[CheckResult]) -> None:
+        for result in results:
+            self._console.note(f"Warning: {result.message}")
+
+    def probe_warnings(self, results: Sequence[CheckResult]) -> None:
+        for result in results:
+            hint = f" {result.next_step}" if result.next_step else ""
+            self._console.note(f"Warning: {result.message}{hint}")
+            self._console.note(
+                "  (Checked from this machine; behind NAT the CA may still get through.)"
+            )
+
+
+def environment(common: CommonOptions, events: EngineEvents | None = None) -> RunEnvironment:
+    """The run's environment: the file stores of --config-dir, built once here."""
+    stores = file_stores(common.config_dir)
+    if events is None:
+        return RunEnvironment(common.config_dir, user_agent=USER_AGENT, stores=stores)
+    return RunEnvironment(common.config_dir, user_agent=USER_AGENT, stores=stores, events=events)
 
 
 def dns_resolver_text(common: CommonOptions) -> str | None:
@@ -44,34 +94,15 @@ def dns_resolver_text(common: CommonOptions) -> str | None:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def registration(account: AccountOptions, prompter: Prompter, needs_email: bool) -> Registration:
-    """What a new account needs; the e-mail is asked only when an account must be made."""
-    email = account.email
-    if needs_email and not email and not account.register_unsafely_without_email:
-        email = prompter.ask_email()
+def registration(account: AccountOptions) -> Registration:
+    """What a new account needs beyond the prompts: the CA's binding (its flags are checked
+    once, in ``build.account_options``)."""
+    if not (account.eab_kid and account.eab_hmac_key):
+        return Registration()
+    from certsmith.acme import ExternalAccountBinding
 
-    async def agree(url: str | None) -> bool:
-        if account.agree_tos:
-            return True
-        prompter.ask_tos(url or "(no link given by the CA)")
-        return True
-
-    eab = None
-    if account.eab_kid or account.eab_hmac_key:
-        if not (account.eab_kid and account.eab_hmac_key):
-            raise UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key.")
-        from certsmith.acme import ExternalAccountBinding
-
-        try:
-            key = base64.urlsafe_b64decode(
-                account.eab_hmac_key + "=" * (-len(account.eab_hmac_key) % 4)
-            )
-        except ValueError:
-            raise UsageError(
-                "--eab-hmac-key is not base64url; copy it exactly as the CA gave it."
-            ) from None
-        eab = ExternalAccountBinding(account.eab_kid, key, account.eab_hmac_alg)
-    return Registration(email=email, agree_tos=agree, eab=eab)
+    key = base64.urlsafe_b64decode(account.eab_hmac_key + "=" * (-len(account.eab_hmac_key) % 4))
+    return Registration(ExternalAccountBinding(account.eab_kid, key, account.eab_hmac_alg))
 
 
 def setting_overrides(
@@ -80,9 +111,10 @@ def setting_overrides(
     challenge: ChallengeOptions,
     hooks: HookOptions,
     issuance: IssuanceOptions,
+    account: AccountOptions,
     identifiers: Sequence[Identifier] = (),
-) -> dict[str, Any]:
-    """LineageSettings fields given on the command line (None = not given)."""
+) -> SettingOverrides:
+    """The lineage settings given on the command line (None = not given)."""
     webroot_map: dict[str, str] | None = None
     if challenge.webroot_paths or challenge.webroot_map:  # -w and/or --webroot-map
         webroot_map = {}
@@ -97,90 +129,32 @@ def setting_overrides(
         # `renew -w PATH`: certbot applies a bare -w to every name of each lineage.
         webroot_default, webroot_map = str(challenge.webroot_paths[-1]), None
     server_given = "server" in common.set_on_command_line or common.staging
-    return {
-        "server": common.server if server_given else None,
-        "authenticator": str(challenge.authenticator) if challenge.authenticator else None,
-        "key_type": key.key_type,
-        "rsa_key_size": key.rsa_key_size,
-        "elliptic_curve": key.elliptic_curve,
-        "reuse_key": False if key.new_key else key.reuse_key,
+    return SettingOverrides(
+        server=common.server if server_given else None,
+        account=account.account,  # --account ID (None: the stored one)
+        authenticator=str(challenge.authenticator) if challenge.authenticator else None,
+        key_type=key.key_type,
+        rsa_key_size=key.rsa_key_size,
+        elliptic_curve=key.elliptic_curve,
+        reuse_key=False if key.new_key else key.reuse_key,
         # Not giving the flag keeps what the lineage stored; certbot has no --no- form either.
-        "allow_subset_of_names": True if issuance.allow_subset_of_names else None,
-        "preferred_chain": issuance.preferred_chain,
-        "preferred_profile": issuance.preferred_profile,
-        "required_profile": issuance.required_profile,
-        "pref_challs": tuple(challenge.preferred_challenges) or None,
-        "webroot_map": webroot_map,
-        "webroot_default": webroot_default,
-        "http01_port": challenge.http01_port,
-        "http01_address": challenge.http01_address,
-        "tls_alpn_port": challenge.tls_alpn01_port,
-        "manual_auth_hook": challenge.manual_auth_hook,
-        "manual_cleanup_hook": challenge.manual_cleanup_hook,
-        "pre_hook": hooks.pre_hook,
-        "post_hook": hooks.post_hook,
-        "renew_hook": hooks.deploy_hook,
-        "autorenew": issuance.autorenew,
-        "dns_credentials": str(challenge.dns_credentials) if challenge.dns_credentials else None,
-        "ca_bundle": str(common.ca_bundle) if common.ca_bundle else None,
-        "dns_resolver": dns_resolver_text(common),
-    }
-
-
-def solver_context(prompter: Prompter, console: Console) -> SolverContext:
-    async def show(task: ChallengeTask, instructions: ManualInstructions) -> None:
-        console.say(instructions.render())
-        await asyncio.to_thread(prompter.wait_for_enter, "Press Enter to continue")
-
-    return SolverContext(show_instructions=show, servers=ServerPool())
-
-
-def preflight(common: CommonOptions, console: Console, standalone: bool) -> Preflight:
-    """Checks run before the order: a failure stops before any rate-limit budget is spent."""
-
-    async def check(
-        identifiers: Sequence[Identifier],
-        methods: Sequence[str],
-        caa_identities: Sequence[str],
-        dns_resolver: str | None = None,
-    ) -> None:
-        from certsmith.dnsutil import make_resolver
-        from certsmith.preflight import run_preflight
-
-        results = await run_preflight(
-            identifiers,
-            methods[0] if methods else "http-01",
-            list(caa_identities),
-            # The lineage's saved --dns-resolver (renew) unless one was given now.
-            resolver=make_resolver(dns_resolver_text(common) or dns_resolver),
-            standalone=standalone,
-        )
-        blocking = [r for r in results if r.blocking]
-        for result in results:
-            if not result.ok and not result.blocking:
-                console.note(f"Warning: {result.message}")
-        if blocking:
-            lines = [r.message + (f" {r.next_step}" if r.next_step else "") for r in blocking]
-            raise PreflightFailed("\n".join(lines))
-
-    return check
-
-
-def probe_reporter(console: Console) -> ProbeReport:
-    """Prints what the http-01 probe saw when it is not what the CA must see (a warning)."""
-
-    def report(results: list[CheckResult]) -> None:
-        for result in results:
-            if not result.ok:
-                hint = f" {result.next_step}" if result.next_step else ""
-                console.note(f"Warning: {result.message}{hint}")
-                console.note(
-                    "  (Checked from this machine; behind NAT the CA may still get through.)"
-                )
-
-    return report
-
-
-def live_paths(config_dir: Path, name: str) -> dict[str, Path]:
-    live = config_dir / "live" / name
-    return {kind: live / f"{kind}.pem" for kind in ("cert", "privkey", "chain", "fullchain")}
+        allow_subset_of_names=True if issuance.allow_subset_of_names else None,
+        preferred_chain=issuance.preferred_chain,
+        preferred_profile=issuance.preferred_profile,
+        required_profile=issuance.required_profile,
+        preferred_challenges=tuple(challenge.preferred_challenges) or None,
+        webroot_map=webroot_map,
+        webroot_default=webroot_default,
+        http01_port=challenge.http01_port,
+        http01_address=challenge.http01_address,
+        tls_alpn01_port=challenge.tls_alpn01_port,
+        manual_auth_hook=challenge.manual_auth_hook,
+        manual_cleanup_hook=challenge.manual_cleanup_hook,
+        pre_hook=hooks.pre_hook,
+        post_hook=hooks.post_hook,
+        deploy_hook=hooks.deploy_hook,
+        autorenew=issuance.autorenew,
+        dns_credentials=str(challenge.dns_credentials) if challenge.dns_credentials else None,
+        ca_bundle=str(common.ca_bundle) if common.ca_bundle else None,
+        dns_resolver=dns_resolver_text(common),
+    )

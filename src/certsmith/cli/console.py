@@ -97,7 +97,7 @@ class Console:
 
     def explain(self, error: BaseException) -> None:
         """One sentence of what happened and one of what to do; the raw detail under -v."""
-        from certsmith.preflight import explain
+        from certsmith.cli.explain import explain
         from certsmith.preflight.messages import Catalogue
 
         if self._catalogue is None:

@@ -7,21 +7,21 @@ Exit codes: 0 success, 1 a command failed (any lineage failed for `renew`), 2 ba
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from certsmith.cli.args import USAGE_EXIT_CODE, parse_args
-from certsmith.cli.console import Console, setup_logging
-from certsmith.cli.options import CertonlyOptions, HelpRequest, RenewOptions, Verb
+from certsmith.cli.args import USAGE_EXIT_CODE, help_request_text
 from certsmith.errors import CertsmithError, UsageError
 
-log = logging.getLogger("certsmith")
+if TYPE_CHECKING:
+    from certsmith.cli.console import Console
 
 
 def _dispatch(command: object, console: Console) -> int:
     # Imported per command so that `--help` and parse errors stay fast.
+    from certsmith.cli.options import CertonlyOptions, RenewOptions, Verb
+
     verb = getattr(command, "verb", None)
     if isinstance(command, CertonlyOptions):
         from certsmith.cli.cmd_certonly import certonly
@@ -55,8 +55,20 @@ def _dispatch(command: object, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run certsmith with ``argv`` (default sys.argv[1:]); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    text = help_request_text(args)  # --help and --version: no option classes, no logging
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    import logging
+
+    from certsmith.cli.args import parse_args
+    from certsmith.cli.console import Console, setup_logging
+    from certsmith.cli.options import HelpRequest
+
+    log = logging.getLogger("certsmith")
     try:
-        command = parse_args(argv)
+        command = parse_args(args)
     except UsageError as err:
         sys.stderr.write(f"certsmith: error: {err}\n")
         return USAGE_EXIT_CODE

@@ -16,8 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
-LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
-LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+from certsmith.ca_urls import LETSENCRYPT
 
 # RFC 5280 section 5.3.1 codes the CA accepts; the names are certbot's.
 REVOCATION_REASONS: dict[str, int] = {
@@ -88,7 +87,7 @@ class CommonOptions:
     config_dir: Path
     work_dir: Path
     logs_dir: Path
-    server: str = LE_PRODUCTION
+    server: str = LETSENCRYPT
     staging: bool = False
     ca_bundle: Path | None = None
     dns_resolver: tuple[str, int] | None = None

@@ -1,11 +1,11 @@
-"""Checks before ordering (CAA per RFC 8659/8657, DNS, reachability) and error explanations.
+"""Checks before ordering (CAA per RFC 8659/8657, DNS, reachability), and the message catalogue.
 
 Public surface::
 
     check_caa(domain, issuer, *, resolver, account_uri=None, method=None) -> CaaResult
     run_preflight(identifiers, method, ca_identities, *, resolver, ...) -> list[CheckResult]
-    explain(error) -> Explanation
-    Catalogue(locale=None)            the en/ko message catalogue
+    Catalogue(locale=None)            the en/ko message catalogue (check results; the CLI's
+                                      certsmith.cli.explain reads its error sentences from it)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from certsmith.preflight.caa import LETSENCRYPT, RFC8659, CaaPolicy, CaaResult, check_caa
 from certsmith.preflight.caa_record import CaaRecord, parse_caa_text, parse_caa_wire
 from certsmith.preflight.checks import CheckResult, run_preflight
-from certsmith.preflight.explain import Explanation, explain
 from certsmith.preflight.messages import Catalogue, select_locale
 
 __all__ = [
@@ -24,9 +23,7 @@ __all__ = [
     "CaaResult",
     "Catalogue",
     "CheckResult",
-    "Explanation",
     "check_caa",
-    "explain",
     "parse_caa_text",
     "parse_caa_wire",
     "run_preflight",

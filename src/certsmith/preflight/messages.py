@@ -1,4 +1,7 @@
-"""The message catalogue: every sentence the pre-flight checks and explanations show a person.
+"""The message catalogue: every sentence the pre-flight checks and error explanations show.
+
+The checks here turn their findings into sentences with it; ``certsmith.cli.explain`` (the CLI's
+presentation of errors) reads its ``problem.*`` and ``error.*`` entries.
 
 Messages live in ``certsmith/locale/<lang>.json`` (``en`` and ``ko``), one flat object of
 ``key -> template`` with ``{placeholders}``. The language comes from ``LC_ALL``, then

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from certsmith.errors import CertsmithError
 from certsmith.renewal.ari_cache import AriCacheRecord, should_fetch_ari
@@ -20,13 +19,9 @@ from certsmith.renewal.policy import (
     decide,
     parse_renew_before_expiry,
 )
+from certsmith.storage.interface import Stores
 from certsmith.storage.renewal_conf import RenewalConf
-from certsmith.storage.renewal_state import (
-    RenewalState,
-    RenewalStateStore,
-    read_renewal_inputs,
-    update_interrupted,
-)
+from certsmith.storage.renewal_state import RenewalState
 
 
 @dataclass(frozen=True)
@@ -70,18 +65,15 @@ def ari_record(state: RenewalState) -> AriCacheRecord | None:
         return None
 
 
-def quick_verdict(
-    states: RenewalStateStore,
-    config_dir: Path,
-    name: str,
-    now: datetime.datetime,
-) -> Verdict:
-    """Decide from the cache alone, or say the engine must look (``due=None``)."""
+def quick_verdict(stores: Stores, name: str, now: datetime.datetime) -> Verdict:
+    """Decide from the cache alone, or say the engine must look (``due=None``). Costs a read of
+    the renewal conf and a revision (a stat for the file backend); no certificate is parsed."""
     try:
-        conf, state = read_renewal_inputs(config_dir, name, states)
+        conf = stores.lineages.read_conf(name)
+        state = stores.states.load(name, stores.lineages.revision(name, conf))
     except CertsmithError as exc:
         return Verdict(name, None, str(exc))
-    if update_interrupted(config_dir, conf):
+    if stores.lineages.update_interrupted(name, conf):
         return Verdict(name, None, "an interrupted update is to be finished", conf, heal=True)
     if state is None:
         return Verdict(name, None, "no cached facts for the deployed certificate", conf)

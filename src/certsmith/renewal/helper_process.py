@@ -7,6 +7,9 @@ sends back its verdicts and cache entries, and this process alone writes the cac
 renews and runs hooks. If the helper fails or is late, this process checks its share itself.
 
 The fork happens before any event loop, thread or connection exists in this process.
+
+The helper needs only a ``LineageChecker`` (the renewal runner's ``Renewer`` is one); naming that
+protocol here, instead of the runner, keeps the runner -> helper_process import one-way.
 """
 
 from __future__ import annotations
@@ -19,17 +22,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from certsmith.renewal.check import Verdict
-
-if TYPE_CHECKING:
-    from certsmith.renewal.runner import Renewer
 
 log = logging.getLogger(__name__)
 
 SPLIT_AT = 200  # lineages needing the CA before a helper process pays for itself
 HELPER_TIMEOUT = 600.0  # seconds; then this process checks the helper's share itself
+
+
+class LineageChecker(Protocol):
+    """What the helper process runs: check lineages, then hand back their cache entries."""
+
+    async def check(self, names: Sequence[str]) -> list[Verdict]:
+        """The verdict for each of ``names``, asking the CA where the cache cannot tell."""
+        ...
+
+    async def close_clients(self) -> None:
+        """Close the connections ``check`` opened (the helper's event loop ends after this)."""
+        ...
+
+    def cache_entries(self, names: Sequence[str]) -> dict[str, Any]:
+        """What ``check`` learnt about ``names``, for the parent process to write to the cache."""
+        ...
 
 
 @dataclass
@@ -59,7 +75,7 @@ class HelperCheck:
         return [Verdict(*v) for v in verdicts], entries
 
 
-def start_helper(renewer: Renewer, names: Sequence[str]) -> HelperCheck | None:
+def start_helper(checker: LineageChecker, names: Sequence[str]) -> HelperCheck | None:
     """Fork a helper for every other name of ``names`` when that is worth it, else None."""
     if len(names) < SPLIT_AT or (os.cpu_count() or 1) < 2:
         return None
@@ -68,22 +84,22 @@ def start_helper(renewer: Renewer, names: Sequence[str]) -> HelperCheck | None:
     share = list(names[1::2])
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_helper_main, args=(renewer, share, send), daemon=True)
+    process = context.Process(target=_helper_main, args=(checker, share, send), daemon=True)
     process.start()
     send.close()
     return HelperCheck(process, receive, share)
 
 
-def _helper_main(renewer: Renewer, names: list[str], conn: Connection) -> None:
+def _helper_main(checker: LineageChecker, names: list[str], conn: Connection) -> None:
     async def check() -> list[Verdict]:
         try:
-            return await renewer.check(names)
+            return await checker.check(names)
         finally:
-            await renewer.close_clients()
+            await checker.close_clients()
 
     try:
         verdicts = asyncio.run(check())
-        entries = renewer.states.entries(names)
+        entries = checker.cache_entries(names)
         conn.send(([(v.name, v.due, v.reason) for v in verdicts], entries))
     finally:
         conn.close()

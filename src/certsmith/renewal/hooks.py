@@ -288,11 +288,20 @@ class HookRunner:
         return await asyncio.to_thread(self.before_renewal, pre_hook=pre_hook, post_hook=post_hook)
 
     async def deploy_async(
-        self, *, lineage_dir: Path | str, domains: Sequence[str], deploy_hook: str | None = None
+        self,
+        *,
+        lineage_dir: Path | str,
+        domains: Sequence[str],
+        deploy_hook: str | None = None,
+        count_as_renewed: bool = True,
     ) -> list[HookResult]:
         """:meth:`deploy` in a worker thread, for asyncio callers."""
         return await asyncio.to_thread(
-            self.deploy, lineage_dir=lineage_dir, domains=domains, deploy_hook=deploy_hook
+            self.deploy,
+            lineage_dir=lineage_dir,
+            domains=domains,
+            deploy_hook=deploy_hook,
+            count_as_renewed=count_as_renewed,
         )
 
     async def finish_async(self) -> list[HookResult]:

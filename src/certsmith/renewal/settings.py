@@ -8,15 +8,19 @@ wrote and write what certbot reads, and keep keys we do not know untouched.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from certsmith.ca_urls import LETSENCRYPT, LETSENCRYPT_STAGING, LETSENCRYPT_V1
 from certsmith.errors import UsageError
 
-LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
-LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-# Retired in 2021; certbot reads it as LETSENCRYPT (renewal.py _restore_str).
-LETSENCRYPT_V1 = "https://acme-v01.api.letsencrypt.org/directory"
+__all__ = [
+    "LETSENCRYPT",
+    "LETSENCRYPT_STAGING",
+    "LETSENCRYPT_V1",
+    "LineageSettings",
+    "SettingOverrides",
+]
 
 # Every [renewalparams] key LineageSettings reads or writes. Any other key (certbot's config_dir,
 # installer, nginx_*, dns_*_propagation_seconds, ...) is carried through a renewal unchanged so
@@ -110,7 +114,7 @@ class LineageSettings:
     preferred_chain: str | None = None
     preferred_profile: str | None = None
     required_profile: str | None = None
-    pref_challs: tuple[str, ...] = ()
+    preferred_challenges: tuple[str, ...] = ()  # pref_challs in the conf
     webroot_map: Mapping[str, str] = field(default_factory=dict)
     # The plugin name the conf used when certsmith knows it by another (certbot-dns-acmedns's
     # "dns-acmedns"): written back unchanged so certbot with that plugin still renews it.
@@ -118,12 +122,12 @@ class LineageSettings:
     webroot_default: str | None = None  # `renew -w PATH`: this run only, for every name
     http01_port: int | None = None
     http01_address: str | None = None
-    tls_alpn_port: int | None = None
+    tls_alpn01_port: int | None = None  # tls_alpn_01_port in the conf
     manual_auth_hook: str | None = None
     manual_cleanup_hook: str | None = None
     pre_hook: str | None = None
     post_hook: str | None = None
-    renew_hook: str | None = None
+    deploy_hook: str | None = None  # renew_hook in the conf (certbot's spelling)
     # certbot's --no-autorenew: `renew` leaves the lineage alone unless forced or a dry run.
     autorenew: bool = True
     dns_credentials: str | None = None
@@ -132,9 +136,9 @@ class LineageSettings:
     # [renewalparams] keys outside MANAGED_KEYS, written back as they were read.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def with_overrides(self, **changes: Any) -> LineageSettings:
-        """Settings given on the command line win over the stored ones (None = not given)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def replace(self, **changes: Any) -> LineageSettings:
+        """A copy with ``changes`` (field names of this class; None sets None)."""
+        return replace(self, **changes)
 
     @property
     def plugin_name(self) -> str:
@@ -171,16 +175,16 @@ class LineageSettings:
             preferred_chain=_as_str(params.get("preferred_chain")),
             preferred_profile=_as_str(params.get("preferred_profile")),
             required_profile=_as_str(params.get("required_profile")),
-            pref_challs=tuple(_as_list(params.get("pref_challs"))),
+            preferred_challenges=tuple(_as_list(params.get("pref_challs"))),
             webroot_map={str(k): str(v) for k, v in dict(webroot_map).items()},
             http01_port=_as_int(params.get("http01_port"), "http01_port"),
             http01_address=_as_str(params.get("http01_address")),
-            tls_alpn_port=_as_int(params.get("tls_alpn_01_port"), "tls_alpn_01_port"),
+            tls_alpn01_port=_as_int(params.get("tls_alpn_01_port"), "tls_alpn_01_port"),
             manual_auth_hook=_as_str(params.get("manual_auth_hook")),
             manual_cleanup_hook=_as_str(params.get("manual_cleanup_hook")),
             pre_hook=_as_str(params.get("pre_hook")),
             post_hook=_as_str(params.get("post_hook")),
-            renew_hook=_as_str(params.get("renew_hook")) or _as_str(params.get("deploy_hook")),
+            deploy_hook=_as_str(params.get("renew_hook")) or _as_str(params.get("deploy_hook")),
             autorenew=_as_bool(params.get("autorenew"), default=True),
             dns_credentials=credentials,
             ca_bundle=_as_str(params.get("certsmith_ca_bundle")),
@@ -205,12 +209,12 @@ class LineageSettings:
             "required_profile": self.required_profile,
             "http01_port": str(self.http01_port) if self.http01_port else None,
             "http01_address": self.http01_address,
-            "tls_alpn_01_port": str(self.tls_alpn_port) if self.tls_alpn_port else None,
+            "tls_alpn_01_port": str(self.tls_alpn01_port) if self.tls_alpn01_port else None,
             "manual_auth_hook": self.manual_auth_hook,
             "manual_cleanup_hook": self.manual_cleanup_hook,
             "pre_hook": self.pre_hook,
             "post_hook": self.post_hook,
-            "renew_hook": self.renew_hook,
+            "renew_hook": self.deploy_hook,
             # certbot writes it only when the user gave --autorenew/--no-autorenew.
             "autorenew": None if self.autorenew else "False",
             "certsmith_ca_bundle": self.ca_bundle,
@@ -220,11 +224,55 @@ class LineageSettings:
             out["rsa_key_size"] = str(self.rsa_key_size)
         else:
             out["elliptic_curve"] = self.elliptic_curve
-        if self.pref_challs:
-            out["pref_challs"] = list(self.pref_challs)
+        if self.preferred_challenges:
+            out["pref_challs"] = list(self.preferred_challenges)
         if self.authenticator == "webroot" and self.webroot_map:
             out["webroot_path"] = sorted(set(self.webroot_map.values()))
             out["webroot_map"] = dict(self.webroot_map)
         if self.dns_credentials and self.authenticator.startswith("dns-"):
             out[self.plugin_name.replace("-", "_") + "_credentials"] = self.dns_credentials
         return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class SettingOverrides:
+    """Settings a command line gives for this run; None means "not given, keep the lineage's".
+    Each field has the name and type of the LineageSettings field it overrides (a test holds
+    this), so one setting has one spelling from the flag to the conf."""
+
+    server: str | None = None
+    account: str | None = None
+    authenticator: str | None = None
+    key_type: str | None = None
+    rsa_key_size: int | None = None
+    elliptic_curve: str | None = None
+    reuse_key: bool | None = None
+    allow_subset_of_names: bool | None = None
+    preferred_chain: str | None = None
+    preferred_profile: str | None = None
+    required_profile: str | None = None
+    preferred_challenges: tuple[str, ...] | None = None
+    webroot_map: Mapping[str, str] | None = None
+    webroot_default: str | None = None
+    http01_port: int | None = None
+    http01_address: str | None = None
+    tls_alpn01_port: int | None = None
+    manual_auth_hook: str | None = None
+    manual_cleanup_hook: str | None = None
+    pre_hook: str | None = None
+    post_hook: str | None = None
+    deploy_hook: str | None = None
+    autorenew: bool | None = None
+    dns_credentials: str | None = None
+    ca_bundle: str | None = None
+    dns_resolver: str | None = None
+
+    def apply(self, settings: LineageSettings) -> LineageSettings:
+        """``settings`` with every given value of this run in place of the stored one."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return settings.replace(**{k: v for k, v in given.items() if v is not None})
+
+    def merged(self, other: SettingOverrides) -> SettingOverrides:
+        """These overrides with ``other``'s given values on top."""
+        given = {f.name: getattr(other, f.name) for f in fields(other)}
+        return replace(self, **{k: v for k, v in given.items() if v is not None})

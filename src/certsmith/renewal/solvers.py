@@ -136,11 +136,11 @@ async def solvers_for(
             # --preferred-challenges tls-alpn-01 the http-01 port (80) may be taken or
             # privileged (certbot's standalone also binds only what it performs).
             pool = context.servers or ServerPool()
-            if "http-01" in (settings.pref_challs or ("http-01",)):
+            if "http-01" in (settings.preferred_challenges or ("http-01",)):
                 http = pool.use("http-01", address, settings.http01_port or 80)
                 solvers["http-01"] = await stack.enter_async_context(http)
-            if "tls-alpn-01" in settings.pref_challs:
-                tls = pool.use("tls-alpn-01", address, settings.tls_alpn_port or 443)
+            if "tls-alpn-01" in settings.preferred_challenges:
+                tls = pool.use("tls-alpn-01", address, settings.tls_alpn01_port or 443)
                 solvers["tls-alpn-01"] = await stack.enter_async_context(tls)
         elif kind == "webroot":
             if not settings.webroot_map:

@@ -21,25 +21,20 @@ import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from certsmith.crypto import PrivateKey
 from certsmith.errors import StorageError
 from certsmith.storage.files import atomic_write, create_private_file, ensure_dir
+
+if TYPE_CHECKING:  # `cryptography` is imported when a key is used, not by `renew`'s fast path
+    from certsmith.crypto import PrivateKey
 
 logger = logging.getLogger(__name__)
 
 ACCOUNT_KEY_MODE = 0o400
 _CRV_BY_CURVE = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-_CURVE_BY_CRV: dict[str, type[ec.EllipticCurve]] = {
-    "P-256": ec.SECP256R1,
-    "P-384": ec.SECP384R1,
-    "P-521": ec.SECP521R1,
-}
+_CURVE_NAME_BY_CRV = {crv: curve for curve, crv in _CRV_BY_CURVE.items()}
 # certbot reuses accounts of Let's Encrypt's ACME v1 endpoints for v2 (constants.LE_REUSE_SERVERS).
 _REUSED_SERVERS = {
     "acme-v02.api.letsencrypt.org/directory": "acme-v01.api.letsencrypt.org/directory",
@@ -65,6 +60,8 @@ def _uint(value: int, length: int | None = None) -> str:
 
 def private_jwk(key: PrivateKey) -> dict[str, str]:
     """The RFC 7518 JWK of ``key`` with its private members, as certbot (josepy) stores it."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if isinstance(key, rsa.RSAPrivateKey):
         priv = key.private_numbers()
         pub = priv.public_numbers
@@ -95,6 +92,8 @@ def private_jwk(key: PrivateKey) -> dict[str, str]:
 
 def key_from_jwk(jwk: dict[str, Any]) -> PrivateKey:
     """The private key of an RSA or EC JWK. Raises StorageError when it is not one."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     try:
         if jwk["kty"] == "RSA":
             n, e = _unb64(jwk["n"]), _unb64(jwk["e"])
@@ -109,7 +108,7 @@ def key_from_jwk(jwk: dict[str, Any]) -> PrivateKey:
                 public_numbers=rsa.RSAPublicNumbers(e, n),
             ).private_key()
         if jwk["kty"] == "EC":
-            curve = _CURVE_BY_CRV[jwk["crv"]]()
+            curve = ec.get_curve_for_oid(_curve_oid(_CURVE_NAME_BY_CRV[jwk["crv"]]))()
             public = ec.EllipticCurvePublicNumbers(_unb64(jwk["x"]), _unb64(jwk["y"]), curve)
             # Loading checks that d and (x, y) belong together.
             return ec.EllipticCurvePrivateNumbers(_unb64(jwk["d"]), public).private_key()
@@ -120,10 +119,19 @@ def key_from_jwk(jwk: dict[str, Any]) -> PrivateKey:
 
 def account_id(key: PrivateKey) -> str:
     """certbot's account id: MD5 hex of the public key's SubjectPublicKeyInfo PEM."""
+    from cryptography.hazmat.primitives import serialization
+
     pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return hashlib.md5(pem, usedforsecurity=False).hexdigest()
+
+
+def _curve_oid(name: str) -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return {"secp256r1": ec.EllipticCurveOID.SECP256R1, "secp384r1": ec.EllipticCurveOID.SECP384R1,
+            "secp521r1": ec.EllipticCurveOID.SECP521R1}[name]  # fmt: skip
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -19,13 +19,11 @@ import contextlib
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
-from certsmith import crypto
-from certsmith.acme.identifier import Identifier
 from certsmith.errors import LineageCorrupt, StorageError, UsageError
 from certsmith.storage import archive as arc
 from certsmith.storage.archive import ALL_FOUR, DeployState
@@ -34,12 +32,17 @@ from certsmith.storage.files import (
     atomic_write,
     create_private_file,
     ensure_dir,
-    replace_symlink,
 )
+from certsmith.storage.links import link_version, point_links, take_certbot_previous_links
 from certsmith.storage.locks import LineageLock, acquire
 from certsmith.storage.readme import live_readme
 from certsmith.storage.renewal_conf import RenewalConf, Value
-from certsmith.storage.renewal_state import lineage_names
+from certsmith.storage.renewal_state import file_revision, lineage_names, update_interrupted
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from certsmith.acme.identifier import Identifier
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class Lineage:
     versions: tuple[int, ...]  # versions with all four files, newest first
     cert_pem: bytes
     identifiers: tuple[Identifier, ...]
+    # Reads the deployed private key when asked (most callers never need it).
+    read_key: Callable[[], bytes] = field(compare=False, repr=False, default=bytes)
 
     @property
     def live_dir(self) -> Path:
@@ -71,10 +76,12 @@ class Lineage:
         return arc.archive_file(self.archive_dir, kind, version or self.deployed_version)
 
     def certificate(self) -> x509.Certificate:
+        from certsmith import crypto
+
         return crypto.load_certificates(self.cert_pem)[0]
 
     def private_key_pem(self) -> bytes:
-        return self.archive_path("privkey").read_bytes()
+        return self.read_key()
 
 
 def check_lineage_name(name: str) -> None:
@@ -84,7 +91,8 @@ def check_lineage_name(name: str) -> None:
 
 
 class LineageStore:
-    """The lineages under one config_dir (certbot's /etc/letsencrypt layout)."""
+    """The lineages under one config_dir (certbot's /etc/letsencrypt layout); the file backend
+    of ``interface.LineageStorage``."""
 
     def __init__(self, config_dir: Path) -> None:
         self.config_dir = Path(config_dir)
@@ -101,6 +109,31 @@ class LineageStore:
     def names(self) -> list[str]:
         """Names of all lineages (one per ``renewal/*.conf``), sorted."""
         return lineage_names(self.config_dir)
+
+    def exists(self, name: str) -> bool:
+        check_lineage_name(name)
+        return self.conf_path(name).exists()
+
+    def live_paths(self, name: str) -> dict[str, Path]:
+        """The live files of ``name`` as its conf names them (the default layout without one)."""
+        try:
+            conf = self.read_conf(name)
+        except LineageCorrupt:
+            return {kind: self.live_root / name / f"{kind}.pem" for kind in ALL_FOUR}
+        return {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
+
+    def revision(self, name: str, conf: RenewalConf | None = None) -> str | None:
+        """Changes whenever live/<name>/cert.pem points at another file (one stat); None when
+        the lineage or its certificate is missing."""
+        if conf is None:
+            try:
+                conf = self.read_conf(name)
+            except LineageCorrupt:
+                return None
+        return file_revision(Path(conf.path("cert")))
+
+    def update_interrupted(self, name: str, conf: RenewalConf) -> bool:
+        return update_interrupted(self.config_dir, conf)
 
     def read_conf(self, name: str) -> RenewalConf:
         """The parsed renewal conf. Raises LineageCorrupt if missing or unparsable."""
@@ -143,8 +176,11 @@ class LineageStore:
         conf = self.read_conf(name)
         archive_dir, live = self._paths(name, conf)
         version = self._heal(name, archive_dir, live)
+        from certsmith import crypto
+
         cert_pem = arc.archive_file(archive_dir, "cert", version).read_bytes()
         cert = crypto.load_certificates(cert_pem)[0]
+        key_path = arc.archive_file(archive_dir, "privkey", version)
         return Lineage(
             name=name,
             conf_path=self.conf_path(name),
@@ -155,6 +191,7 @@ class LineageStore:
             versions=tuple(arc.common_versions(archive_dir)),
             cert_pem=cert_pem,
             identifiers=tuple(crypto.certificate_identifiers(cert)),
+            read_key=key_path.read_bytes,
         )
 
     def heal(self, name: str) -> int:
@@ -170,27 +207,14 @@ class LineageStore:
             logger.info("Removed %s, left by an interrupted run.", path)
         return self._heal(name, archive_dir, live)
 
-    def _link_version(self, link: Path, kind: str, archive_dir: Path) -> int | None:
-        try:
-            target = link.readlink()
-        except OSError:
-            return None
-        resolved = (link.parent / target).parent
-        try:
-            if not resolved.samefile(archive_dir):
-                return None
-        except OSError:
-            return None
-        return arc.version_of(target, kind)
-
     def _heal(self, name: str, archive_dir: Path, live: dict[str, Path]) -> int:
-        linked = {kind: self._link_version(live[kind], kind, archive_dir) for kind in ALL_FOUR}
+        linked = {kind: link_version(live[kind], kind, archive_dir) for kind in ALL_FOUR}
         state = arc.read_state(archive_dir)
         candidates: list[int] = []
         if state is not None and state.state == "switching":
             candidates += [state.deployed] + ([state.previous] if state.previous else [])
         else:
-            candidates += self._certbot_previous_links(live, archive_dir)
+            candidates += take_certbot_previous_links(live, archive_dir)
             known = {v for v in linked.values() if v is not None}
             candidates += sorted(known, reverse=True)
         candidates += arc.common_versions(archive_dir)
@@ -203,37 +227,13 @@ class LineageStore:
             logger.warning("Lineage %s: not deploying %s.", name, check.reason)
         if chosen is None:
             raise LineageCorrupt(f"Lineage {name!r} has no complete version to deploy.")
-        changed = self._point_links(live, archive_dir, chosen, linked)
+        changed = point_links(live, archive_dir, chosen, linked)
         if state is not None and (state.state != "deployed" or changed):
             arc.write_state(archive_dir, DeployState(chosen, state.previous, "deployed"))
         if changed:
             logger.warning("Lineage %s: live links repaired to version %d.", name, chosen)
         (archive_dir / arc.BUSY_MARKER).unlink(missing_ok=True)
         return chosen
-
-    def _certbot_previous_links(self, live: dict[str, Path], archive_dir: Path) -> list[int]:
-        # certbot's update_all_links_to leaves live/previous_<kind>.pem while switching; if all
-        # four are there, certbot itself would roll back to them.
-        previous = {k: live[k].parent / f"previous_{k}.pem" for k in ALL_FOUR}
-        if not all(p.is_symlink() for p in previous.values()):
-            return []
-        found = {self._link_version(previous[k], k, archive_dir) for k in ALL_FOUR}
-        for path in previous.values():
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        return [v for v in found if v is not None][:1] if len(found) == 1 else []
-
-    def _point_links(
-        self, live: dict[str, Path], archive_dir: Path, version: int, linked: dict[str, int | None]
-    ) -> bool:
-        changed = False
-        for kind in ALL_FOUR:
-            if linked.get(kind) == version and live[kind].exists():
-                continue
-            target = arc.archive_file(archive_dir, kind, version)
-            replace_symlink(live[kind], os.path.relpath(target, live[kind].parent))
-            changed = True
-        return changed
 
     # --- naming -----------------------------------------------------------------------------
 
@@ -271,7 +271,9 @@ class LineageStore:
             timeout=timeout,
         )
 
-    def new_conf(self, name: str, renewalparams: dict[str, Value | dict[str, str]]) -> RenewalConf:
+    def new_conf(
+        self, name: str, renewalparams: Mapping[str, Value | dict[str, str]]
+    ) -> RenewalConf:
         """A renewal conf for ``name`` in the default layout (paths filled in)."""
         live_dir = self.live_root / name
         return RenewalConf.new(
@@ -329,7 +331,7 @@ class LineageStore:
         for kind, data in (("cert", cert_pem), ("chain", chain_pem), ("fullchain", fullchain_pem)):
             atomic_write(arc.archive_file(archive_dir, kind, version), data, 0o644)
         arc.write_state(archive_dir, DeployState(version, previous, "switching"))
-        self._point_links(live, archive_dir, version, {})
+        point_links(live, archive_dir, version, {})
         if not existing:
             self._write_readmes(live["cert"].parent)
         if conf is not None or not existing:

@@ -32,6 +32,12 @@ class LineageLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def refresh(self) -> None:
+        """An flock lasts as long as its holder lives, so there is no lease to extend; only
+        a released lock is an error."""
+        if self._fd is None:
+            raise LockHeld(f"The lock {self.path} was released.")
+
     def release(self) -> None:
         if self._fd is None:
             return

@@ -11,6 +11,7 @@ subsections, as configobj must (a key after ``[[x]]`` belongs to ``x``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from certsmith.errors import LineageCorrupt
@@ -78,7 +79,7 @@ class RenewalConf:
         cls,
         archive_dir: str,
         live_paths: dict[str, str],
-        renewalparams: dict[str, Value | dict[str, str]],
+        renewalparams: Mapping[str, Value | dict[str, str]],
         version: str,
     ) -> RenewalConf:
         """A conf in the shape certbot writes: version, archive_dir, the four live paths,
@@ -95,7 +96,7 @@ class RenewalConf:
     def renewalparams(self) -> ConfSection:
         return self.root.section("renewalparams")
 
-    def set_renewalparams(self, params: dict[str, Value | dict[str, str]]) -> None:
+    def set_renewalparams(self, params: Mapping[str, Value | dict[str, str]]) -> None:
         """Replace the renewal parameters like certbot's atomic_rewrite: keys not in ``params``
         are dropped, comments of kept keys stay."""
         section = self.renewalparams

@@ -1,6 +1,7 @@
 """A cache that lets ``renew`` skip lineages that are not due without parsing their
 certificates or asking the CA: per lineage, the deployed certificate's dates and ARI certificate
-id, keyed by the certificate file's identity, and the last ARI answer with its Retry-After.
+id, keyed by the lineage's revision (see ``LineageStorage.revision``), and the last ARI answer
+with its Retry-After. The file backend of ``interface.RenewalStateCache``.
 
 One file, ``<config_dir>/.certsmith-state/cache.json``, read once and written once per run
 (creating a thousand small files costs more than the whole check). Writers merge their changes
@@ -18,23 +19,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from certsmith.errors import LineageCorrupt
 from certsmith.storage.files import ensure_dir
 from certsmith.storage.renewal_conf import RenewalConf
 
 
-def file_identity(path: Path) -> list[int] | None:
-    """(inode, mtime_ns, size) of what ``path`` points at; None when it cannot be read."""
+def file_revision(path: Path) -> str | None:
+    """The file backend's revision of a lineage: inode, mtime and size of what its live cert
+    link points at (a new version is a new file). None when it cannot be read."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return [st.st_ino, st.st_mtime_ns, st.st_size]
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
 
 
 @dataclass(frozen=True)
 class RenewalState:
-    cert_identity: list[int]
+    revision: str
     not_before: datetime.datetime
     not_after: datetime.datetime
     serial: int
@@ -47,7 +48,7 @@ class RenewalState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "cert_identity": self.cert_identity,
+            "revision": self.revision,
             "not_before": self.not_before.isoformat(),
             "not_after": self.not_after.isoformat(),
             "serial": format(self.serial, "x"),
@@ -60,7 +61,7 @@ class RenewalState:
     def from_json(cls, data: Any) -> RenewalState | None:
         try:
             return cls(
-                cert_identity=[int(v) for v in data["cert_identity"]],
+                revision=str(data["revision"]),
                 not_before=datetime.datetime.fromisoformat(data["not_before"]),
                 not_after=datetime.datetime.fromisoformat(data["not_after"]),
                 serial=int(data["serial"], 16),
@@ -93,10 +94,10 @@ class RenewalStateStore:
             self._entries = self._read_disk()
         return self._entries
 
-    def load(self, name: str, cert_path: Path) -> RenewalState | None:
-        """The cached state, or None when missing, unreadable or for another certificate."""
+    def load(self, name: str, revision: str | None) -> RenewalState | None:
+        """The cached state, or None when missing, unreadable or for another revision."""
         state = RenewalState.from_json(self._all().get(name))
-        if state is None or state.cert_identity != file_identity(cert_path):
+        if state is None or revision is None or state.revision != revision:
             return None
         return state
 
@@ -143,19 +144,6 @@ class RenewalStateStore:
             pid = path.name.split(".")[-2]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 path.unlink(missing_ok=True)
-
-
-def read_renewal_inputs(
-    config_dir: Path, name: str, states: RenewalStateStore
-) -> tuple[RenewalConf, RenewalState | None]:
-    """The renewal conf and the cached state of lineage ``name``, without parsing certificates
-    (and without importing `cryptography`). Raises LineageCorrupt when the conf is unreadable."""
-    path = Path(config_dir) / "renewal" / f"{name}.conf"
-    try:
-        conf = RenewalConf.parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LineageCorrupt(f"Cannot read {path}: {exc}.") from None
-    return conf, states.load(name, Path(conf.path("cert")))
 
 
 def lineage_names(config_dir: Path) -> list[str]:

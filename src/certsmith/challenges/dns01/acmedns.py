@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from certsmith.challenges.dns01.provider import require
+from certsmith.challenges.dns01.contract import require
 from certsmith.errors import SolverError, UsageError
 
 logger = logging.getLogger(__name__)

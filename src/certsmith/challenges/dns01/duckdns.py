@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from certsmith.challenges.dns01.provider import require
+from certsmith.challenges.dns01.contract import require
 from certsmith.errors import SolverError, UsageError
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from certsmith.challenges.dns01.provider import read_credentials, require
+from certsmith.challenges.dns01.contract import read_credentials, require
 from certsmith.dnsutil import parse_host_port
 from certsmith.errors import SolverError, UsageError
 

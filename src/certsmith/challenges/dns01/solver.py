@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 
 from certsmith.challenges.base import ChallengeTask
+from certsmith.challenges.dns01.contract import DnsProvider
 from certsmith.challenges.dns01.propagation import (
     PropagationChecker,
     challenge_name,
     txt_value,
 )
-from certsmith.challenges.dns01.provider import DnsProvider
 from certsmith.errors import CertsmithError, SolverError
 
 logger = logging.getLogger(__name__)

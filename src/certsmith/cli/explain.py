@@ -1,15 +1,18 @@
 """One sentence and one next step for every error a person can meet.
 
-``explain(error)`` never raises. It reads errors by duck typing so that it does not depend on
-the exact classes of ``certsmith.acme.errors``:
+``explain(error)`` never raises. It picks the catalogue entry (``certsmith/locale/<lang>.json``,
+read through ``certsmith.preflight.messages.Catalogue``) in this order:
 
 1. an ACME problem: ``error.type`` is a ``urn:ietf:params:acme:error:<suffix>`` URN (RFC 8555
-   section 6.7); the suffix picks ``problem.<suffix>``. Before that, the CA's ``detail`` is read
-   for the cases one type does not tell apart: a paused account (``paused`` and an unpause URL)
-   and a failure from the CA's other vantage points (``During secondary validation:``).
-   ``compound`` gives one line per subproblem in ``detail``.
-2. otherwise the class name, walking the MRO: ``error.<ClassName>`` (TransportError,
-   PollTimeout, ValidationFailed, UsageError, LockHeld, ..., OSError);
+   section 6.7); the suffix picks ``problem.<suffix>``. Problems are read by shape, not class,
+   because a compound problem's subproblems and a challenge's error may be plain documents.
+   Before that, the CA's ``detail`` is read for the cases one type does not tell apart: a paused
+   account (``paused`` and an unpause URL) and a failure from the CA's other vantage points
+   (``During secondary validation:``). ``compound`` gives one line per subproblem in ``detail``.
+   An error that carries a ``problem`` (``ValidationFailed``) is explained by that problem.
+2. otherwise the error's class: ``ERROR_KEYS`` maps exception classes to catalogue keys, and the
+   first class of the error's MRO found there wins, so a subclass without its own entry (say
+   ``HostPortError``) gets its parent's (``UsageError``);
 3. otherwise ``error.unknown``.
 
 ``detail`` is what the CA or the exception said, for showing under the sentence.
@@ -19,10 +22,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from certsmith.acme.errors import (
+    AcmeError,
+    PollTimeout,
+    ProtocolViolation,
+    TransportError,
+    ValidationFailed,
+)
+from certsmith.errors import (
+    CertsmithError,
+    LineageCorrupt,
+    LockHeld,
+    PreflightFailed,
+    SolverError,
+    StorageError,
+    UsageError,
+)
 from certsmith.preflight.messages import Catalogue
 
 _URN_PREFIXES = ("urn:ietf:params:acme:error:", "urn:acme:error:")
@@ -35,6 +55,38 @@ _PAUSED_RE = re.compile(r"\bpaused\b|unpause", re.I)
 _NAME_IN_DETAIL_RE = re.compile(
     r"\bfor \"?(\*?\.?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62})\b", re.I
 )
+
+# Exception class -> catalogue key of its sentence (the next step is key + ".next"). Looked up
+# along the error's MRO, so only classes whose advice differs from their parent's are listed.
+ERROR_KEYS: Mapping[type[BaseException], str] = MappingProxyType(
+    {
+        CertsmithError: "error.CertsmithError",
+        AcmeError: "error.AcmeError",
+        TransportError: "error.TransportError",
+        ProtocolViolation: "error.ProtocolViolation",
+        ValidationFailed: "error.ValidationFailed",
+        PollTimeout: "error.PollTimeout",
+        UsageError: "error.UsageError",
+        SolverError: "error.SolverError",
+        PreflightFailed: "error.PreflightFailed",
+        StorageError: "error.StorageError",
+        LineageCorrupt: "error.LineageCorrupt",
+        LockHeld: "error.LockHeld",
+        OSError: "error.OSError",
+        PermissionError: "error.PermissionError",
+        ConnectionError: "error.ConnectionError",
+        TimeoutError: "error.TimeoutError",
+    }
+)
+
+
+def error_key(error: object) -> str | None:
+    """The catalogue key for ``error``'s class or its nearest listed ancestor; None if none."""
+    for cls in type(error).__mro__:
+        key = ERROR_KEYS.get(cls)
+        if key is not None:
+            return key
+    return None
 
 
 @dataclass(frozen=True)
@@ -182,10 +234,9 @@ def explain(
         if suffix is not None:
             return _explain_problem(error, suffix, cat, clock(), 0)
         detail = _detail(error)
-        for cls in type(error).__mro__:
-            key = f"error.{cls.__name__}"
-            if cat.has(key):
-                return _pair(cat, key, detail, identifier=_identifier_text(error, cat))
+        key = error_key(error)
+        if key is not None:
+            return _pair(cat, key, detail, identifier=_identifier_text(error, cat))
         return _pair(cat, "error.unknown", detail)
     except Exception:  # explaining must never be the thing that fails
         return Explanation(

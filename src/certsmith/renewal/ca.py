@@ -1,0 +1,94 @@
+"""One ACME client per CA and account for a whole run, so a run fetches each CA's directory
+once and looks its stored account up once, however many lineages it handles. A missing account
+is registered only when an order is about to be made (after the pre-flight passed)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from certsmith.acme import AcmeClient, Directory
+from certsmith.renewal.account import (
+    ActiveAccount,
+    Registration,
+    as_account_key,
+    new_account_key,
+    register_account,
+)
+from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.settings import LineageSettings
+from certsmith.storage.interface import find_account
+
+
+def client_for(
+    env: RunEnvironment, settings: LineageSettings, key: object, url: str | None = None
+) -> AcmeClient:
+    """A client of the lineage's CA (``settings.server``, its CA bundle) for account ``key``."""
+    return AcmeClient(
+        settings.server,
+        as_account_key(key),
+        account_url=url,
+        ca_bundle=settings.ca_bundle,
+        transport=env.transport,
+        user_agent=env.user_agent,
+    )
+
+
+async def read_directory(env: RunEnvironment, settings: LineageSettings) -> Directory:
+    """The CA's directory, read without an account (a throwaway key that never signs)."""
+    async with client_for(env, settings, new_account_key()) as client:
+        return await client.directory()
+
+
+@dataclass
+class Session:
+    client: AcmeClient
+    account: ActiveAccount | None  # None until registered
+    registering: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class CaSessions:
+    """One ACME client per (CA, account) for the run; the stored account is looked up once."""
+
+    def __init__(self, env: RunEnvironment, registration: Registration) -> None:
+        self._env, self._registration = env, registration
+        self._sessions: dict[tuple[str, str | None, str | None], Session] = {}
+        self._lock = asyncio.Lock()
+
+    def _client(self, settings: LineageSettings, key: object, url: str | None) -> AcmeClient:
+        return client_for(self._env, settings, key, url)
+
+    async def session(self, settings: LineageSettings) -> Session:
+        key = (settings.server, settings.account, settings.ca_bundle)
+        async with self._lock:
+            if key not in self._sessions:
+                stored = find_account(self._env.stores.accounts, settings.server, settings.account)
+                if stored is None:  # registered only after the pre-flight passes
+                    session = Session(self._client(settings, new_account_key(), None), None)
+                else:
+                    client = self._client(settings, stored.key, stored.uri)
+                    account = ActiveAccount(stored.id, client.account_key, stored.uri)
+                    session = Session(client, account)
+                self._sessions[key] = session
+            return self._sessions[key]
+
+    async def ari_client(self, settings: LineageSettings) -> AcmeClient | None:
+        """The client for renewalInfo GETs; None when no account is stored for the CA."""
+        session = await self.session(settings)
+        return session.client if session.account is not None else None
+
+    async def registered(self, session: Session, settings: LineageSettings) -> ActiveAccount:
+        async with session.registering:
+            if session.account is None:
+                session.account = await register_account(
+                    session.client,
+                    self._env.stores.accounts,
+                    settings.server,
+                    self._env.events,
+                    self._registration,
+                )
+            return session.account
+
+    async def aclose(self) -> None:
+        for session in self._sessions.values():
+            await session.client.aclose()

@@ -1,0 +1,271 @@
+"""The one path to a certificate: every command that gets or renews a lineage calls
+:meth:`Engine.obtain_lineage`.
+
+    lock -> heal and load -> names -> due? (due.py, the same rule for every command)
+    -> settings -> pre hook -> pre-flight -> account -> order (issue.py) -> save -> deploy hook
+
+One engine serves one run: it keeps one ACME client per CA and account (so one directory GET
+and one account lookup however many lineages), and reports to the caller only through the
+run's events (events.py). Post hooks run when the caller ends the run (``HookRunner.finish``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from certsmith.acme import AcmeClient, Directory
+from certsmith.acme.identifier import Identifier
+from certsmith.errors import CertsmithError, UsageError
+from certsmith.renewal import issue
+from certsmith.renewal.account import ActiveAccount, Registration
+from certsmith.renewal.ca import CaSessions
+from certsmith.renewal.due import DueChecker, settings_from_conf
+from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.hooks import HookRunner
+from certsmith.renewal.servers import ServerPool
+from certsmith.renewal.settings import (
+    LETSENCRYPT,
+    LETSENCRYPT_STAGING,
+    LineageSettings,
+    SettingOverrides,
+)
+from certsmith.storage.lineage import Lineage
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    RENEWED = "renewed"
+    NOT_DUE = "not due"
+    FAILED = "failed"
+    LOCKED = "skipped (locked)"
+
+
+class NamesChange(StrEnum):
+    """What a request may do to an existing lineage's names (certbot's certonly rules)."""
+
+    KEEP = "keep"  # renew: the lineage's own names
+    EXPAND = "expand"  # --expand: only add names
+    REPLACE = "replace"  # --cert-name: any names
+    REFUSE = "refuse"  # other names than the lineage's are a UsageError
+
+
+@dataclass(frozen=True)
+class HookCommands:
+    """The hooks of a run given on the command line (certonly uses these, not the conf's)."""
+
+    pre: str | None = None
+    post: str | None = None
+    deploy: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageRequest:
+    """Get or renew lineage ``name``."""
+
+    name: str
+    identifiers: tuple[Identifier, ...] | None = None  # None: the lineage's own names
+    overrides: SettingOverrides = field(default_factory=SettingOverrides)
+    new_lineage: SettingOverrides = field(default_factory=SettingOverrides)  # when created
+    names_change: NamesChange = NamesChange.KEEP
+    force: bool = False
+    dry_run: bool = False
+    preflight: bool = False  # the CLI turns it on unless --no-preflight
+    check_points_here: bool = False  # warn when a standalone name resolves elsewhere
+    lock_timeout: float | None = None  # None: a busy lineage raises LockHeld at once
+    hooks: HookCommands | None = None  # None: the lineage's hooks (renew)
+    respect_autorenew: bool = False  # `autorenew = False` makes it not due unless forced
+    count_replaced_as_renewed: bool = True  # certbot's certonly counts only new lineages
+    reason: str = ""  # why the caller expects it due (shown when renewed)
+
+
+@dataclass
+class LineageResult:
+    name: str
+    outcome: Outcome
+    reason: str = ""
+    error: CertsmithError | None = None
+    notes: list[str] = field(default_factory=list)
+    replaced: str | None = None  # ARI id of the certificate the CA accepted as replaced
+    lineage: Lineage | None = None  # what is deployed now (None after a dry run)
+    previous: Lineage | None = None
+
+
+class Engine:
+    """Gets and renews lineages for one run. ``first_renewal_delay``: certbot's random wait
+    before the first order of an unattended run (only the first lineage found due waits)."""
+
+    def __init__(
+        self,
+        env: RunEnvironment,
+        hooks: HookRunner,
+        registration: Registration | None = None,
+        *,
+        first_renewal_delay: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        settings_overrides: SettingOverrides | None = None,
+    ) -> None:
+        self.env, self.hooks = env, hooks
+        self.ca = CaSessions(env, registration or Registration())
+        overrides = settings_overrides or SettingOverrides()
+        self.due = DueChecker(
+            env.stores,
+            env.now,
+            self.ca.ari_client,
+            lambda conf: overrides.apply(settings_from_conf(conf)),
+        )
+        self._sleep = sleep
+        self._delay_lock = asyncio.Lock()
+        self._delay_pending = first_renewal_delay
+        self.servers = ServerPool()
+        self._services = issue.Services(env, self.ca, self.due, self.servers)
+
+    async def aclose(self) -> None:
+        self.env.stores.states.flush()
+        await self.ca.aclose()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def obtain_lineage(self, request: LineageRequest) -> LineageResult:
+        """Get or renew one lineage under its lock. Raises LockHeld when busy, UsageError for
+        bad requests, and the typed error of whatever failed (the lineage stays as it was)."""
+        lineages = self.env.stores.lineages
+        wait = request.lock_timeout
+        with lineages.lock(request.name, blocking=wait is not None, timeout=wait or 0.0):
+            previous = None
+            if lineages.exists(request.name):
+                lineages.heal(request.name)  # also clears temp files of a killed run
+                previous = lineages.load(request.name)
+            identifiers = _names(request, previous)
+            settings = self._settings(request, previous)
+            skip = await self._not_due(request, previous, identifiers, settings)
+            if skip is not None:
+                return skip
+            return await self._obtain(request, previous, identifiers, settings)
+
+    async def _not_due(
+        self,
+        request: LineageRequest,
+        previous: Lineage | None,
+        identifiers: tuple[Identifier, ...],
+        settings: LineageSettings,
+    ) -> LineageResult | None:
+        """Re-checked under the lock: another process may have renewed it meanwhile."""
+        if previous is None or request.force or request.dry_run:
+            return None
+        if set(previous.identifiers) != set(identifiers):
+            return None  # new names: a new certificate whatever the old one's age
+        verdict = await self.due.verdict(request.name)
+        if verdict.due is None:
+            raise CertsmithError(verdict.reason)
+        if not verdict.due:
+            return LineageResult(request.name, Outcome.NOT_DUE, verdict.reason, previous=previous)
+        if request.respect_autorenew and not settings.autorenew:
+            # certbot's --no-autorenew (`autorenew = False` in the renewal conf).
+            return LineageResult(request.name, Outcome.NOT_DUE, "autorenew is off for it")
+        return None
+
+    def _settings(self, request: LineageRequest, previous: Lineage | None) -> LineageSettings:
+        if previous is not None:
+            settings = request.overrides.apply(settings_from_conf(previous.conf))
+        else:
+            settings = request.new_lineage.apply(request.overrides.apply(LineageSettings()))
+        if request.dry_run and settings.server == LETSENCRYPT:
+            # As certbot: a dry run asks Let's Encrypt's staging CA, never production.
+            settings = settings.replace(server=LETSENCRYPT_STAGING)
+        if settings.webroot_default and previous is not None:
+            # `renew -w PATH`: that folder for every name of the lineage, saved.
+            webroot = {i.value: settings.webroot_default for i in previous.identifiers}
+            settings = settings.replace(webroot_map=webroot, webroot_default=None)
+        return settings
+
+    async def _delay_first_order(self) -> None:
+        async with self._delay_lock:
+            delay, self._delay_pending = self._delay_pending, 0.0
+            if delay > 0:
+                log.info("Non-interactive renewal: random delay of %.0f seconds", delay)
+                for handler in logging.getLogger("certsmith").handlers:
+                    handler.flush()  # a buffered log must show why the run is waiting
+                await self._sleep(delay)
+
+    async def _obtain(
+        self,
+        request: LineageRequest,
+        previous: Lineage | None,
+        identifiers: tuple[Identifier, ...],
+        settings: LineageSettings,
+    ) -> LineageResult:
+        hooks = request.hooks or HookCommands(
+            settings.pre_hook, settings.post_hook, settings.deploy_hook
+        )
+        await self._delay_first_order()
+        await self.hooks.before_renewal_async(pre_hook=hooks.pre, post_hook=hooks.post)
+        log.info("%s: obtaining a certificate (%s)", request.name, request.reason or "requested")
+        order = issue.Order(request.name, identifiers, settings, request.dry_run, previous)
+        issued = await issue.issue(
+            self._services, order, request.preflight, request.check_points_here
+        )
+        result = LineageResult(
+            request.name,
+            Outcome.RENEWED,
+            request.reason,
+            notes=issued.notes,
+            replaced=issued.replaced,
+            lineage=issued.lineage,
+            previous=previous,
+        )
+        deployed = issued.lineage or previous  # a dry run deploys (hooks) on the old one
+        if deployed is not None:
+            names = issued.lineage.identifiers if issued.lineage else identifiers
+            await self.hooks.deploy_async(
+                lineage_dir=deployed.live_dir,
+                domains=[i.value for i in names],
+                deploy_hook=hooks.deploy,
+                count_as_renewed=previous is None or request.count_replaced_as_renewed,
+            )
+        return result
+
+    async def session_for(self, settings: LineageSettings) -> tuple[AcmeClient, Directory]:
+        session = await self.ca.session(settings)
+        return session.client, await session.client.directory()
+
+    async def account_for(self, settings: LineageSettings) -> ActiveAccount:
+        return await self.ca.registered(await self.ca.session(settings), settings)
+
+
+def _names(request: LineageRequest, previous: Lineage | None) -> tuple[Identifier, ...]:
+    """The names to order, refusing changes the request does not allow."""
+    if request.identifiers is None:
+        if previous is None:
+            raise UsageError(f"No certificate named {request.name!r} exists.")
+        return previous.identifiers
+    wanted = request.identifiers
+    if previous is None or set(previous.identifiers) == set(wanted):
+        return wanted
+    change = request.names_change
+    if change is NamesChange.REPLACE or (
+        change is NamesChange.EXPAND and set(previous.identifiers) <= set(wanted)
+    ):
+        return wanted
+    old = ", ".join(i.value for i in previous.identifiers)
+    raise UsageError(
+        f"Certificate {previous.name!r} exists with other names ({old}); pass --expand to add "
+        f"names, or --cert-name {previous.name} to replace its names."
+    )
+
+
+def dropped_names_note(dropped: Sequence[Identifier]) -> str:
+    names = ", ".join(i.value for i in dropped)
+    them = "it" if len(dropped) == 1 else "them"
+    return (
+        f"The CA could not validate {names}; the certificate was issued without {them} "
+        "(--allow-subset-of-names)."
+    )

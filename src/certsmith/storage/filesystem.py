@@ -1,0 +1,21 @@
+"""The file backend: certbot's ``/etc/letsencrypt`` layout under one config dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from certsmith.storage.accounts import AccountStore
+from certsmith.storage.interface import Stores
+from certsmith.storage.lineage import LineageStore
+from certsmith.storage.locks import excluding_certbot
+from certsmith.storage.renewal_state import RenewalStateStore
+
+
+def file_stores(config_dir: Path) -> Stores:
+    """The stores of ``config_dir``; their guard keeps certbot out while certsmith writes."""
+    return Stores(
+        lineages=LineageStore(config_dir),
+        accounts=AccountStore(config_dir),
+        states=RenewalStateStore(config_dir),
+        exclusive=lambda: excluding_certbot(config_dir),
+    )
