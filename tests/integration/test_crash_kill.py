@@ -60,7 +60,7 @@ TEST_BUDGET = 45.0  # seconds for the kill rounds; the loop stops early past it
 # (KILL_AFTER_LINKS) the process SIGKILLs itself, as a crash at that exact point would.
 KILL_WRAPPER = """
 import os, signal, sys
-import certsmith.storage.lineage as lineage
+import certsmith.storage.links as lineage
 
 real_swap = lineage.replace_symlink
 limit = int(os.environ["KILL_AFTER_LINKS"])
@@ -379,7 +379,7 @@ MID_SWITCH = pytest.mark.parametrize("links", [1, 2, 3])
 @MID_SWITCH
 @pytest.mark.xfail(
     strict=True,
-    reason="storage/lineage.py LineageStore._point_links (from save_version) swaps the four "
+    reason="storage/links.py point_links (from LineageStore.save_version) swaps the four "
     "live links one at a time: a crash between two swaps leaves live/ at two versions "
     "(e.g. cert.pem at N+1, privkey.pem at N), a mismatched pair",
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from dataclasses import replace
 from pathlib import Path
 
 from cryptography import x509
@@ -24,14 +23,15 @@ from certsmith.cli.output import (
 )
 from certsmith.cli.prompt import make_prompter
 from certsmith.errors import CertsmithError, UsageError
+from certsmith.renewal import retire
 from certsmith.renewal.account import as_account_key
 from certsmith.renewal.ari_cache import AriCacheRecord
-from certsmith.renewal.ca import client_for
-from certsmith.renewal.due import certificate_facts, settings_from_conf
+from certsmith.renewal.due import settings_from_conf
+from certsmith.renewal.engine import Engine
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.settings import LineageSettings, SettingOverrides
-from certsmith.storage import Lineage, StoredAccount
-from certsmith.storage.interface import LineageStorage, RenewalStateCache, Stores, find_account
+from certsmith.storage import Lineage
+from certsmith.storage.interface import LineageStorage, RenewalStateCache
 
 
 def _load_locked(store: LineageStorage, name: str) -> Lineage:
@@ -129,26 +129,6 @@ def _certificate_key(path: Path, der: bytes) -> AccountKey:
     return as_account_key(key)
 
 
-async def _revoke_with_cert_key(
-    env: RunEnvironment, settings: LineageSettings, key: AccountKey, der: bytes, reason: int
-) -> None:
-    # RFC 8555 section 7.6: signed with the certificate's key, as a JWK; no account involved.
-    async with client_for(env, settings, key) as client:
-        await client.revoke(der, reason, cert_key=key)
-
-
-def _remember_revoked(stores: Stores, name: str) -> None:
-    """Mark the lineage revoked in the cache: `certificates` shows it, `renew` replaces it."""
-    lineage = stores.lineages.load(name)
-    revision = stores.lineages.revision(name)
-    state = stores.states.load(name, revision)
-    if state is None and revision is not None:
-        state = certificate_facts(lineage.certificate(), revision)
-    if state is not None:
-        stores.states.save(name, replace(state, revoked=True))
-        stores.states.flush()
-
-
 def _holds(store: LineageStorage, name: str, cert: x509.Certificate) -> bool:
     try:
         return store.load(name).certificate() == cert
@@ -159,49 +139,54 @@ def _holds(store: LineageStorage, name: str, cert: x509.Certificate) -> bool:
 def revoke(options: RevokeOptions, console: Console) -> int:
     env = common.environment(options.common)
     stores = env.stores
-    store = stores.lineages
-    der, name, server = _revoke_target(options, store)
+    der, name, server = _revoke_target(options, stores.lineages)
     if "server" in options.common.set_on_command_line:
         server = options.common.server
-    settings = settings_from_conf(store.load(name).conf) if name else None
     ca_bundle = str(options.common.ca_bundle) if options.common.ca_bundle else None
-    if settings is None or ca_bundle:
-        settings = SettingOverrides(server=server, ca_bundle=ca_bundle).apply(
-            settings or LineageSettings()
-        )
-    if options.key_path is not None:
-        cert_key = _certificate_key(options.key_path, der)
-        asyncio.run(_revoke_with_cert_key(env, settings, cert_key, der, options.reason_code))
-    else:
-        stored = find_account(stores.accounts, server)
-        if stored is None:
-            raise UsageError(
-                f"No account for {server} is stored here; revoke with the account that ordered "
-                "it, or pass --key-path with the certificate's private key."
-            )
-        asyncio.run(_revoke(env, settings, stored, der, options.reason_code))
+    overrides = SettingOverrides(server=server, ca_bundle=ca_bundle)
+    asyncio.run(_revoke(options, env, der, name, overrides))
     console.say(
         f"Revoked the certificate{f' of {name}' if name else ''} (reason: {options.reason})."
     )
     if name is None:
         return 0
-    _remember_revoked(stores, name)
     delete_it = options.delete_after_revoke
     if delete_it is None:
         delete_it = make_prompter(options.common.non_interactive).confirm(
             f"Delete {name} and all its versions now?", False
         )
     if delete_it:
-        _delete(stores, name)
+        with stores.guard():
+            retire.delete_lineage(stores, name)
         console.say(f"Deleted {name}.")
     return 0
 
 
 async def _revoke(
-    env: RunEnvironment, settings: LineageSettings, stored: StoredAccount, der: bytes, reason: int
+    options: RevokeOptions,
+    env: RunEnvironment,
+    der: bytes,
+    name: str | None,
+    overrides: SettingOverrides,
 ) -> None:
-    async with client_for(env, settings, stored.key, stored.uri) as client:
-        await client.revoke(der, reason)
+    """With the certificate's key (--key-path), else the account: a lineage's through the
+    engine (which remembers it was revoked), any other certificate's directly."""
+    reason = options.reason_code
+    if options.key_path is not None:
+        base = settings_from_conf(env.stores.lineages.read_conf(name)) if name else None
+        settings = overrides.apply(base or LineageSettings())
+        cert_key = _certificate_key(options.key_path, der)
+        await retire.revoke_with_certificate_key(env, settings, cert_key, der, reason)
+        if name is not None:
+            retire.mark_revoked(env.stores, name)
+        return
+    async with Engine(env) as engine:
+        if name is not None:
+            await engine.revoke_lineage(name, reason, overrides)
+        else:
+            await retire.revoke_with_account(
+                engine.ca, overrides.apply(LineageSettings()), der, reason
+            )
 
 
 def delete(options: DeleteOptions, console: Console) -> int:
@@ -219,12 +204,7 @@ def delete(options: DeleteOptions, console: Console) -> int:
     ):
         console.say("Nothing deleted.")
         return 0
-    _delete(stores, name)
+    with stores.guard():
+        retire.delete_lineage(stores, name)
     console.say(f"Deleted all files relating to certificate {name}.")
     return 0
-
-
-def _delete(stores: Stores, name: str) -> None:
-    with stores.guard(), stores.lineages.lock(name):
-        stores.lineages.delete(name)
-    stores.states.delete(name)

@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from certsmith.acme import AcmeClient, Directory
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from certsmith.acme.identifier import Identifier
 from certsmith.errors import CertsmithError, UsageError
-from certsmith.renewal import issue
-from certsmith.renewal.account import ActiveAccount, Registration
+from certsmith.renewal import issue, retire
+from certsmith.renewal.account import Registration
 from certsmith.renewal.ca import CaSessions
 from certsmith.renewal.due import DueChecker, settings_from_conf
 from certsmith.renewal.environment import RunEnvironment
@@ -102,14 +103,15 @@ class Engine:
     def __init__(
         self,
         env: RunEnvironment,
-        hooks: HookRunner,
+        hooks: HookRunner | None = None,
         registration: Registration | None = None,
         *,
         first_renewal_delay: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         settings_overrides: SettingOverrides | None = None,
     ) -> None:
-        self.env, self.hooks = env, hooks
+        self.env = env
+        self.hooks = hooks or HookRunner(config_dir=env.config_dir)
         self.ca = CaSessions(env, registration or Registration())
         overrides = settings_overrides or SettingOverrides()
         self.due = DueChecker(
@@ -233,12 +235,20 @@ class Engine:
             )
         return result
 
-    async def session_for(self, settings: LineageSettings) -> tuple[AcmeClient, Directory]:
-        session = await self.ca.session(settings)
-        return session.client, await session.client.directory()
+    async def revoke_lineage(
+        self, name: str, reason: int, overrides: SettingOverrides | None = None
+    ) -> None:
+        """Revoke the deployed certificate of ``name`` with the account stored for its CA, and
+        remember it: the next renew replaces it."""
+        lineage = self.env.stores.lineages.load(name)
+        settings = (overrides or SettingOverrides()).apply(settings_from_conf(lineage.conf))
+        der = lineage.certificate().public_bytes(Encoding.DER)
+        await retire.revoke_with_account(self.ca, settings, der, reason)
+        retire.mark_revoked(self.env.stores, name)
 
-    async def account_for(self, settings: LineageSettings) -> ActiveAccount:
-        return await self.ca.registered(await self.ca.session(settings), settings)
+    def delete_lineage(self, name: str) -> None:
+        """Remove lineage ``name`` (every version) and its cached state."""
+        retire.delete_lineage(self.env.stores, name)
 
 
 def _names(request: LineageRequest, previous: Lineage | None) -> tuple[Identifier, ...]:
