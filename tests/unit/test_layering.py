@@ -67,3 +67,19 @@ def test_only_cli_prints() -> None:
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"print", "input"}:
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert offenders == []
+
+
+def test_only_storage_names_the_lineage_folders() -> None:
+    """live/, archive/, renewal/ and accounts/ are the file backend's business: other code asks
+    the stores (so a database backend needs no change elsewhere)."""
+    folders = {"live", "archive", "renewal", "accounts"}
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "storage" in path.relative_to(SRC).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                parts = set(node.value.strip("/").split("/"))
+                if node.value.strip("/") in folders or (len(parts) > 1 and parts & folders):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} {node.value!r}")
+    assert offenders == []

@@ -15,10 +15,8 @@ record; their deployed version is read from the links.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import TYPE_CHECKING
 from certsmith.errors import LineageCorrupt, StorageError, UsageError
 from certsmith.storage import archive as arc
 from certsmith.storage.archive import ALL_FOUR, DeployState
-from certsmith.storage.confine import check_archive_dir, check_live_path, is_child_dir
+from certsmith.storage.confine import check_archive_dir, check_live_path
 from certsmith.storage.files import (
     atomic_write,
     create_private_file,
@@ -36,6 +34,7 @@ from certsmith.storage.files import (
 from certsmith.storage.links import link_version, point_links, take_certbot_previous_links
 from certsmith.storage.locks import LineageLock, acquire
 from certsmith.storage.readme import live_readme
+from certsmith.storage.removal import remove_lineage_files
 from certsmith.storage.renewal_conf import RenewalConf, Value
 from certsmith.storage.renewal_state import file_revision, lineage_names, update_interrupted
 
@@ -376,29 +375,10 @@ class LineageStore:
         somewhere outside config_dir) gets a warning, never a deletion.
         """
         check_lineage_name(name)
-        archive_dir = self.archive_root / name
-        live_dir = self.live_root / name
         try:
             conf_archive, conf_live = self._paths(name, self.read_conf(name))
             named = {conf_archive, *(p.parent for p in conf_live.values())}
         except LineageCorrupt as exc:
             named = set()
             logger.warning("Deleting %s: %s", name, exc)
-        for other in sorted(str(p) for p in named - {archive_dir, live_dir}):
-            logger.warning(
-                "Lineage %s: leaving %s in place, it is not its own folder.", name, other
-            )
-        with contextlib.suppress(FileNotFoundError):
-            self.conf_path(name).unlink()
-        for link in (live_dir, archive_dir):
-            if link.is_symlink():  # remove the link, never what it points at
-                logger.warning("Lineage %s: %s is a symlink; removing only the link.", name, link)
-                link.unlink()
-        if is_child_dir(live_dir, self.live_root):
-            for file in [*(f"{kind}.pem" for kind in ALL_FOUR), "README"]:
-                with contextlib.suppress(FileNotFoundError):
-                    (live_dir / file).unlink()
-            with contextlib.suppress(OSError):
-                live_dir.rmdir()
-        if is_child_dir(archive_dir, self.archive_root):
-            shutil.rmtree(archive_dir, ignore_errors=True)
+        remove_lineage_files(name, self.conf_path(name), self.archive_root, self.live_root, named)
