@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_issuance import BASE, ScriptedCA
-from test_renewal_runner import SERVER, World, world
+from test_issuance import ScriptedCA
+from test_renewal_runner import SERVER, World
 
 from certsmith.acme.identifier import Identifier
 from certsmith.renewal.engine import Engine, LineageRequest, Outcome
@@ -26,6 +26,7 @@ from certsmith.renewal.events import QuietEvents
 from certsmith.renewal.hooks import CommandOutcome, HookRunner
 from certsmith.renewal.settings import SettingOverrides
 from certsmith.storage import AccountStore, LineageStore
+from support.scripted_acme import BASE
 
 NAME = "a.example"
 
@@ -135,8 +136,16 @@ async def test_one_single_name_issuance_with_a_stored_account_makes_at_most_nine
 
 @pytest.mark.parametrize("parallel", [1, 2])
 async def test_two_lineages_renewed_in_one_run_read_the_directory_once(
-    world: World, parallel: int
+    tmp_path: Path, parallel: int
 ) -> None:
+    config_dir = tmp_path / "etc"
+    account = AccountStore(config_dir).save(
+        SERVER,
+        ec.generate_private_key(ec.SECP256R1()),
+        f"{BASE}/acct/1",
+        {"status": "valid", "contact": []},
+    )
+    world = World(config_dir, ScriptedCA(finalize_valid=True), account)
     world.add_lineage("a", "a.example", renew_before_expiry="85 days")
     world.add_lineage("b", "b.example", renew_before_expiry="85 days")
 

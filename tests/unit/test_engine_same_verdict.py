@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_issuance import BASE, AuthzSpec, ScriptedCA
+from test_issuance import AuthzSpec, ScriptedCA
 from test_renewal_runner import SERVER
 
 from certsmith import crypto
@@ -35,6 +35,7 @@ from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.hooks import CommandOutcome, HookRunner
 from certsmith.renewal.runner import Renewer, RenewPlan
 from certsmith.storage import AccountStore, LineageStore
+from support.scripted_acme import BASE
 
 NAME = "a.example"
 DAY = datetime.timedelta(days=1)
@@ -116,9 +117,7 @@ def hooks(config_dir: Path) -> HookRunner:
     return HookRunner(config_dir=config_dir, runner=_no_hook, base_env={})
 
 
-async def renew_verdict(
-    ca: ScriptedCA, config_dir: Path, now: datetime.datetime
-) -> Verdict:
+async def renew_verdict(ca: ScriptedCA, config_dir: Path, now: datetime.datetime) -> Verdict:
     env = RunEnvironment(config_dir, transport=ca.transport, now=lambda: now)
     renewer = Renewer(env, RenewPlan(), hooks(config_dir))
     try:

@@ -17,6 +17,7 @@ from certsmith.renewal.account import (
 )
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.settings import LineageSettings
+from certsmith.storage.accounts import StoredAccount
 from certsmith.storage.interface import find_account
 
 
@@ -53,16 +54,26 @@ class CaSessions:
     def __init__(self, env: RunEnvironment, registration: Registration) -> None:
         self._env, self._registration = env, registration
         self._sessions: dict[tuple[str, str | None, str | None], Session] = {}
+        self._found: dict[tuple[str, str | None], StoredAccount | None] = {}
         self._lock = asyncio.Lock()
+
+    def _stored(self, settings: LineageSettings) -> StoredAccount | None:
+        """The stored account for the lineage's CA, looked up once per (server, account id)."""
+        wanted = (settings.server, settings.account)
+        if wanted not in self._found:
+            accounts = self._env.stores.accounts
+            self._found[wanted] = find_account(accounts, settings.server, settings.account)
+        return self._found[wanted]
 
     def _client(self, settings: LineageSettings, key: object, url: str | None) -> AcmeClient:
         return client_for(self._env, settings, key, url)
 
     async def session(self, settings: LineageSettings) -> Session:
-        key = (settings.server, settings.account, settings.ca_bundle)
         async with self._lock:
+            stored = self._stored(settings)
+            # Lineages naming the account by id and those that do not share one session.
+            key = (settings.server, stored.id if stored else None, settings.ca_bundle)
             if key not in self._sessions:
-                stored = find_account(self._env.stores.accounts, settings.server, settings.account)
                 if stored is None:  # registered only after the pre-flight passes
                     session = Session(self._client(settings, new_account_key(), None), None)
                 else:

@@ -172,7 +172,8 @@ class Engine:
             return LineageResult(request.name, Outcome.NOT_DUE, verdict.reason, previous=previous)
         if request.respect_autorenew and not settings.autorenew:
             # certbot's --no-autorenew (`autorenew = False` in the renewal conf).
-            return LineageResult(request.name, Outcome.NOT_DUE, "autorenew is off for it")
+            reason = "autorenew is off for it"
+            return LineageResult(request.name, Outcome.NOT_DUE, reason, previous=previous)
         return None
 
     def _settings(self, request: LineageRequest, previous: Lineage | None) -> LineageSettings:
