@@ -19,6 +19,7 @@ from certsmith.cli.prompt import make_prompter
 from certsmith.errors import CertsmithError, UsageError
 from certsmith.renewal.account import new_account_key, register_account
 from certsmith.renewal.ca import client_for
+from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import StoredAccount
 from certsmith.storage.interface import LineageStorage, Stores, find_account
@@ -40,8 +41,7 @@ def _stored(options: CommonOptions, stores: Stores) -> StoredAccount:
     return stored
 
 
-def _client(options: CommonOptions, stored: StoredAccount) -> AcmeClient:
-    env = common.environment(options)
+def _client(env: RunEnvironment, options: CommonOptions, stored: StoredAccount) -> AcmeClient:
     return client_for(env, _settings(options), stored.key, stored.uri)
 
 
@@ -69,10 +69,11 @@ def register(options: RegisterOptions, console: Console) -> int:
 
 
 def show_account(options: ShowAccountOptions, console: Console) -> int:
-    stored = _stored(options.common, common.environment(options.common).stores)
+    env = common.environment(options.common)
+    stored = _stored(options.common, env.stores)
 
     async def fetch() -> tuple[str, tuple[str, ...], str]:
-        async with _client(options.common, stored) as client:
+        async with _client(env, options.common, stored) as client:
             account = await client.find_account()
         return account.url, account.contact, str(account.status)
 
@@ -87,14 +88,15 @@ def show_account(options: ShowAccountOptions, console: Console) -> int:
 
 def update_account(options: UpdateAccountOptions, console: Console) -> int:
     c = options.common
-    stores = common.environment(c).stores
+    env = common.environment(c)
+    stores = env.stores
     stored = _stored(c, stores)
     store = stores.accounts
     if options.rollover_key:
         new_key = new_account_key()
 
         async def roll() -> None:
-            async with _client(c, stored) as client:
+            async with _client(env, c, stored) as client:
                 await client.rollover_key(new_key)
 
         with stores.guard():
@@ -112,7 +114,7 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
     contact = [f"mailto:{e.strip()}" for e in options.account.email.split(",") if e.strip()]
 
     async def update() -> None:
-        async with _client(c, stored) as client:
+        async with _client(env, c, stored) as client:
             await client.update_account(contact)
 
     asyncio.run(update())
@@ -146,7 +148,8 @@ def _move_lineages(lineages: LineageStorage, old_id: str, new_id: str) -> list[s
 
 def unregister(options: UnregisterOptions, console: Console) -> int:
     c = options.common
-    stores = common.environment(c).stores
+    env = common.environment(c)
+    stores = env.stores
     stored = _stored(c, stores)
     if not make_prompter(c.non_interactive).confirm(
         "Deactivate the account? It cannot be used again, at this CA, ever.", True
@@ -155,7 +158,7 @@ def unregister(options: UnregisterOptions, console: Console) -> int:
         return 0
 
     async def deactivate() -> None:
-        async with _client(c, stored) as client:
+        async with _client(env, c, stored) as client:
             await client.deactivate_account()
 
     with stores.guard():
