@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from certsmith import __version__
 from certsmith.acme.identifier import Identifier
-from certsmith.challenges.base import ChallengeTask
-from certsmith.challenges.manual import ManualInstructions
 from certsmith.cli.console import Console
 from certsmith.cli.options import (
     AccountOptions,
@@ -21,12 +20,17 @@ from certsmith.cli.options import (
     KeyOptions,
 )
 from certsmith.cli.prompt import Prompter
-from certsmith.preflight.checks import CheckResult
 from certsmith.renewal.account import Registration
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.events import EngineEvents
 from certsmith.renewal.settings import SettingOverrides
 from certsmith.storage.filesystem import file_stores
+
+if TYPE_CHECKING:  # annotations only: pre-flight (dnspython) loads when a check runs
+    from certsmith.challenges.base import ChallengeTask
+    from certsmith.challenges.manual import ManualInstructions
+    from certsmith.preflight.checks import CheckResult
+
 
 USER_AGENT = f"certsmith/{__version__}"
 

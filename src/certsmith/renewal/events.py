@@ -5,11 +5,12 @@ or prompts itself, and never calls back into ``cli/``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from certsmith.challenges.base import ChallengeTask
-from certsmith.challenges.manual import ManualInstructions
-from certsmith.preflight.checks import CheckResult
+if TYPE_CHECKING:  # annotations only: pre-flight (dnspython) loads when a check runs
+    from certsmith.challenges.base import ChallengeTask
+    from certsmith.challenges.manual import ManualInstructions
+    from certsmith.preflight.checks import CheckResult
 
 
 class EngineEvents(Protocol):

@@ -13,12 +13,15 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
-from certsmith.preflight.checks import CheckResult, check_http01
 from certsmith.renewal.settings import LineageSettings
 from certsmith.renewal.solvers import http01_resolver
+
+if TYPE_CHECKING:
+    from certsmith.preflight.checks import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ async def probe_http01(
     solver: Solver, identifiers: Sequence[Identifier], settings: LineageSettings
 ) -> list[CheckResult]:
     """Serve a random probe for each name through ``solver`` and fetch it; always cleans up."""
+    from certsmith.preflight.checks import check_http01
+
     names = [i for i in identifiers if not i.is_wildcard]
     tasks = [
         ChallengeTask(i, "http-01", token, f"{token}.{secrets.token_urlsafe(16)}")
