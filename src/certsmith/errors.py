@@ -24,6 +24,7 @@ to the classes)::
     │  └─ HostPortError             (certsmith.hostport) not an IP address[:port]
     ├─ SolverError                  a challenge could not be presented or cleaned up
     ├─ PreflightFailed              a check before ordering said no
+    ├─ InstallError                 (certsmith.renewal.install) web server config restored
     └─ StorageError                 lineage or account files unreadable or unwritable
        ├─ LineageCorrupt            files missing, unreadable or not matching
        └─ LockHeld                  another process holds the lineage's lock        retryable

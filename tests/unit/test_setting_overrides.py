@@ -23,7 +23,7 @@ def test_every_override_has_the_name_and_type_of_a_lineage_setting() -> None:
 
 def test_every_lineage_setting_a_user_chooses_can_be_overridden() -> None:
     # Derived from the conf, never from a flag: the plugin spelling and unknown keys.
-    derived = {"written_as", "extra"}
+    derived = {"written_as"}
     names = {f.name for f in dataclasses.fields(LineageSettings)} - derived
     assert names == {f.name for f in dataclasses.fields(SettingOverrides)}
 
@@ -41,3 +41,9 @@ def test_merged_overrides_take_the_later_given_values() -> None:
     first = SettingOverrides(server="https://a.example/dir", key_type="rsa")
     merged = first.merged(SettingOverrides(key_type="ecdsa"))
     assert (merged.server, merged.key_type) == ("https://a.example/dir", "ecdsa")
+
+
+def test_extra_plugin_options_are_merged_not_replaced() -> None:
+    stored = LineageSettings(extra={"nginx_server_root": "/etc/nginx", "nginx_ctl": "nginx"})
+    result = SettingOverrides(extra={"nginx_ctl": "/usr/sbin/nginx"}).apply(stored)
+    assert result.extra == {"nginx_server_root": "/etc/nginx", "nginx_ctl": "/usr/sbin/nginx"}

@@ -27,6 +27,7 @@ from certsmith.renewal.ca import CaSessions
 from certsmith.renewal.due import DueChecker, settings_from_conf
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.hooks import HookRunner
+from certsmith.renewal.install import RunInstallers
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import (
     LETSENCRYPT,
@@ -80,6 +81,7 @@ class LineageRequest:
     lock_timeout: float | None = None  # None: a busy lineage raises LockHeld at once
     hooks: HookCommands | None = None  # None: the lineage's hooks (renew)
     respect_autorenew: bool = False  # `autorenew = False` makes it not due unless forced
+    enhancements: tuple[str, ...] = ()  # certbot's --redirect, --hsts, --uir (installers)
     count_replaced_as_renewed: bool = True  # certbot's certonly counts only new lineages
     reason: str = ""  # why the caller expects it due (shown when renewed)
 
@@ -124,7 +126,12 @@ class Engine:
         self._delay_lock = asyncio.Lock()
         self._delay_pending = first_renewal_delay
         self.servers = ServerPool()
-        self._services = issue.Services(env, self.ca, self.due, self.servers)
+        self.installers = RunInstallers(env.installers)
+        self._services = issue.Services(env, self.ca, self.due, self.servers, self.installers)
+
+    async def reload_servers(self) -> list[CertsmithError]:
+        """Reload, once, every web server this run installed into (call at the run's end)."""
+        return await self.installers.reload_all()
 
     async def aclose(self) -> None:
         self.env.stores.states.flush()
@@ -225,16 +232,36 @@ class Engine:
             lineage=issued.lineage,
             previous=previous,
         )
-        deployed = issued.lineage or previous  # a dry run deploys (hooks) on the old one
-        if deployed is not None:
-            names = issued.lineage.identifiers if issued.lineage else identifiers
-            await self.hooks.deploy_async(
-                lineage_dir=deployed.live_dir,
-                domains=[i.value for i in names],
-                deploy_hook=hooks.deploy,
-                count_as_renewed=previous is None or request.count_replaced_as_renewed,
-            )
+        await self._deploy(request, settings, hooks, issued.lineage, previous, identifiers)
         return result
+
+    async def _deploy(
+        self,
+        request: LineageRequest,
+        settings: LineageSettings,
+        hooks: HookCommands,
+        saved: Lineage | None,
+        previous: Lineage | None,
+        identifiers: tuple[Identifier, ...],
+    ) -> None:
+        """Into the web server (if the lineage names an installer), then the deploy hooks; a
+        dry run saves nothing and runs the deploy hooks on the old version (certbot's rule)."""
+        if saved is not None:
+            live = self.env.stores.lineages.live_paths(request.name)
+            domains = [i.value for i in saved.identifiers]
+            await self.installers.deploy(
+                settings, request.name, domains, live, request.enhancements
+            )
+        deployed = saved or previous
+        if deployed is None:
+            return
+        names = saved.identifiers if saved else identifiers
+        await self.hooks.deploy_async(
+            lineage_dir=deployed.live_dir,
+            domains=[i.value for i in names],
+            deploy_hook=hooks.deploy,
+            count_as_renewed=previous is None or request.count_replaced_as_renewed,
+        )
 
     async def revoke_lineage(
         self, name: str, reason: int, overrides: SettingOverrides | None = None

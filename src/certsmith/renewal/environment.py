@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from certsmith.renewal.events import EngineEvents, QuietEvents
+from certsmith.renewal.install import InstallerFactory
 from certsmith.storage.interface import Stores
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class RunEnvironment:
     user_agent: str | None = None
     stores: Stores = field(default=None)  # type: ignore[assignment]  # filled in below
     events: EngineEvents = field(default_factory=QuietEvents)
+    # Web-server installers (nginx, apache) by name; None: a lineage naming one fails clearly.
+    installers: InstallerFactory | None = None
 
     def __post_init__(self) -> None:
         if self.stores is None:

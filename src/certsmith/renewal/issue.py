@@ -21,6 +21,7 @@ from certsmith.issuance import IssuanceRequest, obtain_certificate
 from certsmith.renewal.ca import CaSessions
 from certsmith.renewal.due import DueChecker
 from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.install import RunInstallers
 from certsmith.renewal.probe import probe_http01
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import LineageSettings
@@ -59,6 +60,7 @@ class Services:
     ca: CaSessions
     due: DueChecker
     servers: ServerPool
+    installers: RunInstallers
 
 
 def methods_for(settings: LineageSettings) -> tuple[str, ...]:
@@ -127,7 +129,9 @@ async def issue(
         csr_for=csr_for,
     )
     context = SolverContext(
-        show_instructions=env.events.show_manual_instructions, servers=services.servers
+        show_instructions=env.events.show_manual_instructions,
+        servers=services.servers,
+        web_server=services.installers.web_server_solver,
     )
     async with solvers_for(settings, context) as solvers:
         if preflight and _probe_applies(settings, solvers):

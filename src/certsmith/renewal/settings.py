@@ -58,6 +58,7 @@ MANAGED_KEYS = frozenset(
         "renew_hook",
         "deploy_hook",  # certbot reads it too, and writes it back as renew_hook
         "autorenew",
+        "installer",
         "certsmith_ca_bundle",
         "certsmith_dns_resolver",
         *DNS_CREDENTIAL_KEYS,
@@ -130,6 +131,9 @@ class LineageSettings:
     deploy_hook: str | None = None  # renew_hook in the conf (certbot's spelling)
     # certbot's --no-autorenew: `renew` leaves the lineage alone unless forced or a dry run.
     autorenew: bool = True
+    # The web server the certificate is installed into (certbot's `installer`); None or "null":
+    # none. Its options (nginx_server_root, apache_ctl, ...) are kept in ``extra``.
+    installer: str | None = None
     dns_credentials: str | None = None
     ca_bundle: str | None = None
     dns_resolver: str | None = None
@@ -186,6 +190,7 @@ class LineageSettings:
             post_hook=_as_str(params.get("post_hook")),
             deploy_hook=_as_str(params.get("renew_hook")) or _as_str(params.get("deploy_hook")),
             autorenew=_as_bool(params.get("autorenew"), default=True),
+            installer=_as_str(params.get("installer")),
             dns_credentials=credentials,
             ca_bundle=_as_str(params.get("certsmith_ca_bundle")),
             dns_resolver=_as_str(params.get("certsmith_dns_resolver")),
@@ -217,6 +222,7 @@ class LineageSettings:
             "renew_hook": self.deploy_hook,
             # certbot writes it only when the user gave --autorenew/--no-autorenew.
             "autorenew": None if self.autorenew else "False",
+            "installer": self.installer,
             "certsmith_ca_bundle": self.ca_bundle,
             "certsmith_dns_resolver": self.dns_resolver,
         }
@@ -263,14 +269,20 @@ class SettingOverrides:
     post_hook: str | None = None
     deploy_hook: str | None = None
     autorenew: bool | None = None
+    installer: str | None = None
     dns_credentials: str | None = None
     ca_bundle: str | None = None
     dns_resolver: str | None = None
+    # Plugin options kept as certbot names them (nginx_server_root = ...): merged, not replaced.
+    extra: Mapping[str, Any] | None = None
 
     def apply(self, settings: LineageSettings) -> LineageSettings:
         """``settings`` with every given value of this run in place of the stored one."""
         given = {f.name: getattr(self, f.name) for f in fields(self)}
-        return settings.replace(**{k: v for k, v in given.items() if v is not None})
+        changes = {k: v for k, v in given.items() if v is not None}
+        if self.extra is not None:
+            changes["extra"] = {**settings.extra, **self.extra}
+        return settings.replace(**changes)
 
     def merged(self, other: SettingOverrides) -> SettingOverrides:
         """These overrides with ``other``'s given values on top."""

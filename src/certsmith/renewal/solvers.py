@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,8 @@ class SolverContext:
     dns_interval: float = 2.0
     # Shared --standalone listeners when several lineages are renewed at once.
     servers: ServerPool | None = None
+    # The http-01 solver of a running web server (--nginx, --apache as authenticator).
+    web_server: Callable[[LineageSettings], Solver] | None = None
 
 
 def http01_resolver(nameserver: str | None, http01_port: int | None = None) -> Resolve | None:
@@ -95,8 +97,11 @@ def _provider_name(authenticator: str) -> str:
     return DNS_PLUGINS.get(authenticator) or authenticator.removeprefix("dns-")
 
 
+WEB_SERVERS = ("nginx", "apache")
 CHALLENGES_BY_AUTHENTICATOR = {
     "standalone": ("http-01", "tls-alpn-01"),
+    "nginx": ("http-01",),
+    "apache": ("http-01",),
     "webroot": ("http-01",),
     "manual": ("http-01", "dns-01"),
     **{plugin: ("dns-01",) for plugin in DNS_PLUGINS},
@@ -159,6 +164,10 @@ async def solvers_for(
             solvers["dns-01"] = manual
         elif kind.startswith("dns-"):
             solvers["dns-01"] = _dns_solver(settings, context)
+        elif kind in WEB_SERVERS:
+            if context.web_server is None:
+                raise UsageError(f"The {kind} authenticator is not available in this run.")
+            solvers["http-01"] = context.web_server(settings)
         else:
             raise UsageError(f"Unknown authenticator {kind!r} in the settings of this certificate.")
         yield solvers
