@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -297,13 +297,4 @@ def _names(request: LineageRequest, previous: Lineage | None) -> tuple[Identifie
     raise UsageError(
         f"Certificate {previous.name!r} exists with other names ({old}); pass --expand to add "
         f"names, or --cert-name {previous.name} to replace its names."
-    )
-
-
-def dropped_names_note(dropped: Sequence[Identifier]) -> str:
-    names = ", ".join(i.value for i in dropped)
-    them = "it" if len(dropped) == 1 else "them"
-    return (
-        f"The CA could not validate {names}; the certificate was issued without {them} "
-        "(--allow-subset-of-names)."
     )
