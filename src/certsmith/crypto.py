@@ -232,6 +232,30 @@ def certificate_identifiers(cert: x509.Certificate) -> list[Identifier]:
     return idents
 
 
+def load_csr(data: bytes) -> tuple[bytes, list[Identifier]]:
+    """A CSR made elsewhere (PEM or DER): its DER and its SAN names; UsageError if it is not a
+    signed CSR or names nothing (as certbot, the subject CN alone is not enough)."""
+    try:
+        csr = (
+            x509.load_pem_x509_csr(data)
+            if b"-----BEGIN" in data
+            else x509.load_der_x509_csr(data)
+        )
+    except ValueError:
+        raise UsageError("The --csr file is not a signing request (PEM or DER).") from None
+    if not csr.is_signature_valid:
+        raise UsageError("The --csr file's signature does not match its key.")
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        san = x509.SubjectAlternativeName([])
+    names = [Identifier.dns(n) for n in san.get_values_for_type(x509.DNSName)]
+    names += [Identifier.ip(str(a)) for a in san.get_values_for_type(x509.IPAddress)]
+    if not names:
+        raise UsageError("The --csr needs a subjectAltName for every domain or IP address.")
+    return csr.public_bytes(serialization.Encoding.DER), names
+
+
 def inspect_certificate(cert: x509.Certificate) -> CertInfo:
     """Names, validity (aware UTC datetimes), serial, issuer CN and key type of ``cert``."""
     cns = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)

@@ -69,6 +69,8 @@ class IssuanceResult:
     validated: list[str] = field(default_factory=list)
     # Identifiers left out of the certificate because the CA would not validate them.
     dropped: list[Identifier] = field(default_factory=list)
+    # Things the user should know about how it was obtained (e.g. `replaces` refused).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def cert_pem(self) -> str:
@@ -156,7 +158,7 @@ async def _obtain_once(
     client: AcmeClient, request: IssuanceRequest, solvers: dict[str, Solver], deadline: float
 ) -> IssuanceResult:
     try:
-        order, replaced = await _new_order(client, request)
+        order, replaced, note = await _new_order(client, request)
     except ProblemError as exc:
         _check_rejected_names(exc, request)
         raise
@@ -170,29 +172,56 @@ async def _obtain_once(
     if not order.certificate:
         raise CertsmithError("the CA marked the order valid but gave no certificate URL")
     chain = await client.download_certificate(order.certificate, request.preferred_chain)
-    return IssuanceResult(chain.pem, order.url, replaced, validated)
+    result = IssuanceResult(chain.pem, order.url, replaced, validated)
+    if note:
+        result.notes.append(note)
+    return result
 
 
-async def _new_order(client: AcmeClient, request: IssuanceRequest) -> tuple[Order, str | None]:
+OTHER_ACCOUNT_NOTE = (
+    "The CA refused the renewal hint (replaces): another ACME account obtained the previous "
+    "certificate. Ordered without it, which changes only the CA's renewal bookkeeping."
+)
+_OTHER_ACCOUNT_DETAIL = "did not request the certificate being replaced"
+
+
+def _replaces_of_another_account(exc: ProblemError) -> bool:
+    """Boulder's and Pebble's refusal of `replaces` for a certificate of another account
+    (403 unauthorized): told apart from a real authorization failure by its detail."""
+    return _OTHER_ACCOUNT_DETAIL in (exc.detail or "").lower()
+
+
+async def _new_order(
+    client: AcmeClient, request: IssuanceRequest
+) -> tuple[Order, str | None, str | None]:
     ids = list(request.identifiers)
     if request.replaces:
         try:
             order = await client.new_order(ids, profile=request.profile, replaces=request.replaces)
-            return order, request.replaces
+            return order, request.replaces, None
+        except Unauthorized as exc:
+            if not _replaces_of_another_account(exc):
+                raise
+            # The previous certificate was ordered by another ACME account (a server moved
+            # without accounts/, another --server spelling of the same CA): the CA refuses the
+            # hint, not the order. Once without it; the certificate is the same.
+            log.warning("CA refused 'replaces' (%s); ordering without it", exc.detail)
+            order = await client.new_order(ids, profile=request.profile)
+            return order, None, OTHER_ACCOUNT_NOTE
         except AlreadyReplaced:
             # RFC 9773 section 5: the certificate was already replaced (a previous run got this
             # far); ordering without `replaces` avoids the renewal loops other clients fell into.
             log.warning(
                 "CA says %s was already replaced; ordering without 'replaces'", request.replaces
             )
-        except (RateLimited, Unauthorized, UserActionRequired, AccountDoesNotExist):
+        except (RateLimited, UserActionRequired, AccountDoesNotExist):
             raise
         except ProblemError as exc:
             # `replaces` is only a hint for the CA's scheduling and rate limits: a CA that cannot
             # match it (Pebble 2.10 for serials whose DER starts with a zero octet) must not cost
             # the renewal. Rate limits and account problems are real, so they stay errors.
             log.warning("order with 'replaces' failed (%s); ordering without it", exc)
-    return await client.new_order(ids, profile=request.profile), None
+    return await client.new_order(ids, profile=request.profile), None, None
 
 
 async def _authorize(

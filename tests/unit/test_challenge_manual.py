@@ -17,12 +17,14 @@ from certsmith.challenges.base import ChallengeTask
 from certsmith.challenges.manual import (
     ManualInstructions,
     ManualSolver,
+    OnSelfCheckFailure,
+    SelfCheckChoice,
     dns01_record_name,
     dns01_txt_value,
     http01_url,
 )
-from certsmith.challenges.selfcheck import Resolve
-from certsmith.errors import SolverError
+from certsmith.challenges.selfcheck import Resolve, SelfCheckFailure
+from certsmith.errors import SelfCheckFailed, SolverError
 
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CERTBOT_STALE": "old"}
 
@@ -288,14 +290,110 @@ async def test_self_check_reports_wrong_content(site: tuple[int, Routes]) -> Non
     port, routes = site
     t = http_task("site.test", "A" * 43)
     routes[f"site.test/.well-known/acme-challenge/{'A' * 43}"] = (200, {}, b"<html>default page")
-    with pytest.raises(SolverError, match=r"HTTP 200 with b'<html>default page'"):
+    with pytest.raises(SelfCheckFailed) as info:
         await check(port, t)
+    seen = info.value.values["seen"]
+    assert f"HTTP 200 (connected to 127.0.0.1:{port})" in seen
+    assert '"<html>default page"' in seen and "b'" not in seen
 
 
 async def test_self_check_reports_missing_file(site: tuple[int, Routes]) -> None:
     port, _ = site
-    with pytest.raises(SolverError, match=r"HTTP 404 with b'not here'"):
+    with pytest.raises(
+        SolverError, match=r'HTTP 404 \(connected to 127.0.0.1:\d+\) with "not here"'
+    ):
         await check(port, http_task("site.test", "A" * 43))
+
+
+def answering(*choices: SelfCheckChoice) -> tuple[OnSelfCheckFailure, list[SelfCheckFailure]]:
+    """A decision maker that answers ``choices`` in turn and records what it was shown."""
+    seen: list[SelfCheckFailure] = []
+    queue = list(choices)
+
+    async def decide(failure: SelfCheckFailure, by_hook: bool) -> SelfCheckChoice:
+        seen.append(failure)
+        return queue.pop(0)
+
+    return decide, seen
+
+
+def checked_solver(port: int, decide: OnSelfCheckFailure | None, **kw: object) -> ManualSolver:
+    return ManualSolver(
+        auth_hook="true", base_env=BASE_ENV, self_check_resolve=resolver_to(port),
+        on_self_check_failure=decide, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def test_failed_self_check_can_go_on_when_the_decider_says_continue(
+    site: tuple[int, Routes],
+) -> None:
+    port, _ = site
+    decide, seen = answering(SelfCheckChoice.CONTINUE)
+    solver, t = checked_solver(port, decide), http_task("site.test", "A" * 43)
+    await solver.present(t)
+    await solver.settle([t])  # no error: the CA has the last word
+    [failure] = seen
+    assert failure.status == 404 and failure.excerpt == "not here"
+    assert failure.address == f"127.0.0.1:{port}"
+
+
+async def test_check_again_fetches_again_and_passes_once_the_file_is_there(
+    site: tuple[int, Routes],
+) -> None:
+    port, routes = site
+    t = http_task("site.test", "A" * 43)
+    queue = [SelfCheckChoice.RETRY]
+    shown: list[SelfCheckFailure] = []
+
+    async def decide(failure: SelfCheckFailure, by_hook: bool) -> SelfCheckChoice:
+        shown.append(failure)
+        # The user fixes the web server, then asks to check again.
+        routes[f"site.test/.well-known/acme-challenge/{'A' * 43}"] = (
+            200, {}, t.key_authorization.encode(),
+        )  # fmt: skip
+        return queue.pop(0)
+
+    solver = checked_solver(port, decide)
+    await solver.present(t)
+    await solver.settle([t])
+    assert len(shown) == 1
+
+
+async def test_abort_stops_with_what_was_seen(site: tuple[int, Routes]) -> None:
+    port, _ = site
+    decide, seen = answering(SelfCheckChoice.RETRY, SelfCheckChoice.ABORT)
+    solver, t = checked_solver(port, decide), http_task("site.test", "A" * 43)
+    await solver.present(t)
+    with pytest.raises(SelfCheckFailed) as info:
+        await solver.settle([t])
+    assert len(seen) == 2
+    assert info.value.values["url"].endswith("/.well-known/acme-challenge/" + "A" * 43)
+
+
+async def test_unreachable_url_is_described_without_python_reprs() -> None:
+    async def nowhere(host: str, port: int) -> tuple[str, int]:
+        return "127.0.0.1", 9  # discard port: nothing listens
+
+    decide, seen = answering(SelfCheckChoice.CONTINUE)
+    solver = ManualSolver(
+        auth_hook="true", base_env=BASE_ENV, self_check_resolve=nowhere,
+        on_self_check_failure=decide,
+    )  # fmt: skip
+    t = http_task("site.test", "A" * 43)
+    await solver.present(t)
+    await solver.settle([t])
+    [failure] = seen
+    assert failure.status is None and failure.address == "127.0.0.1:9"
+    assert failure.problem and "ConnectError(" not in failure.problem
+
+
+async def test_no_self_check_fetches_nothing(site: tuple[int, Routes]) -> None:
+    port, _ = site
+    decide, seen = answering()
+    solver, t = checked_solver(port, decide, self_check=False), http_task("site.test", "A" * 43)
+    await solver.present(t)
+    await solver.settle([t])
+    assert seen == []
 
 
 async def test_self_check_follows_redirects_like_the_ca(site: tuple[int, Routes]) -> None:

@@ -135,9 +135,12 @@ def test_option_value_that_looks_like_a_verb_is_not_the_verb() -> None:
     assert opts.cert_name == "renew"
 
 
-def test_no_subcommand_means_certonly() -> None:
-    assert isinstance(parse("-d a.com --standalone"), CertonlyOptions)
-    assert isinstance(parse("auth -d a.com"), CertonlyOptions)
+def test_no_subcommand_means_run_as_in_certbot() -> None:
+    from certsmith.cli.options import RunOptions
+
+    assert type(parse("-d a.com --standalone -i null")) is RunOptions
+    assert type(parse("everything -d a.com --nginx")) is RunOptions
+    assert type(parse("auth -d a.com")) is CertonlyOptions
 
 
 @pytest.mark.parametrize(

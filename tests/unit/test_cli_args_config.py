@@ -100,5 +100,6 @@ def test_certbot_snap_default_cli_ini(tmp_path: Path) -> None:
     write_ini(tmp_path, "# disable certbot's log rotation\nmax-log-backups = 0\n")
     opts = parse("certonly --standalone -d a.com", tmp_path)
     assert [str(i) for i in opts.common.ignored_flags] == [
-        f"--max-log-backups (from {tmp_path / 'cli.ini'}): not needed by certsmith"
+        f"--max-log-backups (from {tmp_path / 'cli.ini'}): certsmith appends to one log file; "
+        "rotate it with logrotate"
     ]

@@ -35,14 +35,14 @@ def parse(line: str, **kw: Any) -> Any:
         ("certonly --preferred-challenges smtp", "unrecognized challenges: smtp"),
         ("reneww", "did you mean 'renew'?"),
         ("certonly extra", "unexpected argument 'extra'"),
-        ("run -d a.com", "'run' is not supported"),
-        ("install --cert-name a", "does not install certificates"),
-        ("enhance", "'enhance' is not supported"),
-        ("certonly --nginx -d a.com", "--nginx is not supported"),
-        ("certonly -a apache", "not supported"),
-        ("certonly --dns-cloudflare -d a.com", "--dns-cloudflare is not supported"),
-        ("certonly --csr req.pem", "--csr is not supported"),
-        ("certonly --standalone --webroot", "Too many flags setting the authenticator"),
+        ("run -i bogus -d a.com", "installer 'bogus': use null, nginx, apache"),
+        ("certonly -a iis", "authenticator 'iis' is not supported"),
+        ("run --csr req.pem -d a.com --standalone -i null", "--csr works only with certonly"),
+        ("run --standalone -i null --redirect -d a.com", "need a web server"),
+        ("certonly --nginx -i apache -d a.com", "'apache' -> 'nginx'"),
+        ("certonly --configurator nginx -a standalone", "'nginx' -> 'standalone'"),
+        ("certonly --standalone --webroot", "Too many flags setting configurators"),
+        ("certonly -a standalone --manual", "'standalone' -> 'manual'"),
         ("certonly -d 192.0.2.1", "pass it with --ip-address"),
         ("certonly -d 'a b.com'", "not a valid domain name"),
         ("certonly --ip-address 300.1.1.1", "is not an IP address"),
@@ -83,7 +83,10 @@ def test_ignored_certbot_flags_are_recorded() -> None:
     ]
     reasons = {i.flag: i.reason for i in opts.common.ignored_flags}
     assert reasons["--reason"] == "not used by certonly"
-    assert "web servers" in reasons["--redirect"]
+    assert "not used by certonly" in reasons["--redirect"]  # an enhancement needs `run`
+    loud = [i.flag for i in opts.common.ignored_flags if i.announce]
+    assert loud == ["--no-eff-email", "--keep-until-expiring", "--must-staple",
+                    "--max-log-backups", "--no-self-upgrade"]  # fmt: skip
     assert opts.domains == ("a.com",)
 
 
@@ -94,6 +97,10 @@ def test_no_ignored_flags_for_a_clean_command_line() -> None:
 def test_cert_path_with_certonly_is_ignored_but_used_by_revoke() -> None:
     certonly = parse("certonly -d a.com --cert-path /x/cert.pem")
     assert [i.flag for i in certonly.common.ignored_flags] == ["--cert-path"]
+    assert certonly.common.ignored_flags[0].announce  # said at the default verbosity
+    with_csr = parse("certonly --csr r.pem --cert-path /x/cert.pem")
+    assert with_csr.common.ignored_flags == ()
+    assert with_csr.csr is not None and with_csr.csr.cert_path == Path("/x/cert.pem")
     revoke = parse("revoke --cert-path x/cert.pem")
     assert revoke.cert_path == Path.cwd() / "x/cert.pem"
     assert revoke.common.ignored_flags == ()

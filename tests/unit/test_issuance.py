@@ -641,6 +641,32 @@ async def test_real_errors_on_the_order_with_replaces_are_raised_without_a_secon
     assert by_type["http-01"].presented == []
 
 
+@pytest.mark.parametrize(
+    "detail",
+    [
+        # Boulder (Let's Encrypt) and Pebble 2.10 word it the same way, as a 403 unauthorized.
+        "Could not validate ARI 'replaces' field :: requester account did not request the "
+        "certificate being replaced by this order",
+        "requester account did not request the certificate being replaced by this order",
+    ],
+)
+async def test_replaces_of_another_accounts_certificate_is_retried_once_without_it_with_a_note(
+    ca: ScriptedCA, fake_time: FakeTime, detail: str
+) -> None:
+    refusal = httpx.Response(
+        403,
+        json={"type": "urn:ietf:params:acme:error:unauthorized", "detail": detail},
+        headers={"Content-Type": "application/problem+json"},
+    )
+    ca.fault("/new-order", refusal)
+    request = request_for("a.example", replaces="aki.serial")
+    result = await obtain(ca, fake_time, request, solvers(ca, "http-01"))
+    payloads = ca.order_payloads()
+    assert [p.get("replaces") for p in payloads] == ["aki.serial", None]
+    assert result.replaced is None
+    assert len(result.notes) == 1 and "another ACME account" in result.notes[0]
+
+
 async def test_order_failing_without_replaces_is_not_retried(
     ca: ScriptedCA, fake_time: FakeTime
 ) -> None:

@@ -24,7 +24,8 @@ FORBIDDEN = {
     "preflight": {"storage", "renewal", "cli", "issuance"},
     "crypto": {"challenges", "storage", "preflight", "renewal", "cli", "issuance"},
     "issuance": {"storage", "renewal", "cli"},
-    "renewal": {"cli"},
+    "renewal": {"cli", "installers"},
+    "installers": {"cli"},
 }
 
 

@@ -30,7 +30,14 @@ from cryptography import x509
 from certsmith.acme import jws
 from certsmith.acme.ari import cert_id, fetch_renewal_info
 from certsmith.acme.chains import choose_chain, parse_chain
-from certsmith.acme.errors import AcmeError, PollTimeout, ProtocolViolation, ValidationFailed
+from certsmith.acme.errors import (
+    AcmeError,
+    NotAnAcmeDirectory,
+    PollTimeout,
+    ProblemError,
+    ProtocolViolation,
+    ValidationFailed,
+)
 from certsmith.acme.identifier import Identifier
 from certsmith.acme.jws import AccountKey, ExternalAccountBinding
 from certsmith.acme.messages import (
@@ -73,6 +80,7 @@ class AcmeClient:
         *,
         account_url: str | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
+        verify_tls: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -94,6 +102,7 @@ class AcmeClient:
         self._directory: Directory | None = None
         self._sender = Sender(
             ca_bundle=ca_bundle,
+            verify=verify_tls,
             transport=transport,
             clock=clock,
             sleep=sleep,
@@ -180,8 +189,17 @@ class AcmeClient:
     async def directory(self) -> Directory:
         """The CA's directory, fetched once and cached (section 7.1.1)."""
         if self._directory is None:
-            response = await self._sender.get(self._directory_url)
-            self._directory = Directory.from_json(response.json())
+            url = self._directory_url
+            try:
+                response = await self._sender.get(url)
+                self._directory = Directory.from_json(response.json())
+            except ProblemError as exc:
+                # A 404 or a web page is a wrong URL; a 5xx or a real problem stays as it is.
+                if exc.type != "about:blank" or (exc.status or 500) >= 500:
+                    raise
+                raise NotAnAcmeDirectory(f"{url}: {exc.detail[:200]}", url=url) from exc
+            except ProtocolViolation as exc:
+                raise NotAnAcmeDirectory(f"{url}: {exc}", url=url) from exc
             self._sender.new_nonce_url = self._directory.new_nonce
         return self._directory
 

@@ -5,7 +5,9 @@ Retryability is a property of the error, not of the call site::
     CertsmithError                       (certsmith.errors)
     └─ AcmeError
        ├─ TransportError                 connect, timeout, TLS                     retryable
+       │  └─ CertificateNotTrusted       the CA's TLS certificate did not verify
        ├─ ProtocolViolation              bad JSON, missing header, wrong type, oversized body
+       │  └─ NotAnAcmeDirectory          the directory URL answered something else
        ├─ ProblemError(type, detail, subproblems, status, retry_after, identifier)
        │  ├─ AccountDoesNotExist  ├─ AlreadyRevoked  ├─ AlreadyReplaced (RFC 9773)
        │  ├─ BadCsr  ├─ BadNonce (retryable)  ├─ BadPublicKey  ├─ BadRevocationReason
@@ -43,8 +45,23 @@ class TransportError(AcmeError):
     retryable = True
 
 
+class CertificateNotTrusted(TransportError):
+    """The CA's TLS certificate did not verify against the trusted roots (a private or test CA
+    without --ca-bundle / REQUESTS_CA_BUNDLE, a TLS-intercepting proxy, a wrong clock)."""
+
+    retryable = False
+
+
 class ProtocolViolation(AcmeError):
     """The CA answered something RFC 8555 does not allow (bad JSON, missing header, ...)."""
+
+
+class NotAnAcmeDirectory(ProtocolViolation):
+    """The directory URL answered, but not with an ACME directory (a 404, a web page)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.values = {"url": url}
 
 
 class ProblemError(AcmeError):

@@ -32,6 +32,7 @@ import httpx
 
 from certsmith.acme.errors import (
     BadNonce,
+    CertificateNotTrusted,
     ProblemError,
     ProtocolViolation,
     TransportError,
@@ -143,6 +144,18 @@ class Response:
         return found
 
 
+def _certificate_not_verified(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a failed check of the server's certificate."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def _ssl_context(ca_bundle: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Any:
     path = ca_bundle if ca_bundle is not None else environ.get("REQUESTS_CA_BUNDLE")
     if path:
@@ -157,6 +170,7 @@ class Sender:
         self,
         *,
         ca_bundle: str | os.PathLike[str] | None = None,
+        verify: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock,
         sleep: Sleep,
@@ -180,8 +194,11 @@ class Sender:
         if transport is not None:
             self._http = httpx.AsyncClient(transport=transport, **common)
         else:
-            verify = _ssl_context(ca_bundle, os.environ if environ is None else environ)
-            self._http = httpx.AsyncClient(verify=verify, **common)
+            # verify=False: the caller asked not to check the CA's certificate (certbot's
+            # --no-verify-ssl, for test CAs); the bundle is then not read at all.
+            env = os.environ if environ is None else environ
+            checked = _ssl_context(ca_bundle, env) if verify else False
+            self._http = httpx.AsyncClient(verify=checked, **common)
         self._clock, self._sleep, self._now = clock, sleep, now
         self._max_body = max_body
         self._max_bad_nonce_retries = max_bad_nonce_retries
@@ -229,6 +246,8 @@ class Sender:
                 finally:
                     await raw.aclose()
             except httpx.HTTPError as exc:
+                if _certificate_not_verified(exc):
+                    raise CertificateNotTrusted(f"{method} {url}: {exc}") from exc
                 raise TransportError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
             nonce = raw.headers.get("replay-nonce")
             if pool_nonce and nonce and _NONCE_RE.fullmatch(nonce):

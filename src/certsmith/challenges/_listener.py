@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import ClassVar, Self
 
 from certsmith.challenges.base import ChallengeTask, is_safe_token
-from certsmith.errors import SolverError
+from certsmith.errors import PortInUse, SolverError
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +127,10 @@ class Listener:
                     errors.append(f"[{host}]:{port}: {exc.strerror}")
                     continue
                 await self._close_servers()
-                raise SolverError(
-                    f"{self._name}: cannot listen on {host} port {port}: {exc}"
-                ) from exc
+                message = f"{self._name}: cannot listen on {host} port {port}: {exc.strerror}"
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    raise PortInUse(message, port=port, address=host) from exc
+                raise SolverError(message) from exc
             self._servers.append(server)
             if port == 0:
                 port = server.sockets[0].getsockname()[1]

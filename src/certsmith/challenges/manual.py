@@ -31,13 +31,19 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 import httpx
 
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, is_safe_token
-from certsmith.challenges.selfcheck import Resolve, check_http01
-from certsmith.errors import SolverError
+from certsmith.challenges.selfcheck import (
+    Resolve,
+    SelfCheckFailure,
+    describe_failure,
+    self_check_http01,
+)
+from certsmith.errors import SelfCheckFailed, SolverError
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +118,21 @@ class ManualInstructions:
         return text
 
 
+class SelfCheckChoice(StrEnum):
+    """What to do when the self-check did not see the response (asked of the user, or
+    decided for an unattended run)."""
+
+    RETRY = "retry"  # check again (the user fixed something)
+    CONTINUE = "continue"  # tell the CA anyway: it may see what this machine cannot
+    ABORT = "abort"
+
+
 ShowInstructions = Callable[[ChallengeTask, ManualInstructions], Awaitable[None]]
 WaitForTxt = Callable[[dict[str, set[str]]], Awaitable[None]]
+# Told what the self-check saw (and whether a hook published it); says what to do next.
+OnSelfCheckFailure = Callable[[SelfCheckFailure, bool], Awaitable[SelfCheckChoice]]
+# A person may check again after fixing something; this bounds the loop all the same.
+MAX_SELF_CHECKS = 20
 
 
 async def run_hook(
@@ -178,7 +197,10 @@ class ManualSolver:
         self_check_transport: httpx.AsyncBaseTransport | None = None,
         self_check_resolve: Resolve | None = None,
         self_check_timeout: float = 10.0,
+        on_self_check_failure: OnSelfCheckFailure | None = None,
     ) -> None:
+        """``on_self_check_failure``: asked when the self-check of an http-01 URL fails; without
+        it a failed self-check stops the run (``SelfCheckFailed``)."""
         if challenge_type not in SUPPORTED:
             raise SolverError(f"the manual solver cannot answer {challenge_type}")
         if auth_hook is None and show_instructions is None:
@@ -196,6 +218,7 @@ class ManualSolver:
         self._transport = self_check_transport
         self._resolve = self_check_resolve
         self._check_timeout = self_check_timeout
+        self._on_failure = on_self_check_failure
         self._pending: list[ChallengeTask] = []
         self._performed: dict[ChallengeTask, dict[str, str]] = {}
         self._shown_any = False
@@ -300,9 +323,11 @@ class ManualSolver:
             subsequent=self._shown_any,
             verify_dns=is_dns and index == last_dns,
         )
-        await self._show(task, instructions)
-        self._performed[task] = {}
+        # Recorded before waiting: Ctrl-C at "Press Enter" still runs the cleanup hook, with
+        # the variables certbot gives it.
+        self._performed[task] = {**self.hook_env(task, batch, index), "CERTBOT_AUTH_OUTPUT": ""}
         self._shown_any = True
+        await self._show(task, instructions)
 
     # -- checking --------------------------------------------------------------------------
 
@@ -310,13 +335,7 @@ class ManualSolver:
         if self._self_check:
             for task in tasks:
                 if task.challenge_type == "http-01":
-                    await check_http01(
-                        http01_url(task.identifier, task.token),
-                        task.key_authorization,
-                        transport=self._transport,
-                        resolve=self._resolve,
-                        timeout=self._check_timeout,
-                    )
+                    await self._check_http01(task)
         records: dict[str, set[str]] = {}
         for task in tasks:
             if task.challenge_type == "dns-01":
@@ -324,3 +343,31 @@ class ManualSolver:
                 records.setdefault(name, set()).add(dns01_txt_value(task.key_authorization))
         if records and self._wait_for_txt is not None:
             await self._wait_for_txt(records)
+
+    async def _check_http01(self, task: ChallengeTask) -> None:
+        """Fetch the URL as the CA will; on a miss, ask ``on_self_check_failure`` what to do.
+        A home server behind a router without NAT loopback cannot fetch its own public URL
+        although the CA can, so a miss is a question, not the end of the run."""
+        url = http01_url(task.identifier, task.token)
+        for _attempt in range(MAX_SELF_CHECKS):
+            failure = await self_check_http01(
+                url,
+                task.key_authorization,
+                transport=self._transport,
+                resolve=self._resolve,
+                timeout=self._check_timeout,
+            )
+            if failure is None:
+                return
+            seen = describe_failure(failure)
+            logger.warning("self-check of %s failed: %s", url, seen)
+            if self._on_failure is None:
+                choice = SelfCheckChoice.ABORT
+            else:
+                choice = await self._on_failure(failure, self._auth_hook is not None)
+            if choice is SelfCheckChoice.CONTINUE:
+                logger.warning("self-check of %s failed; asking the CA anyway", url)
+                return
+            if choice is SelfCheckChoice.ABORT:
+                break
+        raise SelfCheckFailed(f"self-check of {url} failed: {seen}", url=url, seen=seen)

@@ -38,19 +38,35 @@ class FetchResult:
     body: bytes
 
 
+@dataclass(frozen=True)
+class SelfCheckFailure:
+    """What the self-check saw instead of the key authorization: the URL asked, the address
+    it connected to (``""`` when unknown), and either the answer (``status``, the start of the
+    body) or why there was none (``problem``)."""
+
+    url: str
+    address: str = ""
+    status: int | None = None
+    excerpt: str = ""
+    problem: str = ""
+
+
 class ResolvingTransport(httpx.AsyncBaseTransport):
-    """Sends each request to ``resolve(host, port)`` but keeps its Host header and SNI name."""
+    """Sends each request to ``resolve(host, port)`` but keeps its Host header and SNI name.
+    ``last_address`` is where the latest request went (``host:port``)."""
 
     def __init__(self, resolve: Resolve, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self._resolve = resolve
         self._owns_inner = inner is None
         # Hops to https are not certificate-checked, as by the CA (RFC 8555 section 8.3).
         self._inner = inner or httpx.AsyncHTTPTransport(verify=False)
+        self.last_address = ""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         address, real_port = await self._resolve(host, port)
+        self.last_address = _host_port(address, real_port)
         request.url = request.url.copy_with(host=address, port=real_port)
         request.extensions = {**request.extensions, "sni_hostname": host}
         return await self._inner.handle_async_request(request)
@@ -58,6 +74,17 @@ class ResolvingTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._owns_inner:
             await self._inner.aclose()
+
+
+def _host_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def problem_text(exc: BaseException) -> str:
+    """An exception as words for a person: its message, never its repr (``ConnectError('x')``)
+    or a bytes literal; the class name only when the message is empty."""
+    text = str(exc).strip()
+    return text or type(exc).__name__
 
 
 class _Borrowed(httpx.AsyncBaseTransport):
@@ -76,6 +103,14 @@ def _check_hop(url: httpx.URL) -> None:
         raise SolverError(f"the CA would not follow a redirect to {url} (only http:80, https:443)")
 
 
+class _FetchError(Exception):
+    """A fetch that got no answer; ``address`` is where it tried to connect (may be "")."""
+
+    def __init__(self, message: str, problem: str, address: str) -> None:
+        super().__init__(message)
+        self.problem, self.address = problem, address
+
+
 async def fetch_like_ca(
     url: str,
     *,
@@ -84,10 +119,26 @@ async def fetch_like_ca(
     timeout: float = 10.0,
 ) -> FetchResult:
     """GET ``url`` following redirects like the CA; raises ``SolverError`` if it cannot."""
+    try:
+        result, _ = await _fetch(url, transport=transport, resolve=resolve, timeout=timeout)
+    except _FetchError as exc:
+        raise SolverError(str(exc)) from exc
+    return result
+
+
+async def _fetch(
+    url: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    resolve: Resolve | None,
+    timeout: float,
+) -> tuple[FetchResult, str]:
+    """The last hop's answer and the address it came from (``""`` when unknown)."""
+    resolving: ResolvingTransport | None = None
     if transport is not None:
         transport = _Borrowed(transport)
     if resolve is not None:
-        transport = ResolvingTransport(resolve, transport)
+        transport = resolving = ResolvingTransport(resolve, transport)
     elif transport is None:
         transport = httpx.AsyncHTTPTransport(verify=False)
     current = httpx.URL(url)
@@ -104,14 +155,55 @@ async def fetch_like_ca(
                         if len(body) >= MAX_BODY:
                             break
                     status, location = response.status_code, response.headers.get("location")
+                    address = _peer(response) or (resolving.last_address if resolving else "")
             except httpx.HTTPError as exc:
-                raise SolverError(f"self-check could not fetch {current}: {exc!r}") from exc
+                where = resolving.last_address if resolving else ""
+                problem = problem_text(exc)
+                raise _FetchError(
+                    f"self-check could not fetch {current}: {problem}", problem, where
+                ) from exc
             if status in (301, 302, 303, 307, 308) and location:
                 current = current.join(location)
                 logger.debug("self-check: redirected to %s", current)
                 continue
-            return FetchResult(str(current), status, body[:MAX_BODY])
+            return FetchResult(str(current), status, body[:MAX_BODY]), address
     raise SolverError(f"self-check: more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def _peer(response: httpx.Response) -> str:
+    """``address:port`` of the server that answered, when the transport tells."""
+    stream = response.extensions.get("network_stream")
+    try:
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+    except Exception:  # a transport without this information
+        return ""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return _host_port(str(peer[0]), int(peer[1]))
+    return ""
+
+
+async def self_check_http01(
+    url: str,
+    expected: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolve: Resolve | None = None,
+    timeout: float = 10.0,
+) -> SelfCheckFailure | None:
+    """None when ``url`` serves ``expected``; else what was seen instead (never raises for
+    an unreachable or wrong answer)."""
+    try:
+        result, address = await _fetch(url, transport=transport, resolve=resolve, timeout=timeout)
+    except _FetchError as exc:
+        return SelfCheckFailure(url, address=exc.address, problem=exc.problem)
+    except SolverError as exc:  # a redirect the CA would not follow, or too many
+        return SelfCheckFailure(url, problem=str(exc))
+    text = result.body.decode("utf-8", errors="replace").rstrip(_WHITESPACE)
+    if result.status == 200 and text == expected:
+        logger.info("self-check: %s serves the expected key authorization", url)
+        return None
+    excerpt = " ".join(text[:80].split())
+    return SelfCheckFailure(result.url, address=address, status=result.status, excerpt=excerpt)
 
 
 async def check_http01(
@@ -123,12 +215,17 @@ async def check_http01(
     timeout: float = 10.0,
 ) -> None:
     """Raise ``SolverError`` saying what was seen unless ``url`` serves ``expected``."""
-    result = await fetch_like_ca(url, transport=transport, resolve=resolve, timeout=timeout)
-    text = result.body.decode("utf-8", errors="replace").rstrip(_WHITESPACE)
-    if result.status == 200 and text == expected:
-        logger.info("self-check: %s serves the expected key authorization", url)
-        return
-    raise SolverError(
-        f"self-check of {url} failed: {result.url} answered HTTP {result.status} with "
-        f"{result.body[:64]!r} instead of the key authorization {expected[:20]}..."
+    failure = await self_check_http01(
+        url, expected, transport=transport, resolve=resolve, timeout=timeout
     )
+    if failure is not None:
+        raise SolverError(f"self-check of {url} failed: {describe_failure(failure)}")
+
+
+def describe_failure(failure: SelfCheckFailure) -> str:
+    """What the self-check saw, in one English clause (the CLI words it from its catalogue)."""
+    where = f" (connected to {failure.address})" if failure.address else ""
+    if failure.status is None:
+        return f"could not fetch {failure.url}{where}: {failure.problem}"
+    body = f'"{failure.excerpt}"' if failure.excerpt else "an empty body"
+    return f"{failure.url} answered HTTP {failure.status}{where} with {body}"

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 USAGE_EXIT_CODE = 2
-VERB_ALIASES = {"auth": "certonly", "rollover": "update_account"}  # Verb values
+VERB_ALIASES = {"auth": "certonly", "rollover": "update_account", "everything": "run"}
 
 # Re-exported names, imported on first use (PEP 562) to keep the help path light.
 _LAZY = {
@@ -97,7 +97,7 @@ def parse_args(
         return help_request
     parser = build_parser()
     verb, rest, typed = split_verb(args, parser)
-    if verb == Verb.CAA_CHECK.value:
+    if verb in (Verb.CAA_CHECK.value, Verb.DOCTOR.value):  # `doctor NAME` as `doctor -d NAME`
         rest = _positional_domains(rest, parser)
     cli_ns = _parse_tokens(parser, rest)
     given = {dest for dest, value in vars(cli_ns).items() if value is not None}
@@ -140,8 +140,8 @@ def split_verb(
 ) -> tuple[str, list[str], str | None]:
     """Find the subcommand (the first word that is not a flag or a flag's value).
 
-    Returns the verb (``certonly`` when none is given), argv without it, and the word as typed
-    (an alias such as ``auth`` or ``rollover``; None when no subcommand was given).
+    Returns the verb (``run`` when none is given, as certbot), argv without it, and the word as
+    typed (an alias such as ``auth`` or ``rollover``; None when no subcommand was given).
     """
     from certsmith.cli.flags import UNSUPPORTED_VERBS
     from certsmith.cli.options import Verb
@@ -162,7 +162,7 @@ def split_verb(
         if word not in {v.value for v in Verb}:
             raise UsageError(_unknown_word(token))
         return word, args[:index] + args[index + 1 :], token
-    return Verb.CERTONLY.value, list(args), None
+    return Verb.RUN.value, list(args), None
 
 
 def _positional_domains(args: list[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -245,7 +245,7 @@ def _cli_ignored(ns: argparse.Namespace, verb: str) -> list[IgnoredFlag]:
     from certsmith.cli.flags import dest_verbs, flag_for_dest
     from certsmith.cli.options import IgnoredFlag
 
-    found = [IgnoredFlag(flag, reason) for flag, reason in (ns.ignored or [])]
+    found = [IgnoredFlag(flag, reason, announce=True) for flag, reason in (ns.ignored or [])]
     for dest, verbs in dest_verbs().items():
         if getattr(ns, dest, None) is not None and verb not in verbs:
             if dest == "dry_run":
@@ -267,13 +267,22 @@ VERB_HELP: dict[str, str] = {
     "unregister": "Deactivate the ACME account.",
     "caa-check": "Would CAA let the CA issue for DOMAIN? One JSON verdict; exit 0/1/2.",
     "doctor": "Run the pre-flight checks (CAA, DNS, wildcard method) for -d names, explained.",
+    "run": "Obtain a certificate and install it into a web server (--nginx, --apache, -i NAME; "
+    "-i null: nowhere). The default subcommand, as in certbot.",
+    "install": "Install an existing certificate (--cert-name) into a web server.",
+    "enhance": "Add --redirect, --hsts or --uir to a web server's sites for --cert-name.",
+    "rollback": "Undo the last --checkpoints N changes an installer made to a web server.",
+    "config_changes": "List the changes the installers made to a web server.",
+    "plugins": "List the authenticators and installers certsmith has.",
+    "reconfigure": "Change a certificate's renewal settings after a dry run with them succeeds.",
+    "update_symlinks": "Point live/ links at one complete version again (all, or --cert-name).",
 }
 
 OVERVIEW = """usage:
   certsmith [SUBCOMMAND] [options] [-d DOMAIN] [-d DOMAIN] ...
 
 certsmith obtains, renews and guards TLS certificates from ACME CAs; its command lines are
-certbot's. The default subcommand is certonly.
+certbot's. The default subcommand is run (obtain and install; -i null installs nowhere).
 
 obtain and renew certificates:
   certonly         {certonly}
@@ -302,8 +311,18 @@ manage your account:
   --agree-tos      Agree to the ACME server's Subscriber Agreement
   -m EMAIL         Email address for important account notifications
 
-certbot's run, install, enhance, rollback and reconfigure are not supported: certsmith does not
-configure web servers.
+install into web servers:
+  run              {run}
+  install          {install}
+  enhance          {enhance}
+  rollback         {rollback}
+  --nginx          Obtain and install with nginx
+  --apache         Obtain and install with apache
+  -i NAME          Installer: nginx, apache, or null
+
+  plugins          {plugins}
+  reconfigure      {reconfigure}
+  update_symlinks  {update_symlinks}
 
   -h, --help [TOPIC]  this message, 'all', or a subcommand's flags (certsmith --help renew)
   --version           print the version number
@@ -354,6 +373,8 @@ def _config_tokens(
             ignored.append(IgnoredFlag(f"--{key}", "unknown option", str(path)))
             continue
         if action.dest == "ignored":
+            # Not announced: a cli.ini (certbot's snap writes max-log-backups = 0) would print
+            # on every cron run; -v shows it.
             ignored.append(IgnoredFlag(f"--{key}", str(action.const), str(path)))
             continue
         if value in ("", []) or action.dest in given or action.dest == "config_file":

@@ -24,14 +24,40 @@ from certsmith.cli.option_types import (
     Authenticator,
     ChallengeOptions,
     CommonOptions,
+    CsrOptions,
     HookOptions,
     IgnoredFlag,
+    InstallerOptions,
     IssuanceOptions,
     KeyOptions,
     Verb,
 )
 from certsmith.errors import UsageError
 from certsmith.hostport import HostPortError, parse_host_port
+
+WEB_SERVERS = ("nginx", "apache")
+INSTALLERS = ("null", *WEB_SERVERS)
+# certbot's options of its nginx and apache plugins, kept in the renewal conf under their dest.
+INSTALLER_OPTIONS = (
+    ("--nginx-server-root", "nginx's configuration folder (default: /etc/nginx)"),
+    ("--nginx-ctl", "the nginx binary (default: nginx)"),
+    ("--nginx-sleep-seconds", "seconds to wait after reloading nginx"),
+    ("--apache-server-root", "apache's configuration folder"),
+    ("--apache-vhost-root", "folder of the virtual host files"),
+    ("--apache-ctl", "apache's control script (default: apache2ctl)"),
+    ("--apache-le-vhost-ext", "suffix of the SSL virtual host files certsmith creates"),
+    ("--apache-handle-modules", "enable the modules apache needs (True/False)"),
+    ("--apache-handle-sites", "enable the sites it writes (True/False)"),
+    ("--apache-challenge-location", "folder for apache's http-01 configuration"),
+    ("--apache-logs-root", "apache's log folder"),
+    ("--apache-enmod", "a2enmod's path"),
+    ("--apache-dismod", "a2dismod's path"),
+    ("--apache-bin", "the apache binary"),
+)
+INSTALLER_OPTION_DESTS = tuple(o.lstrip("-").replace("-", "_") for o, _ in INSTALLER_OPTIONS)
+
+# certbot's order when it resolves the shortcut flags (plugins/selection.py).
+_SHORTCUT_ORDER = ("nginx", "apache", "standalone", "webroot", "manual")
 
 
 def common_options(
@@ -70,6 +96,9 @@ def common_options(
         config_files=config_files,
         ignored_flags=ignored,
         set_on_command_line=given - {"ident_order", "ignored", "unsupported"},
+        verify_tls=v.get("verify_ssl") is not False,
+        user_agent=v.get("user_agent"),
+        user_agent_comment=v.get("user_agent_comment"),
     )
 
 
@@ -133,7 +162,9 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
     for names, path in _json_map(v.get("webroot_map")).items():
         for ident in names.split(","):
             mapping[_identifier(ident)] = _path(path)
-    name = v.get("authenticator")
+    name, _installer = plugin_requests(
+        v.get("authenticator"), v.get("installer"), v.get("configurator")
+    )
     if name is None and (paths or mapping):
         name = Authenticator.WEBROOT.value
     known = {a.value for a in Authenticator}
@@ -154,7 +185,19 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
         else None,
         dns_propagation_seconds=v.get(f"{dns}_propagation_seconds") if dns else None,
         duckdns_token=v.get("dns_duckdns_token"),
+        dns_plugin_options=_dns_plugin_options(v, dns),
     )
+
+
+def _dns_plugin_options(v: dict[str, Any], dns: str | None) -> tuple[tuple[str, str], ...]:
+    """The chosen DNS plug-in's --dns-NAME-propagation-seconds (and --dns-google-project) as
+    certbot writes them into the renewal conf."""
+    if dns is None:
+        return ()
+    given = {f"{dns}_propagation_seconds": v.get(f"{dns}_propagation_seconds")}
+    if dns == "dns_google":
+        given["dns_google_project"] = v.get("dns_google_project")
+    return tuple((key, str(value)) for key, value in given.items() if value is not None)
 
 
 def _webroot_map(order: list[tuple[str, str]]) -> tuple[list[Path], dict[str, Path]]:
@@ -205,6 +248,79 @@ def _json_map(text: str | None) -> dict[str, str]:
     return data
 
 
+def installer_options(v: dict[str, Any], verb: Verb) -> InstallerOptions:
+    """The web server of -i/--installer, --nginx/--apache or --configurator (certbot's rule in
+    :func:`plugin_requests`), its options and the enhancements asked for."""
+    _auth, name = plugin_requests(
+        v.get("authenticator"), v.get("installer"), v.get("configurator")
+    )
+    if name is not None and name not in ("null", "nginx", "apache"):
+        raise UsageError(f"There is no installer {name!r}; use nginx, apache or null.")
+    options = tuple((dest, str(v[dest])) for dest in INSTALLER_OPTION_DESTS if v.get(dest))
+    wanted = tuple(e for e in ("redirect", "hsts", "uir") if v.get(e))
+    if wanted and verb in (Verb.RUN, Verb.INSTALL) and name in (None, "null"):
+        flags = ", ".join(f"--{e}" for e in wanted)
+        raise UsageError(f"{flags} need a web server: add --nginx, --apache or -i NAME.")
+    return InstallerOptions(name, options, wanted)
+
+
+def plugin_requests(
+    authenticator: list[tuple[str, str]] | None,
+    installer: str | None,
+    configurator: str | None,
+) -> tuple[str | None, str | None]:
+    """certbot's rule (plugins/selection.py cli_plugin_requests): -a and -i may be repeated, the
+    last wins; --configurator sets both; the shortcut flags (--standalone, --nginx, ...) must
+    agree with each other and with -a/-i/--configurator. Returns (authenticator, installer)."""
+
+    def agree(previous: str | None, now: str | None) -> str | None:
+        if previous and now and previous != now:
+            raise UsageError(
+                "Too many flags setting configurators/installers/authenticators "
+                f"{previous!r} -> {now!r}."
+            )
+        return now or previous
+
+    entries = authenticator or []
+    chosen = [name for kind, name in entries if kind == "-a"]
+    req_inst = agree(configurator, installer)
+    req_auth = agree(configurator, chosen[-1] if chosen else None)
+    shortcuts = {name for kind, name in entries if kind == "flag"}
+    order = [*_SHORTCUT_ORDER, *sorted(shortcuts - set(_SHORTCUT_ORDER))]
+    for name in (n for n in order if n in shortcuts):
+        if name in WEB_SERVERS:
+            req_inst = agree(req_inst, name)
+        req_auth = agree(req_auth, name)
+    return req_auth, req_inst
+
+
+def path_notes(v: dict[str, Any]) -> tuple[IgnoredFlag, ...]:
+    """certonly without --csr: certbot ignores --cert-path/--chain-path/--fullchain-path; say
+    where the files are instead."""
+    if v.get("csr"):
+        return ()
+    why = "used only with --csr; the certificate is in live/NAME/ (see the paths printed)"
+    dests = ("cert_path", "chain_path", "fullchain_path")
+    return tuple(
+        IgnoredFlag("--" + d.replace("_", "-"), why, announce=True) for d in dests if v.get(d)
+    )
+
+
+def csr_options(v: dict[str, Any]) -> CsrOptions | None:
+    """``--csr FILE`` and where the certificate goes; None without --csr."""
+    csr = optional_path(v.get("csr"))
+    if csr is None:
+        return None
+    if v.get("allow_subset_of_names"):
+        raise UsageError("--allow-subset-of-names cannot be used with --csr.")
+    return CsrOptions(
+        csr,
+        optional_path(v.get("cert_path")),
+        optional_path(v.get("chain_path")),
+        optional_path(v.get("fullchain_path")),
+    )
+
+
 def hook_options(v: dict[str, Any]) -> HookOptions:
     """The pre/post/deploy hook flags."""
     return HookOptions(
@@ -222,7 +338,7 @@ def issuance_options(v: dict[str, Any]) -> IssuanceOptions:
     return IssuanceOptions(
         v.get("preferred_chain"), preferred, required, bool(v.get("allow_subset_of_names")),
         v.get("preflight") is not False, bool(v.get("dry_run")), bool(v.get("force_renewal")),
-        v.get("autorenew"),
+        v.get("autorenew"), self_check=v.get("self_check") is not False,
     )  # fmt: skip
 
 

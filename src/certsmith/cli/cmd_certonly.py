@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,9 +12,10 @@ from certsmith import crypto
 from certsmith.acme.identifier import Identifier
 from certsmith.cli import common
 from certsmith.cli.console import Console
-from certsmith.cli.options import CertonlyOptions
-from certsmith.cli.prompt import make_prompter
-from certsmith.errors import UsageError
+from certsmith.cli.folders import check_writable
+from certsmith.cli.options import CertonlyOptions, RunOptions
+from certsmith.cli.prompt import MANUAL_NEEDS_TTY, make_prompter
+from certsmith.errors import CertsmithError, LockHeld, UsageError
 from certsmith.renewal.engine import (
     Engine,
     HookCommands,
@@ -24,6 +26,19 @@ from certsmith.renewal.engine import (
 )
 from certsmith.renewal.hooks import HookRunner, validate_hooks
 from certsmith.renewal.settings import SettingOverrides
+from certsmith.storage.filesystem import written_folders
+from certsmith.storage.interface import LineageStorage
+
+
+def _announce_wait(
+    lineages: LineageStorage, name: str, console: Console, timeout: float | None
+) -> None:
+    """Say at once when another run holds the lineage's lock (the engine then waits for it)."""
+    try:
+        with lineages.lock(name, blocking=False):
+            return
+    except LockHeld:
+        console.note(console.message("lock.waiting", name=name, seconds=f"{timeout or 0:g}"))
 
 
 def _identifiers(options: CertonlyOptions) -> tuple[Identifier, ...]:
@@ -85,10 +100,11 @@ def request_for(
         change = NamesChange.REPLACE
     else:
         change = NamesChange.EXPAND if options.expand else NamesChange.REFUSE
+    run = isinstance(options, RunOptions)
     return LineageRequest(
         name,
         identifiers,
-        overrides=overrides,
+        overrides=overrides.merged(common.installer_overrides(options.installer)),
         new_lineage=SettingOverrides(server=c.server, key_type=options.key.effective_key_type),
         names_change=change,
         force=options.issuance.force_renewal,
@@ -99,19 +115,46 @@ def request_for(
         # As in certbot, the hooks given now (flags or cli.ini), not the renewal conf's.
         hooks=HookCommands(h.pre_hook, h.post_hook, h.deploy_hook),
         count_replaced_as_renewed=False,  # certbot 5.8: only a new lineage counts
+        install=run,  # certonly records -i/--nginx for renew but installs nothing (certbot)
+        enhancements=options.installer.enhancements if run else (),
     )
 
 
+def _uses_web_server(options: CertonlyOptions) -> bool:
+    names = (options.installer.name, options.challenge.authenticator)
+    return any(n in ("nginx", "apache") for n in names)
+
+
 def certonly(options: CertonlyOptions, console: Console) -> int:
+    if options.csr is not None:
+        from certsmith.cli.cmd_csr import certonly_csr
+
+        return certonly_csr(options, options.csr, console)
     if options.hooks.validate_hooks:
         h = options.hooks
         validate_hooks(pre_hook=h.pre_hook, post_hook=h.post_hook, deploy_hook=h.deploy_hook)
     identifiers = _identifiers(options)
     name = options.cert_name or lineage_name(identifiers)
     _check_before_writing(options, name, identifiers)
+    c = options.common
+    check_writable([*written_folders(c.config_dir), c.work_dir])
     prompter = make_prompter(options.common.non_interactive)
-    env = common.environment(options.common, common.CliEvents(console, prompter, options.account))
+    if (
+        options.challenge.authenticator == "manual"
+        and not options.challenge.manual_auth_hook
+        and not prompter.interactive
+    ):
+        raise UsageError(MANUAL_NEEDS_TTY)  # before the CA is contacted or a file written
+    events = common.CliEvents(console, prompter, options.account)
+    factory = common.installer_factory(options.common) if _uses_web_server(options) else None
+    env = common.environment(options.common, events, installers=factory)
+    if not options.issuance.self_check:
+        env = dataclasses.replace(env, manual_self_check=False)
+    if options.duplicate and env.stores.lineages.exists(name):
+        name = env.stores.lineages.available_name(name)  # certbot's --duplicate: NAME-0001
     request = request_for(options, name, identifiers, env.stores.lineages.exists(name))
+    _announce_wait(env.stores.lineages, name, console, request.lock_timeout)
+    reload_errors: list[CertsmithError] = []
     hooks = HookRunner(
         config_dir=options.common.config_dir,
         directory_hooks=options.hooks.directory_hooks,
@@ -122,13 +165,26 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
     async def run() -> LineageResult:
         async with Engine(env, hooks, common.registration(options.account)) as engine:
             try:
-                return await engine.obtain_lineage(request)
+                result = await engine.obtain_lineage(request)
+                if result.outcome is Outcome.NOT_DUE and request.install:
+                    # certbot's run keeps a certificate that is not due and installs it again
+                    await engine.install_lineage(
+                        name, request.overrides, options.installer.enhancements
+                    )
+                return result
             finally:
+                reload_errors.extend(await engine.reload_servers())
                 await hooks.finish_async()
 
     with env.stores.guard():
         result = asyncio.run(run())
     _report(options, console, result, env.stores.lineages.live_paths(name))
+    for error in reload_errors:
+        console.explain(error)
+    if reload_errors:
+        return 1
+    if request.install and options.installer.name not in (None, "null"):
+        console.say(f"The certificate is installed in {options.installer.name}.")
     if hooks.failures:
         console.error(f"{len(hooks.failures)} hook(s) failed; see the log for their output.")
         return 1
@@ -155,8 +211,16 @@ def _report(
         "Successfully received certificate.\n"
         f"Certificate is saved at: {paths['fullchain']}\n"
         f"Key is saved at:         {paths['privkey']}\n"
-        f"This certificate expires on {expires}.\n"
-        "certsmith renews it on schedule when `certsmith renew` runs (from cron or a timer)."
+        f"This certificate expires on {expires}.\n" + _renewal_sentence(console, result)
     )
     if result.replaced:
         console.say(f"It replaces the previous certificate (ARI id {result.replaced}).")
+
+
+def _renewal_sentence(console: Console, result: LineageResult) -> str:
+    """How it will be renewed: on schedule, or (--manual without a hook) only by hand."""
+    from certsmith.renewal.manual_policy import renews_unattended
+
+    if result.lineage is not None and not renews_unattended(result.lineage.conf):
+        return console.message("manual.renew_by_hand")
+    return console.message("renew.scheduled")

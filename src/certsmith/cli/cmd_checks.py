@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import TYPE_CHECKING
 
 from certsmith import crypto
+from certsmith.acme.identifier import Identifier
 from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import CaaCheckOptions, CommonOptions, DoctorOptions
 from certsmith.errors import CertsmithError, UsageError
+
+if TYPE_CHECKING:
+    from certsmith.preflight.checks import CheckResult
 
 CAA_EXIT = {"allowed": 0, "forbidden": 1, "error": 2}
 
@@ -51,13 +56,48 @@ def caa_check(options: CaaCheckOptions, console: Console) -> int:
     return CAA_EXIT.get(result.verdict, 2)
 
 
+def _doctor_names(options: DoctorOptions) -> list[str]:
+    """-d / bare names, else the names of --cert-name's lineage."""
+    if options.domains:
+        return list(options.domains)
+    if options.cert_name:
+        from certsmith.storage.filesystem import file_stores
+
+        lineages = file_stores(options.common.config_dir).lineages
+        if not lineages.exists(options.cert_name):
+            raise UsageError(
+                f"No certificate named {options.cert_name!r}; see `certsmith certificates`."
+            )
+        return [i.value for i in lineages.load(options.cert_name).identifiers]
+    raise UsageError("Say which names to check: certsmith doctor NAME, -d NAME or --cert-name.")
+
+
+async def _probe(options: DoctorOptions, identifiers: list[Identifier]) -> list[CheckResult]:
+    """With --standalone or --webroot: serve a probe through it and fetch it as the CA would."""
+    from certsmith.renewal.probe import probe_http01
+    from certsmith.renewal.settings import LineageSettings
+    from certsmith.renewal.solvers import SolverContext, solvers_for
+
+    ch = options.challenge
+    if ch.authenticator not in ("standalone", "webroot"):
+        return []
+    webroot = {i.value: str(p) for i in identifiers if (p := ch.webroot_for(i.value)) is not None}
+    settings = LineageSettings(
+        authenticator=str(ch.authenticator),
+        webroot_map=webroot,
+        http01_port=ch.http01_port,
+        http01_address=ch.http01_address,
+        dns_resolver=common.dns_resolver_text(options.common),
+    )
+    async with solvers_for(settings, SolverContext()) as solvers:
+        return await probe_http01(solvers["http-01"], identifiers, settings)
+
+
 def doctor(options: DoctorOptions, console: Console) -> int:
     from certsmith.dnsutil import make_resolver
     from certsmith.preflight import run_preflight
 
-    identifiers = crypto.normalize_names(options.domains)
-    if not identifiers:
-        raise UsageError("Say which names to check: certsmith doctor -d NAME.")
+    identifiers = crypto.normalize_names(_doctor_names(options))
     try:
         identities = asyncio.run(_ca_identities(options.common))
     except CertsmithError as exc:
@@ -74,6 +114,7 @@ def doctor(options: DoctorOptions, console: Console) -> int:
             resolver=make_resolver(common.dns_resolver_text(options.common)),
         )
     )
+    results = [*results, *asyncio.run(_probe(options, list(identifiers)))]
     if options.json:
         console.data(json.dumps({"checks": [r.to_json() for r in results]}, ensure_ascii=False))
     else:

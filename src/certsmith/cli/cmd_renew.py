@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import random
@@ -66,14 +67,13 @@ def _renew_with_engine(
 ) -> int:
     from certsmith.cli import common
     from certsmith.cli.prompt import make_prompter
-    from certsmith.renewal.environment import RunEnvironment
     from certsmith.renewal.hooks import HookRunner
     from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
 
     c = options.common
     overrides = common.setting_overrides(
         c, options.key, options.challenge, options.hooks, options.issuance, options.account
-    )
+    ).merged(common.installer_overrides(options.installer))
     plan = RenewPlan(
         overrides=overrides,
         force=options.issuance.force_renewal,
@@ -89,7 +89,11 @@ def _renew_with_engine(
         run_deploy_hooks=options.hooks.run_deploy_hooks,
     )
     events = common.CliEvents(console, make_prompter(True), options.account, ask_email=False)
-    env = RunEnvironment(c.config_dir, user_agent=common.USER_AGENT, stores=stores, events=events)
+    # Installers are imported only when a lineage names one (most renewals install nowhere).
+    installers = common.lazy_installer_factory(c)
+    env = common.environment(c, events, stores=stores, installers=installers)
+    if not options.issuance.self_check:  # --no-self-check
+        env = dataclasses.replace(env, manual_self_check=False)
     renewer = Renewer(env, plan, hooks, common.registration(options.account))
     helper = None
     if not (options.issuance.force_renewal or options.issuance.dry_run):
@@ -126,7 +130,9 @@ def _renew_with_engine(
             counts[Outcome.LOCKED],
         )
     )
-    hook_failed = bool(hooks.failures)
+    for error in renewer.reload_errors:
+        console.explain(error)
+    hook_failed = bool(hooks.failures) or bool(renewer.reload_errors)
     if hook_failed:
         console.error(f"{len(hooks.failures)} hook(s) failed; see the log.")
     return 1 if counts[Outcome.FAILED] or hook_failed else 0

@@ -3,32 +3,37 @@ events the engine reports through (prompts, warnings), and the settings given as
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from certsmith import __version__
 from certsmith.acme.identifier import Identifier
 from certsmith.cli.console import Console
+from certsmith.cli.manual_text import ask_after_self_check, manual_text
 from certsmith.cli.options import (
     AccountOptions,
     ChallengeOptions,
     CommonOptions,
     HookOptions,
+    InstallerOptions,
     IssuanceOptions,
     KeyOptions,
 )
 from certsmith.cli.prompt import Prompter
+from certsmith.errors import UsageError
 from certsmith.renewal.account import Registration
 from certsmith.renewal.environment import RunEnvironment
-from certsmith.renewal.events import EngineEvents
+from certsmith.renewal.events import EngineEvents, QuietEvents
+from certsmith.renewal.install import Installer, InstallerFactory
 from certsmith.renewal.settings import SettingOverrides
 from certsmith.storage.filesystem import file_stores
+from certsmith.storage.interface import Stores
 
 if TYPE_CHECKING:  # annotations only: pre-flight (dnspython) loads when a check runs
     from certsmith.challenges.base import ChallengeTask
-    from certsmith.challenges.manual import ManualInstructions
+    from certsmith.challenges.manual import ManualInstructions, SelfCheckChoice
+    from certsmith.challenges.selfcheck import SelfCheckFailure
     from certsmith.preflight.checks import CheckResult
 
 
@@ -64,11 +69,24 @@ class CliEvents:
             return None
         return self._prompter.ask_email()
 
+    def can_ask(self) -> bool:
+        return self._prompter.interactive
+
     async def show_manual_instructions(
         self, task: ChallengeTask, instructions: ManualInstructions
     ) -> None:
-        self._console.say(instructions.render())
-        await asyncio.to_thread(self._prompter.wait_for_enter, "Press Enter to continue")
+        # In the loop's thread, not a worker: Ctrl-C must end the wait at once (a worker thread
+        # blocked on stdin kept the process alive until Enter). Nothing else runs meanwhile.
+        self._prompter.wait_for_enter(manual_text(self._console, instructions))
+
+    async def self_check_failed(
+        self, failure: SelfCheckFailure, published_by_hook: bool
+    ) -> SelfCheckChoice:
+        from certsmith.challenges.manual import SelfCheckChoice
+
+        return SelfCheckChoice(
+            ask_after_self_check(self._console, self._prompter, failure, published_by_hook)
+        )
 
     def preflight_warnings(self, results: Sequence[CheckResult]) -> None:
         for result in results:
@@ -83,12 +101,62 @@ class CliEvents:
             )
 
 
-def environment(common: CommonOptions, events: EngineEvents | None = None) -> RunEnvironment:
-    """The run's environment: the file stores of --config-dir, built once here."""
-    stores = file_stores(common.config_dir)
-    if events is None:
-        return RunEnvironment(common.config_dir, user_agent=USER_AGENT, stores=stores)
-    return RunEnvironment(common.config_dir, user_agent=USER_AGENT, stores=stores, events=events)
+def environment(
+    common: CommonOptions,
+    events: EngineEvents | None = None,
+    *,
+    stores: Stores | None = None,
+    installers: InstallerFactory | None = None,
+) -> RunEnvironment:
+    """The run's environment: the file stores of --config-dir, built once here; how the CA is
+    reached (--no-verify-ssl, --user-agent); the web-server installers when the run uses one."""
+    return RunEnvironment(
+        common.config_dir,
+        user_agent=user_agent(common),
+        stores=stores or file_stores(common.config_dir),
+        events=events or QuietEvents(),
+        installers=installers,
+        verify_tls=common.verify_tls,
+    )
+
+
+def user_agent(common: CommonOptions) -> str:
+    """certbot's --user-agent (replaces ours) and --user-agent-comment (added in parentheses)."""
+    agent = common.user_agent or USER_AGENT
+    return f"{agent} ({common.user_agent_comment})" if common.user_agent_comment else agent
+
+
+def installer_factory(common: CommonOptions) -> InstallerFactory:
+    """The web-server installers (certsmith.installers), imported only by runs that use one."""
+    try:
+        from certsmith import installers
+    except ImportError as exc:  # a broken or partial installation
+        raise UsageError(f"certsmith's web-server installers cannot be loaded ({exc}).") from None
+    make = getattr(installers, "installer_factory", None)
+    if make is not None:
+        factory: InstallerFactory = make(common.config_dir)
+        return factory
+    return installers.make_installer
+
+
+def lazy_installer_factory(common: CommonOptions) -> InstallerFactory:
+    """:func:`installer_factory`, imported on the first installer a lineage asks for."""
+    made: list[InstallerFactory] = []
+
+    def make(name: str, options: Mapping[str, str]) -> Installer:
+        if not made:
+            made.append(installer_factory(common))
+        return made[0](name, options)
+
+    return make
+
+
+def installer_overrides(installer: InstallerOptions) -> SettingOverrides:
+    """-i/--nginx/--apache and the web servers' options as lineage settings (certbot's conf
+    keys, ``nginx_server_root = ...``)."""
+    return SettingOverrides(
+        installer=installer.name, extra=dict(installer.options) if installer.options else None
+    )
 
 
 def dns_resolver_text(common: CommonOptions) -> str | None:
@@ -159,6 +227,7 @@ def setting_overrides(
         deploy_hook=hooks.deploy_hook,
         autorenew=issuance.autorenew,
         dns_credentials=str(challenge.dns_credentials) if challenge.dns_credentials else None,
+        extra=dict(challenge.dns_plugin_options) or None,  # dns_*_propagation_seconds, ...
         ca_bundle=str(common.ca_bundle) if common.ca_bundle else None,
         dns_resolver=dns_resolver_text(common),
     )

@@ -77,6 +77,19 @@ class Console:
         self.err = err or sys.stderr
         self._catalogue = catalogue
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The messages of the run's language (the environment's unless one was given)."""
+        if self._catalogue is None:
+            from certsmith.preflight.messages import Catalogue
+
+            self._catalogue = Catalogue()
+        return self._catalogue
+
+    def message(self, key: str, **values: object) -> str:
+        """The catalogue's text for ``key`` filled with ``values``."""
+        return self.catalogue.get(key, **values)
+
     def say(self, text: str) -> None:
         if not self.quiet:
             self.out.write(text if text.endswith("\n") else text + "\n")
@@ -98,11 +111,8 @@ class Console:
     def explain(self, error: BaseException) -> None:
         """One sentence of what happened and one of what to do; the raw detail under -v."""
         from certsmith.cli.explain import explain
-        from certsmith.preflight.messages import Catalogue
 
-        if self._catalogue is None:
-            self._catalogue = Catalogue()
-        cat = self._catalogue
+        cat = self.catalogue
         explanation = explain(error, catalogue=cat)
         self.err.write(f"certsmith: {explanation.sentence}\n")
         if explanation.next_step:

@@ -29,6 +29,8 @@ from typing import Any
 
 from certsmith.acme.errors import (
     AcmeError,
+    CertificateNotTrusted,
+    NotAnAcmeDirectory,
     PollTimeout,
     ProtocolViolation,
     TransportError,
@@ -36,9 +38,13 @@ from certsmith.acme.errors import (
 )
 from certsmith.errors import (
     CertsmithError,
+    FolderNotWritable,
     LineageCorrupt,
     LockHeld,
+    ManualRenewalNeedsHook,
+    PortInUse,
     PreflightFailed,
+    SelfCheckFailed,
     SolverError,
     StorageError,
     UsageError,
@@ -63,13 +69,19 @@ ERROR_KEYS: Mapping[type[BaseException], str] = MappingProxyType(
         CertsmithError: "error.CertsmithError",
         AcmeError: "error.AcmeError",
         TransportError: "error.TransportError",
+        CertificateNotTrusted: "error.CertificateNotTrusted",
         ProtocolViolation: "error.ProtocolViolation",
+        NotAnAcmeDirectory: "error.NotAnAcmeDirectory",
         ValidationFailed: "error.ValidationFailed",
         PollTimeout: "error.PollTimeout",
         UsageError: "error.UsageError",
+        ManualRenewalNeedsHook: "error.ManualRenewalNeedsHook",
         SolverError: "error.SolverError",
+        SelfCheckFailed: "error.SelfCheckFailed",
+        PortInUse: "error.PortInUse",
         PreflightFailed: "error.PreflightFailed",
         StorageError: "error.StorageError",
+        FolderNotWritable: "error.FolderNotWritable",
         LineageCorrupt: "error.LineageCorrupt",
         LockHeld: "error.LockHeld",
         OSError: "error.OSError",
@@ -135,13 +147,37 @@ def _identifier_text(error: Any, cat: Catalogue) -> str:
     return named.group(1) if named else cat.get("identifier.unknown")
 
 
+# Python's spelling of things leaking into a message: ConnectError('All attempts failed'),
+# b'<html>...', OSError(111, 'Connection refused').
+_REPR_CALL_RE = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception|Timeout)\((['\"])(.*?)\1\)")
+_REPR_ERRNO_RE = re.compile(r"\b[A-Z][A-Za-z]*Error\(\d+, (['\"])(.*?)\1\)")
+_BYTES_RE = re.compile(r"\bb(['\"])(.*?)\1")
+
+
+def sanitize(text: str) -> str:
+    """``text`` without Python reprs: an exception's repr becomes its message, a bytes literal
+    its content (escapes such as ``\\n`` as spaces)."""
+    text = _REPR_CALL_RE.sub(lambda m: m.group(2), text)
+    text = _REPR_ERRNO_RE.sub(lambda m: m.group(2), text)
+    text = _BYTES_RE.sub(lambda m: '"' + re.sub(r"\\[nrt]", " ", m.group(2)) + '"', text)
+    return text
+
+
 def _detail(error: Any) -> str:
     detail = _attr(error, "detail")
     if isinstance(detail, str) and detail:
-        return detail
+        return sanitize(detail)
     if isinstance(error, BaseException):
-        return str(error)
+        return sanitize(str(error))
     return ""
+
+
+def _values(error: Any) -> dict[str, Any]:
+    """The placeholders an error carries for its sentence (``error.values``), if any."""
+    values = getattr(error, "values", None)
+    if isinstance(values, Mapping):
+        return {str(k): v for k, v in values.items()}
+    return {}
 
 
 def _lift_time(error: Any, detail: str, now: dt.datetime) -> dt.datetime | None:
@@ -235,8 +271,12 @@ def explain(
             return _explain_problem(error, suffix, cat, clock(), 0)
         detail = _detail(error)
         key = error_key(error)
+        chosen = getattr(error, "catalogue_key", None)  # a variant of the class's sentence
+        if isinstance(chosen, str) and cat.has(chosen):
+            key = chosen
         if key is not None:
-            return _pair(cat, key, detail, identifier=_identifier_text(error, cat))
+            values = {"identifier": _identifier_text(error, cat), **_values(error)}
+            return _pair(cat, key, detail, **values)
         return _pair(cat, "error.unknown", detail)
     except Exception:  # explaining must never be the thing that fails
         return Explanation(

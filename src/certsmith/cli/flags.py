@@ -15,43 +15,86 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from certsmith.cli.build import (
+    INSTALLER_OPTIONS as _INSTALLER_OPTIONS,
+    INSTALLERS as _INSTALLERS,
+    WEB_SERVERS as _WEB_SERVERS,
+)
 from certsmith.cli.options import REVOCATION_REASONS as REASONS, Verb
 from certsmith.errors import UsageError
 
-# certbot verbs certsmith does not run, and why.
-_NOT_SUPPORTED = (
-    "certsmith does not install certificates into web servers; "
-    "use 'certsmith certonly' and point your server at the files in live/"
-)
-UNSUPPORTED_VERBS: dict[str, str] = {
-    "run": _NOT_SUPPORTED,
-    "everything": _NOT_SUPPORTED,
-    "install": _NOT_SUPPORTED,
-    "enhance": _NOT_SUPPORTED,
-    "rollback": _NOT_SUPPORTED,
-    "plugins": "certsmith has no plugins; see 'certsmith certonly --help' for the authenticators",
-    "reconfigure": "certsmith has no 'reconfigure'; run 'certsmith certonly --cert-name NAME' "
-    "with the new settings (add --force-renewal to apply them now)",
-}
+# certbot verbs certsmith does not run, and why (none today; kept for the help text).
+UNSUPPORTED_VERBS: dict[str, str] = {}
 
 _ALL = frozenset(v.value for v in Verb)
-_ISSUE = frozenset({"certonly", "renew"})
-_CO = frozenset({"certonly"})
+_ISSUE = frozenset({"certonly", "run", "renew", "reconfigure"})
+_CO = frozenset({"certonly", "run"})
 _RENEW = frozenset({"renew"})
-_NAMED = frozenset({"certonly", "renew", "certificates", "revoke", "delete", "doctor"})
-_IDENT = frozenset({"certonly", "certificates", "caa-check", "doctor"})
-_NEW_ACCOUNT = frozenset({"certonly", "register"})
-_EMAIL = frozenset({"certonly", "register", "update_account", "unregister"})
+_NAMED = frozenset(
+    {"certonly", "run", "renew", "reconfigure", "certificates", "revoke", "delete", "doctor",
+     "install", "enhance", "update_symlinks"}
+)  # fmt: skip
+_IDENT = frozenset({"certonly", "run", "certificates", "caa-check", "doctor"})
+_NEW_ACCOUNT = frozenset({"certonly", "run", "register"})
+_EMAIL = frozenset({"certonly", "run", "register", "update_account", "unregister"})
 _ACCOUNT = frozenset(
-    {"certonly", "renew", "register", "show_account", "update_account", "unregister", "revoke"}
-)
+    {"certonly", "run", "renew", "reconfigure", "register", "show_account", "update_account",
+     "unregister", "revoke"}
+)  # fmt: skip
+# -i/--nginx/--apache and the web servers' own options
+_INSTALL = frozenset(
+    {"certonly", "run", "renew", "reconfigure", "install", "enhance", "rollback",
+     "config_changes"}
+)  # fmt: skip
+_ENHANCE = frozenset({"run", "install", "enhance"})
 _JSON = frozenset({"certificates", "doctor", "caa-check"})
-_DNS_AUTH = ("dns-rfc2136", "dns-acme-dns", "dns-duckdns")
+_DNS_AUTH = ("dns-rfc2136", "dns-acme-dns", "dns-duckdns", "dns-cloudflare", "dns-route53",
+             "dns-digitalocean", "dns-google", "dns-ovh", "dns-linode")  # fmt: skip
+# certbot's other DNS plug-ins: their flags work once a certsmith.dns_providers plug-in of that
+# name is installed (docs/dns-providers.md); without one, the run says so.
+_DNS_PLUGIN_ONLY = ("dns-dnsimple", "dns-dnsmadeeasy", "dns-gehirn", "dns-luadns", "dns-nsone",
+                    "dns-sakuracloud")  # fmt: skip
 _AUTHENTICATORS = ("standalone", "webroot", "manual", *_DNS_AUTH)
 # -a dns-NAME: a DNS provider plug-in installed as a package (entry point certsmith.dns_providers)
 _PLUGIN_RE = re.compile(r"dns-[a-z0-9][a-z0-9-]{0,62}")
-_NO_INSTALLER = "certsmith does not configure web servers"
 _NOT_NEEDED = "not needed by certsmith"
+_OCSP = (
+    "ignored: Let's Encrypt ended OCSP in 2025, so certsmith neither staples nor asks for "
+    "OCSP Must-Staple"
+)
+# certbot flags certsmith accepts and does not act on: what it does instead (said once).
+_NOTES: dict[tuple[str, ...], str] = {
+    ("--staple-ocsp",): _OCSP,
+    ("--must-staple",): _OCSP,
+    ("--auto-hsts",): "ignored: certsmith's installers do not raise max-age step by step; "
+    "use --hsts",
+    ("--disable-renew-updates",): "certsmith's installers change only the certificate paths "
+    "when renewing",
+    ("--no-bootstrap",): "certsmith never installs OS packages",
+    ("--no-self-upgrade",): "certsmith never upgrades itself",
+    ("--os-packages-only",): "certsmith never installs OS packages",
+    ("--no-permissions-check",): "certsmith checks no permissions to skip",
+    ("--keep-until-expiring", "--keep", "--reinstall"): "certsmith keeps a certificate that is "
+    "not due (its default; `run` installs it again)",
+    ("--debug",): "certsmith writes no tracebacks; use -vv for details",
+    ("--debug-challenges",): "certsmith does not pause; --manual shows each challenge",
+    ("--eff-email",): "certsmith shares your e-mail with nobody but the CA",
+    ("--no-eff-email",): "certsmith shares your e-mail with nobody but the CA",
+    ("--strict-permissions",): "certsmith always creates keys 0600 and folders 0700",
+    ("--renew-with-new-domains",): "certsmith renews at once when the names change (its "
+    "default)",
+    ("--break-my-certs",): "certsmith does not check for it",
+    ("--force-interactive",): "certsmith asks only when it has a terminal",
+    ("-t", "--text"): "certsmith has only the text interface",
+    ("--preconfigured-renewal",): "certsmith leaves scheduling to you (cron or a timer)",
+    ("--manual-public-ip-logging-ok",): "certsmith does not log the IP address (so does certbot)",
+}
+_VALUED_NOTES: dict[tuple[str, ...], str] = {
+    ("--max-log-backups",): "certsmith appends to one log file; rotate it with logrotate",
+    ("--https-port",): "certsmith's installers use port 443",
+    ("--issuance-timeout",): "certsmith gives each order 300 seconds",
+    ("--verbose-level",): "use -v, -vv or -vvv",
+}
 
 
 def _int_type(low: int, high: int) -> Any:
@@ -96,23 +139,32 @@ class _PreferredChallenges(argparse.Action):
 
 
 class _Authenticator(argparse.Action):
-    """--standalone, --webroot, ... and -a NAME all set one authenticator; they must agree."""
+    """-a NAME and the shortcut flags (--standalone, --nginx, ...), recorded as typed:
+    ("-a", NAME) or ("flag", NAME); ``build.plugin_requests`` applies certbot's rule."""
 
     def __call__(
         self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
     ) -> None:
         name = str(self.const if self.nargs == 0 else values).lower()
         name = {"dns-acmedns": "dns-acme-dns"}.get(name, name)  # certbot-dns-acmedns's name
-        if name in ("nginx", "apache"):
-            raise UsageError(f"--{name} is not supported: {UNSUPPORTED_VERBS['install']}.")
-        if name not in _AUTHENTICATORS and not _PLUGIN_RE.fullmatch(name):
+        if (
+            name not in _AUTHENTICATORS
+            and name not in _WEB_SERVERS
+            and not _PLUGIN_RE.fullmatch(name)
+        ):
             raise UsageError(
-                f"authenticator {name!r} is not supported; use one of {', '.join(_AUTHENTICATORS)}."
+                f"authenticator {name!r} is not supported; use one of "
+                f"{', '.join((*_AUTHENTICATORS, *_WEB_SERVERS))}."
             )
-        previous = namespace.authenticator
-        if previous is not None and previous != name:
-            raise UsageError(f"Too many flags setting the authenticator: {previous} and {name}.")
-        namespace.authenticator = name
+        entry = ("flag" if self.nargs == 0 else "-a", name)
+        namespace.authenticator = [*(namespace.authenticator or []), entry]
+
+
+def _installer_name(text: str) -> str:
+    name = text.lower()
+    if name not in _INSTALLERS:
+        raise argparse.ArgumentTypeError(f"installer {text!r}: use {', '.join(_INSTALLERS)}")
+    return name
 
 
 class _Note(argparse.Action):
@@ -162,13 +214,19 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ISSUE, "--dry-run", **flag, help="test against staging, save nothing")
     add(_ISSUE, "--force-renewal", "--renew-by-default", dest="force_renewal", **flag,
         help="renew now even if not due")  # fmt: skip
-    add(_ISSUE, "--no-preflight", dest="preflight", **off, help="skip CAA/DNS checks")
+    add(_ISSUE, "--no-preflight", dest="preflight", **off,
+        help="skip CAA/DNS checks and the manual self-check")  # fmt: skip
+    add(_ISSUE, "--no-self-check", dest="self_check", **off,
+        help="--manual: do not fetch the challenge URL before telling the CA")  # fmt: skip
+    probe = _ISSUE | {"doctor"}  # doctor --standalone/--webroot probes port 80 through it
     for name in _AUTHENTICATORS:
-        add(_ISSUE, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0, const=name,
+        add(probe, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0, const=name,
             help=f"use the {name} authenticator")  # fmt: skip
     add(_ISSUE, "-a", "--authenticator", dest="authenticator", action=_Authenticator,
-        metavar="NAME", help=f"authenticator: {', '.join(_AUTHENTICATORS)}")  # fmt: skip
-    add(_ISSUE, "-w", "--webroot-path", dest="webroot_path", action=_Append, metavar="PATH",
+        metavar="NAME", help=f"authenticator: {', '.join(_AUTHENTICATORS)}, nginx, apache "
+        "(the last -a wins)")  # fmt: skip
+    _add_installer_flags(add)
+    add(probe, "-w", "--webroot-path", dest="webroot_path", action=_Append, metavar="PATH",
         help="webroot for the -d flags that follow (repeatable)")  # fmt: skip
     add(_ISSUE, "--webroot-map", metavar="JSON", help='{"a.com,www.a.com": "/var/www/a"}')
     add(_ISSUE, "--manual-auth-hook", metavar="CMD", help="script that publishes a challenge")
@@ -176,21 +234,27 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ISSUE, "--preferred-challenges", dest="preferred_challenges",
         action=_PreferredChallenges, metavar="TYPES",
         help="e.g. dns or http-01,dns-01")  # fmt: skip
-    add(_ISSUE, "--http-01-port", dest="http01_port", type=_int_type(1, 65535), metavar="PORT",
+    add(probe, "--http-01-port", dest="http01_port", type=_int_type(1, 65535), metavar="PORT",
         help="port of the standalone http-01 server (default: 80)")  # fmt: skip
-    add(_ISSUE, "--http-01-address", dest="http01_address", metavar="ADDRESS",
+    add(probe, "--http-01-address", dest="http01_address", metavar="ADDRESS",
         help="address it listens on (default: all)")  # fmt: skip
     add(_ISSUE, "--tls-alpn-01-port", dest="tls_alpn01_port", type=_int_type(1, 65535),
         metavar="PORT", help="port of the tls-alpn-01 server (default: 443)")  # fmt: skip
     add(_ISSUE, "--dns-credentials", dest="dns_credentials", metavar="FILE",
         help="credentials file of a plug-in DNS provider chosen with -a dns-NAME")  # fmt: skip
-    for name in _DNS_AUTH:
+    for name in _DNS_PLUGIN_ONLY:
+        add(_ISSUE, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0,
+            const=name, help=f"use the {name} plug-in (certsmith.dns_providers)")  # fmt: skip
+    for name in (*_DNS_AUTH, *_DNS_PLUGIN_ONLY):
         dest = name.replace("-", "_")
-        add(_ISSUE, f"--{name}-credentials", dest=f"{dest}_credentials", metavar="FILE",
-            help=f"{name} credentials file (certbot's format)")  # fmt: skip
+        if name != "dns-route53":  # certbot's route53 reads the AWS credential chain
+            add(_ISSUE, f"--{name}-credentials", dest=f"{dest}_credentials", metavar="FILE",
+                help=f"{name} credentials file (certbot's format)")  # fmt: skip
         add(_ISSUE, f"--{name}-propagation-seconds", dest=f"{dest}_propagation_seconds",
             type=_int_type(0, 86400), metavar="N",
-            help="accepted for certbot; certsmith polls the name servers instead")  # fmt: skip
+            help="wait N seconds after writing records, then check the name servers")  # fmt: skip
+    add(_ISSUE, "--dns-google-project", metavar="PROJECT",
+        help="Google Cloud project of the zone (default: the key's project_id)")  # fmt: skip
     add(_ISSUE, "--dns-duckdns-token", metavar="TOKEN", help="DuckDNS token")
     add(
         _ISSUE,
@@ -233,9 +297,23 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(frozenset({"update_account"}), "--rollover-key", **flag, help="new account key")
     add(frozenset({"revoke"}), "--reason", type=str.lower, choices=tuple(REASONS),
         help="(default: unspecified)")  # fmt: skip
-    add(frozenset({"revoke"}), "--cert-path", metavar="FILE", help="certificate to revoke")
+    add(frozenset({"revoke", "certonly"}), "--cert-path", metavar="FILE",
+        help="certificate to revoke; with --csr, where to write the certificate")  # fmt: skip
     add(frozenset({"revoke"}), "--key-path", metavar="FILE",
         help="sign with the certificate's own private key (no account needed)")  # fmt: skip
+    add(_CO, "--csr", metavar="FILE",
+        help="obtain a certificate for this CSR (PEM or DER); no lineage is made")  # fmt: skip
+    add(_CO, "--fullchain-path", metavar="FILE", help="with --csr: where to write the full chain")
+    add(_CO, "--chain-path", metavar="FILE", help="with --csr: where to write the chain")
+    add(_CO, "--duplicate", **flag, help="a new lineage (NAME-0001) even if NAME exists")
+    add(_ALL, "--no-verify-ssl", dest="verify_ssl", **off,
+        help="do not check the CA's TLS certificate (test CAs only)")  # fmt: skip
+    add(_ALL, "--user-agent", metavar="UA", help="HTTP User-Agent sent to the CA")
+    add(_ALL, "--user-agent-comment", metavar="TEXT", help="added to the User-Agent")
+    add(_RENEW, "--random-sleep-on-renew", dest="random_sleep", **flag,
+        help=argparse.SUPPRESS)  # fmt: skip
+    add(frozenset({"rollback"}), "--checkpoints", type=_int_type(1, 1000), metavar="N",
+        help="how many installer checkpoints to roll back (default: 1)")  # fmt: skip
     add(frozenset({"revoke"}), "--delete-after-revoke", dest="delete_after_revoke", **flag,
         help="delete the lineage too")  # fmt: skip
     add(frozenset({"revoke"}), "--no-delete-after-revoke", dest="delete_after_revoke", **off,
@@ -253,34 +331,30 @@ def _add_certbot_only(add: Any) -> None:
     quiet = {"action": _Note, "nargs": 0, "dest": "ignored", **hidden}
     valued = {"action": _Note, "dest": "ignored", **hidden}
     names: tuple[str, ...]
-    for names in (("--uir",), ("--no-uir",), ("--hsts",), ("--no-hsts",), ("--auto-hsts",),
-                  ("--redirect",), ("--no-redirect",), ("--staple-ocsp",), ("--no-staple-ocsp",),
-                  ("--disable-renew-updates",)):  # fmt: skip
-        add(_ALL, *names, const=_NO_INSTALLER, **quiet)
-    for names in (("--no-bootstrap",), ("--no-self-upgrade",), ("--os-packages-only",),
-                  ("--no-permissions-check",), ("--must-staple",), ("--no-verify-ssl",),
-                  ("--keep-until-expiring", "--keep", "--reinstall"), ("--duplicate",),
-                  ("--debug",), ("--debug-challenges",), ("--eff-email",), ("--no-eff-email",),
-                  ("--strict-permissions",),
-                  ("--random-sleep-on-renew",), ("--renew-with-new-domains",),
-                  ("--break-my-certs",), ("--force-interactive",), ("-t", "--text"),
-                  ("--preconfigured-renewal",),
-                  ("--manual-public-ip-logging-ok",)):  # fmt: skip
-        add(_ALL, *names, const=_NOT_NEEDED, **quiet)
-    for names in (("--max-log-backups",), ("--user-agent",), ("--user-agent-comment",),
-                  ("--fullchain-path",), ("--chain-path",), ("--https-port",),
-                  ("--issuance-timeout",), ("--checkpoints",), ("--verbose-level",),
-                  ("-i", "--installer")):  # fmt: skip
-        add(_ALL, *names, const=_NOT_NEEDED, **valued)
-    refuse = {"action": _Note, "dest": "unsupported", **hidden}
-    for name in ("nginx", "apache"):
-        add(_ALL, f"--{name}", nargs=0, const=UNSUPPORTED_VERBS["install"], **refuse)
-    add(_ALL, "--configurator", const=UNSUPPORTED_VERBS["install"], **refuse)
-    add(_ALL, "--csr", const="certsmith makes its own CSR from -d and --key-type", **refuse)
-    for name in ("cloudflare", "digitalocean", "dnsimple", "dnsmadeeasy", "gehirn", "google",
-                 "linode", "luadns", "nsone", "ovh", "route53", "sakuracloud"):  # fmt: skip
-        why = "use --dns-rfc2136, --dns-acme-dns, --dns-duckdns or --manual-auth-hook"
-        add(_ALL, f"--dns-{name}", nargs=0, const=why, **refuse)
+    for names, why in _NOTES.items():
+        add(_ALL, *names, const=why, **quiet)
+    for names, why in _VALUED_NOTES.items():
+        add(_ALL, *names, const=why, **valued)
+
+
+def _add_installer_flags(add: Any) -> None:
+    flag = {"action": "store_const", "const": True}
+    off = {"action": "store_const", "const": False}
+    for name in _WEB_SERVERS:
+        add(_INSTALL, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0,
+            const=name, help=f"obtain and install with {name} (both plugins)")  # fmt: skip
+    add(_INSTALL, "-i", "--installer", type=_installer_name, metavar="NAME",
+        help="install into: nginx, apache, or null (nowhere); the last -i wins")  # fmt: skip
+    add(_INSTALL, "--configurator", type=str.lower, metavar="NAME",
+        help="authenticator and installer at once")  # fmt: skip
+    for option, text in _INSTALLER_OPTIONS:
+        add(_INSTALL, option, metavar=option.split("-", 3)[-1].upper().replace("-", "_"),
+            help=text)  # fmt: skip
+    for name in ("redirect", "hsts", "uir"):
+        add(_ENHANCE, f"--{name}", dest=name, **flag,
+            help=f"with an installer: add the {name} enhancement")  # fmt: skip
+        add(_ENHANCE, f"--no-{name}", dest=name, **off, help=argparse.SUPPRESS)
+    add(_ALL, "--no-staple-ocsp", dest="staple_ocsp", **off, help=argparse.SUPPRESS)
 
 
 def add_flags(parser: argparse.ArgumentParser, verb: str | None) -> None:
@@ -302,6 +376,8 @@ def dest_verbs() -> dict[str, frozenset[str]]:
         result[dest] = result.get(dest, frozenset()) | verbs
     for dest in ("ignored", "unsupported"):
         result.pop(dest, None)
+    # --random-sleep-on-renew shares renew's dest; --no-staple-ocsp is certbot's default anyway
+    result.pop("staple_ocsp", None)
     return result
 
 

@@ -20,9 +20,28 @@ if TYPE_CHECKING:
 
 def _dispatch(command: object, console: Console) -> int:
     # Imported per command so that `--help` and parse errors stay fast.
-    from certsmith.cli.options import CertonlyOptions, RenewOptions, Verb
+    from certsmith.cli.options import (
+        CertonlyOptions,
+        ReconfigureOptions,
+        RenewOptions,
+        RunOptions,
+        Verb,
+        WebServerOptions,
+    )
 
     verb = getattr(command, "verb", None)
+    if isinstance(command, RunOptions):
+        from certsmith.cli.cmd_run import run
+
+        return run(command, console)
+    if isinstance(command, ReconfigureOptions):
+        from certsmith.cli.cmd_run import reconfigure
+
+        return reconfigure(command, console)
+    if isinstance(command, WebServerOptions):
+        from certsmith.cli.cmd_run import web_server_command
+
+        return web_server_command(command, console)
     if isinstance(command, CertonlyOptions):
         from certsmith.cli.cmd_certonly import certonly
 
@@ -81,8 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(common.logs_dir, common.verbose, common.quiet)
         for ignored in common.ignored_flags:
             log.info("ignored: %s", ignored, extra={"on_screen": True})
-            if common.verbose:
-                console.note(f"Ignored {ignored}")
+            if common.verbose or ignored.announce:
+                console.note(f"Note: {ignored}" if ignored.announce else f"Ignored {ignored}")
+        if not common.verify_tls:
+            # certbot (urllib3) warns on every request; one line says it here.
+            console.note(
+                "Warning: --no-verify-ssl: the CA's TLS certificate is not checked; anyone on "
+                "the path to it can impersonate it."
+            )
         return _dispatch(command, console)
     except UsageError as err:
         console.error(str(err))
@@ -91,15 +116,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.explain(err)
         return 1
     except KeyboardInterrupt:
-        console.error("Interrupted; nothing half-done was deployed (live/ is unchanged).")
+        # One line; the run's cleanup (hooks, servers) already ran as the interrupt unwound it.
+        console.error(console.message("interrupted"))
         return 130
-    except Exception as exc:  # a bug: say so plainly, keep the traceback for the log
-        log.exception("internal error")
-        console.error(
-            f"internal error ({type(exc).__name__}: {exc}); the traceback is in "
-            f"{common.logs_dir}. Please report it."
-        )
+    except OSError as exc:
+        from certsmith.cli.folders import folder_error
+
+        folder = folder_error(exc)
+        if folder is None:
+            return _internal_error(console, exc, common.logs_dir)
+        log.debug("folder error", exc_info=True)
+        console.explain(folder)
         return 1
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for the log
+        return _internal_error(console, exc, common.logs_dir)
+
+
+def _internal_error(console: Console, exc: Exception, logs_dir: object) -> int:
+    import logging
+
+    logging.getLogger("certsmith").exception("internal error")
+    console.error(
+        f"internal error ({type(exc).__name__}: {exc}); the traceback is in "
+        f"{logs_dir}. Please report it."
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -49,6 +49,15 @@ class Verb(StrEnum):
     UNREGISTER = "unregister"
     CAA_CHECK = "caa-check"
     DOCTOR = "doctor"
+    # certbot's web-server verbs (the installers are in certsmith.installers)
+    RUN = "run"
+    INSTALL = "install"
+    ENHANCE = "enhance"
+    ROLLBACK = "rollback"
+    CONFIG_CHANGES = "config_changes"
+    PLUGINS = "plugins"
+    RECONFIGURE = "reconfigure"
+    UPDATE_SYMLINKS = "update_symlinks"
 
 
 class Authenticator(StrEnum):
@@ -69,6 +78,9 @@ class IgnoredFlag:
     flag: str
     reason: str
     source: str = "command line"
+    # True: a certbot flag certsmith does not act on; said once at the default verbosity.
+    # False: a flag another subcommand uses (shown with -v, as certbot ignores it silently).
+    announce: bool = False
 
     def __str__(self) -> str:
         where = "" if self.source == "command line" else f" (from {self.source})"
@@ -97,6 +109,9 @@ class CommonOptions:
     config_files: tuple[Path, ...] = ()
     ignored_flags: tuple[IgnoredFlag, ...] = ()
     set_on_command_line: frozenset[str] = frozenset()
+    verify_tls: bool = True  # False: --no-verify-ssl (the CA's certificate is not checked)
+    user_agent: str | None = None  # --user-agent (None: certsmith's own)
+    user_agent_comment: str | None = None  # --user-agent-comment, added in parentheses
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,9 @@ class ChallengeOptions:
     dns_credentials: Path | None = None
     dns_propagation_seconds: int | None = None
     duckdns_token: str | None = None
+    # DNS plug-in settings kept in the renewal conf as certbot names them
+    # (dns_cloudflare_propagation_seconds = 30, dns_google_project = p).
+    dns_plugin_options: tuple[tuple[str, str], ...] = ()
 
     def webroot_for(self, identifier: str) -> Path | None:
         """The webroot for ``identifier``: its own ``-w``, else the last ``-w`` given, else None."""
@@ -183,6 +201,29 @@ class IssuanceOptions:
     dry_run: bool = False
     force_renewal: bool = False
     autorenew: bool | None = None  # --autorenew / --no-autorenew; None: keep what is stored
+    self_check: bool = True  # --no-self-check: the manual authenticator does not fetch its URL
+
+
+@dataclass(frozen=True)
+class InstallerOptions:
+    """The web server a certificate goes into: ``-i``/``--installer``, ``--nginx``/``--apache``
+    (``null``: none), its options under certbot's renewal-conf keys (``nginx_server_root``, ...),
+    and the enhancements asked for (``redirect``, ``hsts``, ``uir``)."""
+
+    name: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    enhancements: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CsrOptions:
+    """``certonly --csr FILE``: a CSR made elsewhere; the certificate goes to these files (None:
+    certbot's defaults, ./0000_cert.pem, ./0000_chain.pem and ./0001_chain.pem)."""
+
+    csr: Path
+    cert_path: Path | None = None
+    chain_path: Path | None = None
+    fullchain_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +241,17 @@ class CertonlyOptions:
     challenge: ChallengeOptions = ChallengeOptions()
     hooks: HookOptions = HookOptions()
     issuance: IssuanceOptions = IssuanceOptions()
+    installer: InstallerOptions = InstallerOptions()
+    csr: CsrOptions | None = None
+    duplicate: bool = False  # --duplicate: a new lineage NAME-0001 beside NAME
+
+
+@dataclass(frozen=True)
+class RunOptions(CertonlyOptions):
+    """``certsmith run`` (and no subcommand, as in certbot): certonly, then install into
+    ``installer`` (``-i null``: nowhere) with its enhancements."""
+
+    verb: ClassVar[Verb] = Verb.RUN
 
 
 @dataclass(frozen=True)
@@ -219,6 +271,28 @@ class RenewOptions:
     challenge: ChallengeOptions = ChallengeOptions()
     hooks: HookOptions = HookOptions()
     issuance: IssuanceOptions = IssuanceOptions()
+    installer: InstallerOptions = InstallerOptions()
+
+
+@dataclass(frozen=True)
+class ReconfigureOptions(RenewOptions):
+    """``certsmith reconfigure --cert-name NAME [settings]``: change a lineage's renewal
+    settings after a dry run with them succeeded (certbot 5.8's reconfigure)."""
+
+    verb: ClassVar[Verb] = Verb.RECONFIGURE
+
+
+@dataclass(frozen=True)
+class WebServerOptions:
+    """``install``, ``enhance``, ``rollback``, ``config_changes``, ``plugins`` and
+    ``update_symlinks``: a lineage (``cert_name``), a web server, and rollback's
+    ``checkpoints``."""
+
+    verb: Verb
+    common: CommonOptions
+    cert_name: str | None = None
+    installer: InstallerOptions = InstallerOptions()
+    checkpoints: int = 1
 
 
 @dataclass(frozen=True)
@@ -328,6 +402,7 @@ class DoctorOptions:
     cert_name: str | None = None
     domains: tuple[str, ...] = ()
     json: bool = False
+    challenge: ChallengeOptions = ChallengeOptions()  # --standalone/--webroot: probe port 80
 
 
 @dataclass(frozen=True)
@@ -340,6 +415,7 @@ class HelpRequest:
 Command = (
     CertonlyOptions
     | RenewOptions
+    | WebServerOptions
     | CertificatesOptions
     | RevokeOptions
     | DeleteOptions

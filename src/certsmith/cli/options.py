@@ -8,6 +8,7 @@ standard library is imported here: ``certsmith --help`` must stay fast.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +30,25 @@ from certsmith.cli.option_types import (
     ChallengeOptions,
     Command,
     CommonOptions,
+    CsrOptions,
     DeleteOptions,
     DoctorOptions,
     HelpRequest,
     HookOptions,
     IgnoredFlag,
+    InstallerOptions,
     IssuanceOptions,
     KeyOptions,
+    ReconfigureOptions,
     RegisterOptions,
     RenewOptions,
     RevokeOptions,
+    RunOptions,
     ShowAccountOptions,
     UnregisterOptions,
     UpdateAccountOptions,
     Verb,
+    WebServerOptions,
 )
 from certsmith.errors import UsageError
 
@@ -62,26 +68,36 @@ __all__ = [
     "ChallengeOptions",
     "Command",
     "CommonOptions",
+    "CsrOptions",
     "DeleteOptions",
     "DoctorOptions",
     "HelpRequest",
     "HookOptions",
     "IgnoredFlag",
+    "InstallerOptions",
     "IssuanceOptions",
     "KeyOptions",
+    "ReconfigureOptions",
     "RegisterOptions",
     "RenewOptions",
     "RevokeOptions",
+    "RunOptions",
     "ShowAccountOptions",
     "UnregisterOptions",
     "UpdateAccountOptions",
     "Verb",
+    "WebServerOptions",
     "build_command",
     "validate_domain",
 ]
 
 
 # -- building the options from parsed flags ------------------------------------------------------
+
+_WEB_SERVER_VERBS = frozenset(
+    {Verb.INSTALL, Verb.ENHANCE, Verb.ROLLBACK, Verb.CONFIG_CHANGES, Verb.PLUGINS,
+     Verb.UPDATE_SYMLINKS}
+)  # fmt: skip
 
 
 def build_command(
@@ -104,8 +120,12 @@ def build_command(
     ips = tuple(build.validate_ip_address(a) for a in v.get("ip_addresses") or ())
     cert_name = build.validate_cert_name(v.get("cert_name"))
     account = build.account_options(v)
-    if verb is Verb.CERTONLY:
+    installer = build.installer_options(v, verb)
+    if verb in (Verb.CERTONLY, Verb.RUN):
         issuance, challenge = build.issuance_options(v), build.challenge_options(v)
+        csr = build.csr_options(v)
+        if csr is not None and verb is Verb.RUN:
+            raise UsageError("--csr works only with certonly, as in certbot.")
         # certbot: every --webroot-map entry implies -d (or --ip-address) for it
         for ident, _path in challenge.webroot_map:
             if ident not in domains and ident not in ips:
@@ -115,16 +135,24 @@ def build_command(
                     domains = (*domains, ident)
         if issuance.allow_subset_of_names and any(d.startswith("*.") for d in domains):
             raise UsageError("--allow-subset-of-names cannot be used with a wildcard domain.")
-        return CertonlyOptions(
+        kind = RunOptions if verb is Verb.RUN else CertonlyOptions
+        notes = build.path_notes(v)
+        if notes:
+            common = replace(common, ignored_flags=(*common.ignored_flags, *notes))
+        return kind(
             common, domains, ips, cert_name, bool(v.get("expand")), build.key_options(v),
-            account, challenge, build.hook_options(v), issuance,
+            account, challenge, build.hook_options(v), issuance, installer, csr,
+            bool(v.get("duplicate")),
         )  # fmt: skip
-    if verb is Verb.RENEW:
-        return RenewOptions(
+    if verb in (Verb.RENEW, Verb.RECONFIGURE):
+        renew_kind = ReconfigureOptions if verb is Verb.RECONFIGURE else RenewOptions
+        return renew_kind(
             common, cert_name, v.get("parallel") or 1, v.get("random_sleep") is not False,
             build.key_options(v), account, build.challenge_options(v), build.hook_options(v),
-            build.issuance_options(v),
+            build.issuance_options(v), installer,
         )  # fmt: skip
+    if verb in _WEB_SERVER_VERBS:
+        return WebServerOptions(verb, common, cert_name, installer, v.get("checkpoints") or 1)
     if verb is Verb.CERTIFICATES:
         return CertificatesOptions(common, cert_name, domains, ips, bool(v.get("json")))
     if verb is Verb.REVOKE:
@@ -146,7 +174,9 @@ def build_command(
         return CaaCheckOptions(
             common, domains, v.get("issuer"), v.get("account_uri"), method, bool(v.get("json"))
         )
-    return DoctorOptions(common, cert_name, domains, bool(v.get("json")))
+    return DoctorOptions(
+        common, cert_name, domains, bool(v.get("json")), build.challenge_options(v)
+    )
 
 
 def _revoke(

@@ -7,8 +7,12 @@ the flag that supplies it. Callers ask only for what the flags left out.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import sys
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Protocol, TextIO
 
 from certsmith.cli.options import validate_domain
@@ -30,8 +34,30 @@ def tos_refused(url: str) -> str:
     return f"You must agree to the CA's terms; pass --agree-tos (terms: {url})"
 
 
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt at once while we wait for a line.
+
+    Inside ``asyncio.run`` the first Ctrl-C only cancels the main task, which a read blocked
+    in the loop's own thread never notices (the read is retried after the signal): the user
+    pressed Ctrl-C and nothing happened. While a prompt waits, Python's default handler is put
+    back, so the read raises and the run unwinds (cleanup hooks, servers stopped) and exits 130.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Prompter(Protocol):
     """What the commands may ask. Every method either returns an answer or raises UsageError."""
+
+    interactive: bool
 
     def ask_domains(self) -> tuple[str, ...]:
         """Names for a new certificate (at least one, validated, lower-case)."""
@@ -53,9 +79,15 @@ class Prompter(Protocol):
         """A yes/no answer; the non-interactive prompter answers ``default``."""
         ...
 
+    def choose(self, question: str, choices: Sequence[tuple[str, str]], default: str) -> str:
+        """One of ``choices`` (key, label), by key; ``default`` when nobody answers."""
+        ...
+
 
 class NonInteractivePrompter:
     """Nobody to ask: each question becomes a UsageError that names the flag to pass."""
+
+    interactive = False
 
     def ask_domains(self) -> tuple[str, ...]:
         raise UsageError(NO_DOMAIN)
@@ -72,10 +104,16 @@ class NonInteractivePrompter:
     def confirm(self, question: str, default: bool) -> bool:
         return default
 
+    def choose(self, question: str, choices: Sequence[tuple[str, str]], default: str) -> str:
+        return default
+
 
 class TTYPrompter:
     """Asks on ``stdin``/``stdout`` (injectable for tests). Each question is asked at most
-    MAX_ATTEMPTS times; end of input or ``c`` cancels with the non-interactive message."""
+    MAX_ATTEMPTS times; end of input or ``c`` cancels with the non-interactive message.
+    Ctrl-C while waiting raises KeyboardInterrupt at once (see ``interruptible``)."""
+
+    interactive = True
 
     def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self._in = stdin if stdin is not None else sys.stdin
@@ -84,7 +122,13 @@ class TTYPrompter:
     def _ask(self, text: str) -> str | None:
         self._out.write(text)
         self._out.flush()
-        line = self._in.readline()
+        try:
+            with interruptible():
+                line = self._in.readline()
+        except KeyboardInterrupt:
+            self._out.write("\n")  # the one-line message then starts on a line of its own
+            self._out.flush()
+            raise
         if not line:  # end of input
             self._out.write("\n")
             return None
@@ -136,8 +180,22 @@ class TTYPrompter:
             raise UsageError(tos_refused(url))
 
     def wait_for_enter(self, instructions: str) -> None:
-        if self._ask(f"{instructions}\n\nPress Enter to Continue") is None:
+        text = f"{instructions.rstrip()}\n\n" if instructions.strip() else ""
+        if self._ask(f"{text}Press Enter to Continue") is None:
             raise UsageError(MANUAL_NEEDS_TTY)
+
+    def choose(self, question: str, choices: Sequence[tuple[str, str]], default: str) -> str:
+        keys = {key.lower() for key, _ in choices}
+        menu = " / ".join(f"({key}) {label}" for key, label in choices)
+        for _ in range(MAX_ATTEMPTS):
+            answer = self._ask(f"{question}\n{menu}: ")
+            if answer is None:
+                return default
+            word = answer.strip().lower()[:1]
+            if word in keys:
+                return word
+            self._out.write(f"Please answer {', '.join(k for k, _ in choices)}.\n")
+        return default
 
     def confirm(self, question: str, default: bool) -> bool:
         choices = "(Y)es/(n)o" if default else "(y)es/(N)o"

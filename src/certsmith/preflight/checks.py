@@ -27,6 +27,7 @@ import httpx
 from certsmith.acme.identifier import Identifier
 from certsmith.preflight.caa import LETSENCRYPT, CaaPolicy, check_caa
 from certsmith.preflight.messages import Catalogue
+from certsmith.preflight.provider_zones import provider_zone
 
 Severity = Literal["error", "warning", "info"]
 
@@ -45,6 +46,8 @@ class CheckResult:
     severity: Severity
     message: str
     next_step: str | None = None
+    # False: skipping the check would only move the failure to the CA (see provider_zones).
+    skippable: bool = True
 
     @property
     def blocking(self) -> bool:
@@ -265,10 +268,22 @@ async def _caa_check(
     )  # fmt: skip
     message = result.reason + (f" {result.caveat}" if result.caveat else "")
     next_step = None
+    skippable = True
     if result.verdict == "forbidden":
-        next_step = cat.get("check.caa.next", relevant=result.relevant_domain, issuer=issuers[0])
+        zone = provider_zone(identifier, result.relevant_domain)
+        if zone is not None:
+            # Not theirs to change, and the CA reads the same record: no "add a record", no
+            # "--no-preflight".
+            message += " " + cat.get("caa.provider_zone", zone=zone)
+            next_step = cat.get("caa.provider_zone.next", domain=identifier.removeprefix("*."))
+            skippable = False
+        else:
+            relevant = result.relevant_domain
+            next_step = cat.get("check.caa.next", relevant=relevant, issuer=issuers[0])
     severity: Severity = "info" if result.ok else "error"
-    return CheckResult("caa", identifier, result.ok, severity, message, next_step)
+    return CheckResult(
+        "caa", identifier, result.ok, severity, message, next_step, skippable=skippable
+    )
 
 
 async def run_preflight(

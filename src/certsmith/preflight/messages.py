@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from certsmith.preflight.josa import Word
+
 SUPPORTED_LOCALES = ("en", "ko")
 DEFAULT_LOCALE = "en"
 
@@ -52,7 +54,7 @@ def placeholders(template: str) -> set[str]:
 
 class _KeepMissing(dict[str, Any]):
     def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+        return Word("{" + key + "}")
 
 
 class Catalogue:
@@ -76,4 +78,5 @@ class Catalogue:
         template = self._own.get(key) or self._english.get(key)
         if template is None:
             return key
-        return template.format_map(_KeepMissing({k: str(v) for k, v in values.items()}))
+        # Word: a Korean template may pick a particle for a value, e.g. {domain:을}.
+        return template.format_map(_KeepMissing({k: Word(str(v)) for k, v in values.items()}))

@@ -30,6 +30,7 @@ def client_for(
         as_account_key(key),
         account_url=url,
         ca_bundle=settings.ca_bundle,
+        verify_tls=env.verify_tls,
         transport=env.transport,
         user_agent=env.user_agent,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certsmith.acme.identifier import Identifier
 from certsmith.errors import CertsmithError, UsageError
-from certsmith.renewal import issue, retire
+from certsmith.renewal import csr_order, installing, issue, manual_policy, retire
 from certsmith.renewal.account import Registration
 from certsmith.renewal.ca import CaSessions
 from certsmith.renewal.due import DueChecker, settings_from_conf
@@ -82,6 +82,7 @@ class LineageRequest:
     hooks: HookCommands | None = None  # None: the lineage's hooks (renew)
     respect_autorenew: bool = False  # `autorenew = False` makes it not due unless forced
     enhancements: tuple[str, ...] = ()  # certbot's --redirect, --hsts, --uir (installers)
+    install: bool = True  # False: certonly records the installer but deploys nothing (certbot)
     count_replaced_as_renewed: bool = True  # certbot's certonly counts only new lineages
     reason: str = ""  # why the caller expects it due (shown when renewed)
 
@@ -126,7 +127,7 @@ class Engine:
         self._delay_lock = asyncio.Lock()
         self._delay_pending = first_renewal_delay
         self.servers = ServerPool()
-        self.installers = RunInstallers(env.installers)
+        self.installers = RunInstallers(env.installers, env.config_dir)
         self._services = issue.Services(env, self.ca, self.due, self.servers, self.installers)
 
     async def reload_servers(self) -> list[CertsmithError]:
@@ -158,6 +159,7 @@ class Engine:
             skip = await self._not_due(request, previous, identifiers, settings)
             if skip is not None:
                 return skip
+            manual_policy.refuse_unanswerable(request.name, identifiers, settings, self.env.events)
             return await self._obtain(request, previous, identifiers, settings)
 
     async def _not_due(
@@ -246,7 +248,7 @@ class Engine:
     ) -> None:
         """Into the web server (if the lineage names an installer), then the deploy hooks; a
         dry run saves nothing and runs the deploy hooks on the old version (certbot's rule)."""
-        if saved is not None:
+        if saved is not None and request.install:
             live = self.env.stores.lineages.live_paths(request.name)
             domains = [i.value for i in saved.identifiers]
             await self.installers.deploy(
@@ -273,6 +275,19 @@ class Engine:
         der = lineage.certificate().public_bytes(Encoding.DER)
         await retire.revoke_with_account(self.ca, settings, der, reason)
         retire.mark_revoked(self.env.stores, name)
+
+    async def install_lineage(
+        self, name: str, overrides: SettingOverrides, enhancements: Sequence[str] = ()
+    ) -> None:
+        """Deploy lineage ``name`` as it is into its (or the overridden) installer (``install``,
+        and ``run`` when the certificate is not due); see installing.py."""
+        await installing.install_lineage(self.env, self.installers, name, overrides, enhancements)
+
+    async def obtain_for_csr(
+        self, settings: LineageSettings, csr: bytes, names: Sequence[Identifier], *, dry_run: bool
+    ) -> csr_order.CsrCertificate:
+        """A certificate for a CSR made elsewhere, stored nowhere (``certonly --csr``)."""
+        return await csr_order.obtain_for_csr(self._services, settings, csr, names, dry_run)
 
     def delete_lineage(self, name: str) -> None:
         """Remove lineage ``name`` (every version) and its cached state."""

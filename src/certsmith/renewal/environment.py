@@ -33,6 +33,12 @@ class RunEnvironment:
     events: EngineEvents = field(default_factory=QuietEvents)
     # Web-server installers (nginx, apache) by name; None: a lineage naming one fails clearly.
     installers: InstallerFactory | None = None
+    # The manual authenticator fetches its own http-01 URL before telling the CA (certsmith's
+    # --no-self-check turns it off for the run; --no-preflight does too, per order).
+    manual_self_check: bool = True
+    # False: do not check the CA's TLS certificate (certbot's --no-verify-ssl; a run setting,
+    # never stored in a lineage's renewal conf).
+    verify_tls: bool = True
 
     def __post_init__(self) -> None:
         if self.stores is None:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # annotations only: pre-flight (dnspython) loads when a check runs
     from certsmith.challenges.base import ChallengeTask
-    from certsmith.challenges.manual import ManualInstructions
+    from certsmith.challenges.manual import ManualInstructions, SelfCheckChoice
+    from certsmith.challenges.selfcheck import SelfCheckFailure
     from certsmith.preflight.checks import CheckResult
 
 
@@ -21,10 +22,20 @@ class EngineEvents(Protocol):
     def registration_email(self) -> str | None:
         """The contact for a new account (None: none); asked only when one must be made."""
 
+    def can_ask(self) -> bool:
+        """Whether a person can answer questions (manual challenges) in this run."""
+
     async def show_manual_instructions(
         self, task: ChallengeTask, instructions: ManualInstructions
     ) -> None:
         """Show what to publish by hand and return once the user says it is done."""
+
+    async def self_check_failed(
+        self, failure: SelfCheckFailure, published_by_hook: bool
+    ) -> SelfCheckChoice:
+        """The manual self-check did not see the response: check again, go on, or stop.
+        A person is asked; an unattended run with a hook goes on (the CA may see more than
+        this machine, e.g. behind a router without NAT loopback)."""
 
     def preflight_warnings(self, results: Sequence[CheckResult]) -> None:
         """Checks before ordering that failed without stopping the order."""
@@ -46,6 +57,9 @@ class QuietEvents:
     def registration_email(self) -> str | None:
         return self._email
 
+    def can_ask(self) -> bool:
+        return False
+
     async def show_manual_instructions(
         self, task: ChallengeTask, instructions: ManualInstructions
     ) -> None:
@@ -54,6 +68,13 @@ class QuietEvents:
         raise SolverError(
             "A manual challenge needs a person or --manual-auth-hook; none is available here."
         )
+
+    async def self_check_failed(
+        self, failure: SelfCheckFailure, published_by_hook: bool
+    ) -> SelfCheckChoice:
+        from certsmith.challenges.manual import SelfCheckChoice
+
+        return SelfCheckChoice.CONTINUE  # logged by the solver; the CA has the last word
 
     def preflight_warnings(self, results: Sequence[CheckResult]) -> None:
         return None

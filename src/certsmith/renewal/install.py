@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from certsmith.challenges.base import Solver
+from certsmith.challenges.base import ChallengeTask, Solver
 from certsmith.errors import CertsmithError
 from certsmith.renewal.settings import LineageSettings
 
@@ -59,23 +59,36 @@ class InstallerFactory(Protocol):
 
 
 class RunInstallers:
-    """The installers of one run: each made once, reloaded once at the end if it deployed."""
+    """The installers of one run: each made once, reloaded once at the end if it deployed.
 
-    def __init__(self, factory: InstallerFactory | None) -> None:
-        self._factory = factory
+    One server's configuration is changed by one step at a time: a challenge window (from the
+    first ``present`` to the last ``cleanup`` of an order) and a ``deploy`` never overlap, so a
+    challenge cleanup that restores its checkpoint cannot undo another lineage's deploy when
+    renewals run in parallel."""
+
+    def __init__(self, factory: InstallerFactory | None, config_dir: Path) -> None:
+        self._factory, self._config_dir = factory, config_dir
         self._made: dict[str, Installer] = {}
+        self._editing: dict[str, asyncio.Lock] = {}
         self._to_reload: list[str] = []
 
-    def _get(self, name: str, options: Mapping[str, object]) -> Installer:
+    def _get(self, name: str, settings: LineageSettings) -> Installer:
         if self._factory is None:
             raise InstallError(f"The {name} installer is not available in this run.")
         if name not in self._made:
-            self._made[name] = self._factory(name, {k: str(v) for k, v in options.items()})
+            options = {k: str(v) for k, v in settings.extra.items()}
+            options.setdefault("config_dir", str(self._config_dir))  # where checkpoints live
+            if settings.http01_port:
+                options.setdefault("http01_port", str(settings.http01_port))
+            self._made[name] = self._factory(name, options)
+            self._editing[name] = asyncio.Lock()
         return self._made[name]
 
     def web_server_solver(self, settings: LineageSettings) -> Solver:
         """The authenticator side of ``--nginx``/``--apache``."""
-        return self._get(settings.authenticator, settings.extra).http01_solver()
+        name = settings.authenticator
+        inner = self._get(name, settings).http01_solver()
+        return _OneEditAtATime(inner, self._editing[name])
 
     async def deploy(
         self,
@@ -89,10 +102,11 @@ class RunInstallers:
         name = settings.installer
         if not name or name == NULL_INSTALLER:
             return False
-        installer = self._get(name, settings.extra)
-        await asyncio.to_thread(installer.deploy, lineage, domains, live)
-        if enhancements:
-            await asyncio.to_thread(installer.enhance, domains, enhancements)
+        installer = self._get(name, settings)
+        async with self._editing[name]:
+            await asyncio.to_thread(installer.deploy, lineage, domains, live)
+            if enhancements:
+                await asyncio.to_thread(installer.enhance, domains, enhancements)
         if name not in self._to_reload:
             self._to_reload.append(name)
         return True
@@ -108,3 +122,39 @@ class RunInstallers:
                 errors.append(exc)
         self._to_reload.clear()
         return errors
+
+
+class _OneEditAtATime:
+    """A web server's http-01 solver that holds the server's edit lock from its first
+    ``present`` to its last ``cleanup`` (see RunInstallers)."""
+
+    def __init__(self, inner: Solver, editing: asyncio.Lock) -> None:
+        self._inner, self._editing = inner, editing
+        self._presented = 0
+
+    @property
+    def challenge_type(self) -> str:
+        return self._inner.challenge_type
+
+    async def present(self, task: ChallengeTask) -> None:
+        if self._presented == 0:
+            await self._editing.acquire()
+        try:
+            await self._inner.present(task)
+        except BaseException:
+            if self._presented == 0:
+                self._editing.release()
+            raise
+        self._presented += 1
+
+    async def settle(self, tasks: list[ChallengeTask]) -> None:
+        await self._inner.settle(tasks)
+
+    async def cleanup(self, task: ChallengeTask) -> None:
+        try:
+            await self._inner.cleanup(task)
+        finally:
+            if self._presented > 0:  # only presented tasks hold the lock
+                self._presented -= 1
+                if self._presented == 0:
+                    self._editing.release()

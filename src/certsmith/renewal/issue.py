@@ -132,6 +132,8 @@ async def issue(
         show_instructions=env.events.show_manual_instructions,
         servers=services.servers,
         web_server=services.installers.web_server_solver,
+        manual_self_check=preflight and env.manual_self_check,
+        on_self_check_failure=env.events.self_check_failed,
     )
     async with solvers_for(settings, context) as solvers:
         if preflight and _probe_applies(settings, solvers):
@@ -143,6 +145,7 @@ async def issue(
         issued.notes.append(note)
     if result.dropped:
         issued.notes.append(_dropped_note(result.dropped))
+    issued.notes.extend(result.notes)
     if order.dry_run:
         return issued
     lineages = env.stores.lineages
@@ -219,4 +222,4 @@ async def run_preflight(
     blocking = [r for r in results if r.blocking]
     if blocking:
         lines = [r.message + (f" {r.next_step}" if r.next_step else "") for r in blocking]
-        raise PreflightFailed("\n".join(lines))
+        raise PreflightFailed("\n".join(lines), skippable=all(r.skippable for r in blocking))

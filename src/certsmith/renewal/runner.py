@@ -68,6 +68,7 @@ class Renewer:
             settings_overrides=plan.overrides,
         )
         self._known: dict[str, Verdict] = {}
+        self.reload_errors: list[CertsmithError] = []
 
     async def run(
         self,
@@ -86,6 +87,8 @@ class Renewer:
             )
             return list(results)
         finally:
+            # One reload per web server this run deployed into; a failure is the run's failure.
+            self.reload_errors = await self.engine.reload_servers()
             await self.engine.aclose()
             await self.hooks.finish_async()
 

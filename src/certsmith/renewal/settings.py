@@ -31,6 +31,11 @@ DNS_CREDENTIAL_KEYS = (
     "dns_acme_dns_credentials",
     "dns_duckdns_credentials",
     "dns_acmedns_credentials",  # certbot-dns-acmedns
+    "dns_cloudflare_credentials",
+    "dns_digitalocean_credentials",
+    "dns_google_credentials",
+    "dns_ovh_credentials",
+    "dns_linode_credentials",
 )
 MANAGED_KEYS = frozenset(
     {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import Solver
-from certsmith.challenges.manual import ManualSolver, ShowInstructions
+from certsmith.challenges.manual import ManualSolver, OnSelfCheckFailure, ShowInstructions
 from certsmith.challenges.selfcheck import Resolve
 from certsmith.challenges.webroot import WebrootSolver
 from certsmith.errors import UsageError
@@ -20,7 +20,11 @@ from certsmith.renewal.settings import LineageSettings
 if TYPE_CHECKING:  # dnspython is imported only by runs that use DNS (keeps `renew` lean)
     from certsmith.challenges.dns01 import DnsSolver, PropagationChecker
 
-DNS_PLUGINS = {"dns-rfc2136": "rfc2136", "dns-acme-dns": "acme-dns", "dns-duckdns": "duckdns"}
+DNS_PLUGINS = {
+    "dns-rfc2136": "rfc2136", "dns-acme-dns": "acme-dns", "dns-duckdns": "duckdns",
+    "dns-cloudflare": "cloudflare", "dns-route53": "route53", "dns-digitalocean": "digitalocean",
+    "dns-google": "google", "dns-ovh": "ovh", "dns-linode": "linode",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class SolverContext:
     servers: ServerPool | None = None
     # The http-01 solver of a running web server (--nginx, --apache as authenticator).
     web_server: Callable[[LineageSettings], Solver] | None = None
+    # The manual authenticator's self-check (off: --no-self-check, --no-preflight), and who
+    # decides when it fails (None: a failure stops the run).
+    manual_self_check: bool = True
+    on_self_check_failure: OnSelfCheckFailure | None = None
 
 
 def http01_resolver(nameserver: str | None, http01_port: int | None = None) -> Resolve | None:
@@ -79,17 +87,43 @@ def _checker(settings: LineageSettings, context: SolverContext) -> PropagationCh
 
 
 def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
-    if not settings.dns_credentials:
+    from certsmith.challenges.dns01 import DnsSolver, load_provider, read_credentials
+    from certsmith.challenges.dns01.provider import CREDENTIALS_AS_PATH, NO_CREDENTIALS_FILE
+
+    name = _provider_name(settings.authenticator)
+    options: dict[str, str] = {}
+    if name in CREDENTIALS_AS_PATH and settings.dns_credentials:
+        options[CREDENTIALS_AS_PATH[name]] = settings.dns_credentials
+        project = settings.extra.get("dns_google_project")
+        if project:
+            options["dns_google_project"] = str(project)
+    elif settings.dns_credentials:
+        options = read_credentials(settings.dns_credentials)
+    elif name not in NO_CREDENTIALS_FILE:
         builtin = settings.authenticator in DNS_PLUGINS
         flag = f"--{settings.authenticator}-credentials" if builtin else "--dns-credentials FILE"
         raise UsageError(
             f"The {settings.authenticator} plugin needs a credentials file; pass {flag}."
         )
-    from certsmith.challenges.dns01 import DnsSolver, load_provider, read_credentials
+    provider = load_provider(name, options)
+    return DnsSolver(
+        provider, _checker(settings, context), propagation_seconds=propagation_seconds(settings)
+    )
 
-    options = read_credentials(settings.dns_credentials)
-    provider = load_provider(_provider_name(settings.authenticator), options)
-    return DnsSolver(provider, _checker(settings, context))
+
+def propagation_seconds(settings: LineageSettings) -> int:
+    """certbot's ``dns_<plugin>_propagation_seconds`` from the conf: a fixed wait, 0 if unset."""
+    key = settings.plugin_name.replace("-", "_") + "_propagation_seconds"
+    value = settings.extra.get(key)
+    if value is None or str(value).strip() in ("", "None"):
+        return 0
+    try:
+        seconds = int(str(value).strip())
+    except ValueError:
+        raise UsageError(f"renewal setting {key} = {value!r} is not a number") from None
+    if not 0 <= seconds <= 86400:
+        raise UsageError(f"renewal setting {key} = {seconds} is not between 0 and 86400")
+    return seconds
 
 
 def _provider_name(authenticator: str) -> str:
@@ -159,6 +193,8 @@ async def solvers_for(
                 show_instructions=context.show_instructions,
                 wait_for_txt=checker.wait,
                 self_check_resolve=http01_resolver(settings.dns_resolver, settings.http01_port),
+                self_check=context.manual_self_check,
+                on_self_check_failure=context.on_self_check_failure,
             )
             solvers["http-01"] = manual
             solvers["dns-01"] = manual

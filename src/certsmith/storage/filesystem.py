@@ -19,3 +19,9 @@ def file_stores(config_dir: Path) -> Stores:
         states=RenewalStateStore(config_dir),
         exclusive=lambda: excluding_certbot(config_dir),
     )
+
+
+def written_folders(config_dir: Path) -> tuple[Path, ...]:
+    """The folders the file backend writes under ``config_dir`` (checked before a run, so a
+    file in their place or a read-only mount is reported before the CA is asked)."""
+    return (config_dir, *(config_dir / name for name in ("live", "archive", "renewal", "accounts")))

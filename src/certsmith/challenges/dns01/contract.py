@@ -86,6 +86,12 @@ def _read_private(path: Path) -> bytes:
     return b"".join(chunks)
 
 
+def read_secret_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a secrets file (a service-account JSON), checked as ``read_credentials``
+    checks an INI file: a regular file, private to this user or root, at most 64 KiB."""
+    return _read_private(Path(path))
+
+
 def read_credentials(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read a certbot-style credentials file: ``key = value`` lines, ``#``/``;`` comments.
 

@@ -52,9 +52,44 @@ def _duckdns(options: Mapping[str, str]) -> DnsProvider:
     return DuckDnsProvider.from_options(options)
 
 
+def _http_api(module: str, cls: str) -> ProviderFactory:
+    """A factory that imports ``certsmith.challenges.dns01.<module>`` only when used."""
+
+    def factory(options: Mapping[str, str]) -> DnsProvider:
+        provider_class = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+        provider: DnsProvider = provider_class.from_options(options)
+        return provider
+
+    return factory
+
+
+# The providers of certbot's own DNS plug-ins, over their HTTP APIs (same credentials keys).
+HTTP_API_PROVIDERS = {
+    "cloudflare": ("cloudflare", "CloudflareProvider"),
+    "route53": ("route53", "Route53Provider"),
+    "digitalocean": ("digitalocean", "DigitalOceanProvider"),
+    "google": ("google", "GoogleProvider"),
+    "ovh": ("ovh", "OvhProvider"),
+    "linode": ("linode", "LinodeProvider"),
+}
+# How a provider takes its credentials: an INI file read into options (the default), the
+# file's path as the option below (Google's service-account JSON key), or none at all
+# (Route53 reads the AWS credential chain, as certbot-dns-route53 does).
+CREDENTIALS_AS_PATH = {"google": "dns_google_credentials"}
+NO_CREDENTIALS_FILE = frozenset({"route53"})
+# certbot DNS plug-ins certsmith has no built-in for: a certsmith.dns_providers plug-in may
+# supply them under the same name (see docs/dns-providers.md).
+NOT_BUILT_IN = ("dnsimple", "dnsmadeeasy", "gehirn", "luadns", "nsone", "sakuracloud")
+
+
 def builtin_providers() -> dict[str, ProviderFactory]:
     """The providers shipped with certsmith: name -> factory."""
-    return {"rfc2136": _rfc2136, "acme-dns": _acmedns, "duckdns": _duckdns}
+    found: dict[str, ProviderFactory] = {
+        "rfc2136": _rfc2136, "acme-dns": _acmedns, "duckdns": _duckdns,
+    }  # fmt: skip
+    for name, (module, cls) in HTTP_API_PROVIDERS.items():
+        found[name] = _http_api(module, cls)
+    return found
 
 
 def discover_providers(
@@ -106,7 +141,12 @@ def load_provider(
     providers = discover_providers(entry_points)
     factory = providers.get(name)
     if factory is None:
-        raise UsageError(
-            f"unknown DNS provider {name!r}; available: {', '.join(sorted(providers))}"
+        hint = (
+            f"certsmith has no built-in {name} provider; install a package that registers "
+            f"one under the entry point group {ENTRY_POINT_GROUP} with the name {name} "
+            "(docs/dns-providers.md)"
+            if name in NOT_BUILT_IN
+            else f"available: {', '.join(sorted(providers))}"
         )
+        raise UsageError(f"unknown DNS provider {name!r}; {hint}")
     return factory(options)

@@ -7,7 +7,9 @@ records together), and ``cleanup`` for each.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from certsmith.challenges.base import ChallengeTask
@@ -35,9 +37,20 @@ class DnsSolver:
 
     challenge_type = "dns-01"
 
-    def __init__(self, provider: DnsProvider, checker: PropagationChecker) -> None:
+    def __init__(
+        self,
+        provider: DnsProvider,
+        checker: PropagationChecker,
+        *,
+        propagation_seconds: float = 0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.provider = provider
         self.checker = checker
+        # certbot's --dns-NAME-propagation-seconds: a fixed wait before the check of the
+        # authoritative servers (which still runs: the wait alone proves nothing).
+        self.propagation_seconds = propagation_seconds
+        self._sleep = sleep
         self._published: dict[ChallengeTask, PublishedRecord] = {}
         self._attempted: dict[ChallengeTask, PublishedRecord] = {}
 
@@ -75,6 +88,12 @@ class DnsSolver:
             if record is None:
                 raise SolverError(f"settle() before present() for {task.identifier}")
             records.setdefault(record.fqdn, set()).add(record.value)
+        if records and self.propagation_seconds > 0:
+            logger.info(
+                "waiting %g seconds for DNS changes to propagate (propagation seconds)",
+                self.propagation_seconds,
+            )
+            await self._sleep(self.propagation_seconds)
         if records:
             await self.checker.wait(records)
 

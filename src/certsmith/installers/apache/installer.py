@@ -1,0 +1,285 @@
+"""The Apache installer: point virtual hosts at a lineage's live files, test, roll back, reload.
+
+``deploy`` for each name: a TLS ``<VirtualHost>`` that serves it gets ``SSLCertificateFile``
+(fullchain) and ``SSLCertificateKeyFile`` (privkey), and loses ``SSLCertificateChainFile`` (the
+full chain makes it redundant). A name with only a plain-HTTP vhost gets a copy of it as
+``<stem><apache_le_vhost_ext>`` (``example.conf`` -> ``example-le-ssl.conf``) on the HTTPS port,
+inside ``<IfModule mod_ssl.c>``, with ``SSLEngine on``, the certificate lines and an ``Include``
+of certsmith's ``options-ssl-apache.conf``; it is enabled as ``a2ensite`` would (or included from
+the main file when sites are not handled), and mod_ssl as ``a2enmod`` would.
+
+Every call that edits is one checkpoint (``installers.checkpoints``): originals are saved before
+the first write, ``apachectl -t`` must pass, and on any failure every file is put back byte for
+byte before ``InstallError`` is raised. ``reload`` is ``apachectl -k graceful``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from importlib import resources
+from pathlib import Path
+
+from certsmith.challenges.base import Solver
+from certsmith.errors import CertsmithError
+from certsmith.installers import checkpoint_store
+from certsmith.installers.apache import edits, ssl_vhost
+from certsmith.installers.apache.layout import ApacheOptions, Ctl, enable_module, enable_site
+from certsmith.installers.apache.parser import ApacheConfig, parse_config
+from certsmith.installers.apache.vhosts import VirtualHost, best_matches, find_vhosts
+from certsmith.installers.checkpoints import Checkpoint, Checkpoints, atomic_replace
+from certsmith.renewal.install import InstallError
+
+__all__ = ["OPTIONS_FILE", "ApacheInstaller", "make"]
+
+logger = logging.getLogger(__name__)
+
+OPTIONS_FILE = "options-ssl-apache.conf"
+_Edit = Callable[[Checkpoint], None]
+HSTS = ("Strict-Transport-Security", '"max-age=31536000"')
+UIR = ("Content-Security-Policy", "upgrade-insecure-requests")
+_MODULE_IDS = {"ssl": "ssl_module", "rewrite": "rewrite_module", "headers": "headers_module"}
+
+
+class ApacheInstaller:
+    """One Apache configuration (``options``), edited by one caller at a time."""
+
+    name = "apache"
+
+    def __init__(self, options: ApacheOptions, checkpoints: Checkpoints, ctl: Ctl) -> None:
+        self.options = options
+        self.checkpoints = checkpoints
+        self.ctl = ctl
+        self.lock = threading.Lock()
+
+    def parse(self) -> ApacheConfig:
+        return parse_config(self.options.server_root, str(self.options.main_file))
+
+    # -- the Installer protocol ---------------------------------------------------------------
+
+    def http01_solver(self) -> Solver:
+        from certsmith.installers.apache.solver import ApacheHttp01Solver
+
+        return ApacheHttp01Solver(self)
+
+    def deploy(self, lineage: str, domains: Sequence[str], live: Mapping[str, Path]) -> None:
+        note = f"install {lineage} for {', '.join(domains)}"
+        self._checkpointed(note, partial(self._deploy, domains=domains, live=live))
+
+    def enhance(self, domains: Sequence[str], enhancements: Sequence[str]) -> None:
+        unknown = [e for e in enhancements if e not in ("redirect", "hsts", "uir")]
+        if unknown:
+            raise InstallError(
+                f"The apache installer does not know the {unknown[0]!r} "
+                "enhancement (it knows redirect, hsts and uir)."
+            )
+        names = ", ".join(domains)
+        for enhancement in enhancements:
+            if enhancement == "redirect":
+                self._checkpointed(
+                    f"redirect to https for {names}", partial(self._redirect, domains=domains)
+                )
+            else:
+                header = HSTS if enhancement == "hsts" else UIR
+                self._checkpointed(
+                    f"{enhancement} for {names}",
+                    partial(self._header, domains=domains, header=header),
+                )
+
+    def reload(self) -> None:
+        self.ctl.graceful()
+
+    # -- one checkpointed edit ----------------------------------------------------------------
+
+    def _checkpointed(self, note: str, edit: _Edit) -> None:
+        with self.lock:
+            checkpoint = self.checkpoints.begin(self.name, note)
+            try:
+                edit(checkpoint)
+                problem = self.ctl.configtest() if checkpoint.info.files else None
+                if problem is not None:
+                    raise InstallError(
+                        f"apachectl configtest failed after certsmith's change ({note}), so "
+                        f"the configuration was restored: {problem}"
+                    )
+            except BaseException as exc:
+                checkpoint.restore()
+                if isinstance(exc, CertsmithError | OSError) and not isinstance(exc, InstallError):
+                    raise InstallError(f"{exc} (the configuration was left as it was)") from exc
+                raise
+            if checkpoint.info.files:
+                checkpoint.commit()
+                logger.info("apache: %s (checkpoint %d)", note, checkpoint.number)
+            else:
+                checkpoint.restore()  # nothing changed: no empty checkpoint for rollback
+
+    def _write(self, checkpoint: Checkpoint, results: Mapping[Path, bytes]) -> None:
+        for path, data in results.items():
+            checkpoint.save_original(path)
+            atomic_replace(path, data)
+
+    def _apply(self, checkpoint: Checkpoint, splices: edits.Splices) -> None:
+        if splices:
+            self._write(checkpoint, splices.results())
+
+    def _modules(self, checkpoint: Checkpoint, config: ApacheConfig, *names: str) -> ApacheConfig:
+        """Make sure ``names`` are loaded (a2enmod when allowed); the re-read configuration."""
+        missing = [n for n in names if _MODULE_IDS[n] not in config.loaded_modules()]
+        if not missing:
+            return config
+        if not self.options.handle_modules:
+            raise InstallError(
+                f"Apache module(s) {', '.join(missing)} are not enabled and "
+                "--apache-handle-modules is off: enable them (a2enmod) and run again."
+            )
+        for name in missing:
+            enable_module(self.options.server_root, name, checkpoint.save_original)
+        config = self.parse()
+        still = [n for n in missing if _MODULE_IDS[n] not in config.loaded_modules()]
+        if still:
+            raise InstallError(
+                f"Apache still does not load {', '.join(still)} after enabling "
+                "it in mods-enabled/ (is mods-enabled/ included?)."
+            )
+        return config
+
+    # -- deploy -------------------------------------------------------------------------------
+
+    def _deploy(
+        self, checkpoint: Checkpoint, domains: Sequence[str], live: Mapping[str, Path]
+    ) -> None:
+        config = self._modules(checkpoint, self.parse(), "ssl")
+        for name in domains:
+            vhosts = find_vhosts(config)
+            secure = best_matches(vhosts, name, None, ssl=True)
+            if secure:
+                splices = edits.Splices()
+                for vhost in secure:
+                    ssl_vhost.point_at(splices, vhost, config, live)
+                self._apply(checkpoint, splices)
+            else:
+                plain = best_matches(vhosts, name, self.options.http_port, ssl=False)
+                if not plain:
+                    raise InstallError(
+                        f"No Apache <VirtualHost> on port {self.options.http_port} or with "
+                        f"SSLEngine on serves {name}: add ServerName {name} (or a ServerAlias) "
+                        "to the site's virtual host and run again."
+                    )
+                for vhost in plain:
+                    self._add_ssl_vhost(checkpoint, config, vhost, live)
+                    config = self.parse()
+            config = self.parse()
+
+    def _options_file(self, checkpoint: Checkpoint, live: Mapping[str, Path]) -> Path:
+        base = self.options.config_dir or Path(live["fullchain"]).absolute().parents[2]
+        path = base / OPTIONS_FILE
+        if not path.exists():
+            checkpoint.save_original(path)
+            data = resources.files(__package__).joinpath("data", OPTIONS_FILE).read_bytes()
+            atomic_replace(path, data, mode=0o644)
+        return path
+
+    def _add_ssl_vhost(
+        self,
+        checkpoint: Checkpoint,
+        config: ApacheConfig,
+        vhost: VirtualHost,
+        live: Mapping[str, Path],
+    ) -> None:
+        target = self._ssl_vhost_path(vhost)
+        options_file = self._options_file(checkpoint, live)
+        listen = not _listens(config, self.options.https_port)
+        text = ssl_vhost.render(vhost, self.options.https_port, live, options_file, listen)
+        checkpoint.save_original(target)
+        old = target.read_bytes() if target.exists() else b""
+        atomic_replace(target, old + text.encode("utf-8", "surrogateescape"))
+        logger.info(
+            "apache: added a TLS copy of %s:%d to %s", vhost.path, vhost.node.start + 1, target
+        )
+        if target.parent.name == "sites-available" and self.options.handle_sites:
+            enable_site(self.options.server_root, target, checkpoint.save_original)
+        if Path(target).absolute() not in self.parse().files:
+            self._include_from_main(checkpoint, target)
+
+    def _ssl_vhost_path(self, vhost: VirtualHost) -> Path:
+        source = vhost.path.resolve()
+        available = self.options.server_root / "sites-available"
+        if self.options.vhost_root is not None:
+            folder = self.options.vhost_root
+        elif (
+            source.parent
+            in (available.resolve(), (self.options.server_root / "sites-enabled").resolve())
+            and available.is_dir()
+        ):
+            folder = available
+        else:
+            folder = source.parent
+        stem = source.name.removesuffix(".conf")
+        return folder / f"{stem}{self.options.le_vhost_ext}"
+
+    def _include_from_main(self, checkpoint: Checkpoint, target: Path) -> None:
+        config = self.parse()
+        main = config.files[config.main.absolute()]
+        newline = edits.line_ending(main)
+        splices = edits.Splices()
+        splices.insert(
+            main, len(main.lines), [edits.directive_line("", "Include", [str(target)], newline)]
+        )
+        self._apply(checkpoint, splices)
+
+    # -- enhancements -------------------------------------------------------------------------
+
+    def _redirect(self, checkpoint: Checkpoint, domains: Sequence[str]) -> None:
+        config = self._modules(checkpoint, self.parse(), "rewrite")
+        targets: dict[tuple[Path, int], tuple[VirtualHost, list[str]]] = {}
+        for name in domains:
+            for vhost in best_matches(find_vhosts(config), name, self.options.http_port, ssl=False):
+                targets.setdefault((vhost.path, vhost.node.start), (vhost, []))[1].append(name)
+        if not targets:
+            raise InstallError(
+                f"No Apache <VirtualHost> on port {self.options.http_port} serves "
+                f"{', '.join(domains)}: there is nothing to redirect."
+            )
+        splices = edits.Splices()
+        for vhost, names in targets.values():
+            if not ssl_vhost.redirects(vhost, config):
+                ssl_vhost.add_redirect(splices, vhost, names, self.options.https_port)
+        self._apply(checkpoint, splices)
+
+    def _header(
+        self, checkpoint: Checkpoint, domains: Sequence[str], header: tuple[str, str]
+    ) -> None:
+        config = self._modules(checkpoint, self.parse(), "headers")
+        seen: set[tuple[Path, int]] = set()
+        splices = edits.Splices()
+        for name in domains:
+            for vhost in best_matches(find_vhosts(config), name, None, ssl=True):
+                if (vhost.path, vhost.node.start) in seen or _has_header(vhost, config, header[0]):
+                    continue
+                seen.add((vhost.path, vhost.node.start))
+                indent = edits.body_indent(vhost.node)
+                newline = edits.line_ending(vhost.node.file)
+                line = f"{indent}Header always set {header[0]} {header[1]}{newline}"
+                splices.before_close(vhost.node, [line])
+        self._apply(checkpoint, splices)
+
+
+def _listens(config: ApacheConfig, port: int) -> bool:
+    for node in config.root.find("Listen"):
+        if node.args and node.args[0].rsplit(":", 1)[-1] == str(port):
+            return True
+    return False
+
+
+def _has_header(vhost: VirtualHost, config: ApacheConfig, header: str) -> bool:
+    return any(
+        n.key == "header" and any(a.lower() == header.lower() for a in n.args)
+        for n in vhost.active_nodes(config)
+    )
+
+
+def make(options: Mapping[str, str]) -> ApacheInstaller:
+    parsed = ApacheOptions.from_mapping(options)
+    return ApacheInstaller(parsed, checkpoint_store(options), Ctl(parsed.ctl))

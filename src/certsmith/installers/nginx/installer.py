@@ -1,0 +1,206 @@
+"""The nginx installer: deploy a lineage's certificate, enhance, reload; and the authenticator.
+
+Every change is one checkpoint (``<config_dir>/.certsmith-checkpoints``): the original bytes are
+saved, the new texts written atomically, ``nginx -t`` run; when the test fails every file is put
+back byte for byte and InstallError says what nginx complained about. ``reload()`` is the only
+moment the running server changes (the engine calls it once at the end of a run).
+
+Options (all strings, certbot's names; see certsmith.installers): nginx_server_root,
+nginx_ctl, nginx_sleep_seconds, http01_port, https_port, config_dir.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from certsmith.challenges.base import Solver
+from certsmith.errors import UsageError
+from certsmith.installers import checkpoint_store
+from certsmith.installers.checkpoints import Checkpoint, Checkpoints, atomic_replace
+from certsmith.installers.nginx import control
+from certsmith.installers.nginx.http01 import NginxHttp01, PendingChallenges
+from certsmith.installers.nginx.parse import NginxConfig, load_config
+from certsmith.installers.nginx.plan import Plan, plan_deploy, plan_enhancement
+from certsmith.renewal.install import InstallError
+
+__all__ = ["TLS_SETTINGS_NAME", "NginxInstaller", "NginxOptions"]
+
+log = logging.getLogger(__name__)
+
+TLS_SETTINGS_NAME = "certsmith-options-ssl-nginx.conf"
+
+
+def _number(options: Mapping[str, str], key: str, default: str) -> float:
+    raw = options.get(key) or default
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{key} = {raw!r} is not a number.") from None
+
+
+@dataclass(frozen=True)
+class NginxOptions:
+    server_root: Path
+    ctl: str
+    sleep_seconds: float
+    http_port: int
+    https_port: int
+    config_dir: Path
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> NginxOptions:
+        return cls(
+            server_root=Path(options.get("nginx_server_root") or "/etc/nginx"),
+            ctl=options.get("nginx_ctl") or "nginx",
+            sleep_seconds=_number(options, "nginx_sleep_seconds", "1"),
+            http_port=int(_number(options, "http01_port", "80")),
+            https_port=int(_number(options, "https_port", "443")),
+            config_dir=Path(options.get("config_dir") or "/etc/letsencrypt"),
+        )
+
+    @property
+    def main(self) -> Path:
+        return self.server_root / "nginx.conf"
+
+    @property
+    def tls_settings(self) -> Path:
+        return self.config_dir / TLS_SETTINGS_NAME
+
+
+class NginxInstaller:
+    """One nginx configuration (``nginx_server_root``). Thread-safe: the engine deploys from
+    worker threads; edits of this configuration are serialised by one lock."""
+
+    name = "nginx"
+
+    def __init__(
+        self,
+        options: NginxOptions,
+        checkpoints: Checkpoints,
+        run: control.Runner = control.run_command,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options
+        self.checkpoints = checkpoints
+        self._run = run
+        self._sleep = sleep
+        self.lock = threading.RLock()
+        self.pending = PendingChallenges()  # the authenticator's, shared by its solvers
+        self.server_root = options.server_root
+        self.http_port = options.http_port
+        self.sleep_seconds = options.sleep_seconds
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> NginxInstaller:
+        return cls(NginxOptions.from_options(options), checkpoint_store(options))
+
+    # -- the engine's Installer protocol ----------------------------------------------------
+
+    def http01_solver(self) -> Solver:
+        return NginxHttp01(self)
+
+    def deploy(self, lineage: str, domains: Sequence[str], live: Mapping[str, Path]) -> None:
+        with self.lock:
+            plan = self._plan_deploy(domains, live)
+            created = [] if self.options.tls_settings.exists() else [self.options.tls_settings]
+            self.apply(plan, f"deploy {lineage} for {', '.join(domains)}", created)
+            log.info("nginx now names %s's certificate for %s", lineage, ", ".join(domains))
+
+    def enhance(self, domains: Sequence[str], enhancements: Sequence[str]) -> None:
+        with self.lock:
+            for enhancement in enhancements:
+                plan = plan_enhancement(
+                    self.load(),
+                    domains,
+                    enhancement,
+                    self.options.https_port,
+                    self.options.http_port,
+                )
+                self.apply(plan, f"{enhancement} for {', '.join(domains)}")
+
+    def reload(self) -> None:
+        with self.lock:
+            control.reload(self._run, self.options.ctl, self.options.main)
+            self._sleep(self.options.sleep_seconds)
+
+    # -- for the CLI's --dry-run ------------------------------------------------------------
+
+    def preview_deploy(self, domains: Sequence[str], live: Mapping[str, Path]) -> str:
+        """The unified diff ``deploy`` would write (nothing is changed)."""
+        plan = self._plan_deploy(domains, live)
+        out: list[str] = []
+        for path, new in plan.texts().items():
+            old = plan.file(path)[0]
+            out += difflib.unified_diff(
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                str(path),
+                str(path),
+            )
+        return "".join(out)
+
+    # -- shared by deploy, enhance and the authenticator ------------------------------------
+
+    def begin(self, note: str) -> Checkpoint:
+        return self.checkpoints.begin(self.name, note)
+
+    def load(self) -> NginxConfig:
+        return load_config(self.options.main)
+
+    def test(self, doing: str) -> None:
+        control.check(self._run, self.options.ctl, self.options.main, doing)
+
+    def write(self, checkpoint: Checkpoint, path: Path, data: bytes) -> None:
+        checkpoint.save_original(path)
+        atomic_replace(path, data)
+
+    def apply(self, plan: Plan, note: str, created: Sequence[Path] = ()) -> None:
+        """Write ``plan`` (and certsmith's TLS settings file if listed) as one checkpoint, test
+        it, restore everything when the test fails."""
+        texts = plan.texts()
+        if not texts:
+            log.info("nginx: nothing to change for %s", note)
+            return
+        checkpoint = self.checkpoints.begin(self.name, note)
+        try:
+            for path in created:
+                if plan_needs(texts, path):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self.write(checkpoint, path, _tls_settings())
+            for path, text in texts.items():
+                self.write(checkpoint, path, text.encode())
+            self.test(note)
+        except BaseException:
+            checkpoint.restore()
+            raise
+        checkpoint.commit()
+
+    def _plan_deploy(self, domains: Sequence[str], live: Mapping[str, Path]) -> Plan:
+        try:
+            cert, key = Path(live["fullchain"]), Path(live["privkey"])
+        except KeyError as exc:
+            raise InstallError(f"the lineage has no live {exc.args[0]} file") from None
+        return plan_deploy(
+            self.load(),
+            domains,
+            cert,
+            key,
+            self.options.tls_settings,
+            self.options.https_port,
+            self.options.http_port,
+        )
+
+
+def plan_needs(texts: Mapping[Path, str], path: Path) -> bool:
+    return any(f"include {path};" in text for text in texts.values())
+
+
+def _tls_settings() -> bytes:
+    return (resources.files(__package__) / "options-ssl-nginx.conf").read_bytes()

@@ -1,0 +1,38 @@
+"""``install`` (and ``run`` with a certificate that is not due): deploy an existing lineage into
+a web server without a new order.
+
+Under the lineage's lock: heal and load it, apply the command line's settings (``-i``,
+``--nginx-server-root``, ...) to its renewal conf's, and hand its live files to the installer
+the settings name; the caller reloads the server once at the end (``Engine.reload_servers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from certsmith.errors import UsageError
+from certsmith.renewal.due import settings_from_conf
+from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.install import NULL_INSTALLER, RunInstallers
+from certsmith.renewal.settings import SettingOverrides
+
+
+async def install_lineage(
+    env: RunEnvironment,
+    installers: RunInstallers,
+    name: str,
+    overrides: SettingOverrides,
+    enhancements: Sequence[str] = (),
+) -> None:
+    """Deploy lineage ``name`` into its installer; UsageError when none is named."""
+    lineages = env.stores.lineages
+    if not lineages.exists(name):
+        raise UsageError(f"No certificate named {name!r}; see `certsmith certificates`.")
+    with lineages.lock(name, blocking=True, timeout=60.0):
+        lineages.heal(name)
+        lineage = lineages.load(name)
+        settings = overrides.apply(settings_from_conf(lineage.conf))
+        if settings.installer in (None, NULL_INSTALLER):
+            raise UsageError(f"Say which web server to install {name} into: --nginx, --apache.")
+        domains = [i.value for i in lineage.identifiers]
+        await installers.deploy(settings, name, domains, lineages.live_paths(name), enhancements)
