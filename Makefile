@@ -9,18 +9,9 @@ PYTEST_ARGS ?=
 
 setup: system-packages pebble venv certbot-venv
 
-# Debian packages the tests use: BIND9 for dns-01 (RFC 2136), nginx for the web-server deploy
-# test (tests/support/nginx.py), apache2 for the apache installer (tests/support/apache.py).
-# Installed only when missing; without root, their tests skip.
+# Debian packages the tests use (BIND9, nginx, apache2), installed when missing, as root only.
 system-packages:
-	@missing=""; \
-	command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || missing="bind9 bind9-utils"; \
-	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
-	command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing="$$missing apache2"; \
-	[ -z "$$missing" ] || { \
-	  [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
-	  || echo "note: not installed:$$missing; their tests will be skipped"; }
+	@./tools/install-system-packages.sh
 
 pebble:
 	@./tools/fetch-pebble.sh
