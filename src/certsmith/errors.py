@@ -32,6 +32,7 @@ to the classes)::
     ├─ InstallError                 (certsmith.renewal.install) web server config restored
     └─ StorageError                 lineage or account files unreadable or unwritable
        ├─ FolderNotWritable         a folder certsmith must write cannot be written
+       ├─ DiskWriteFailed           saving failed (disk full, permission, I/O error)
        ├─ LineageCorrupt            files missing, unreadable or not matching
        └─ LockHeld                  another process holds the lineage's lock        retryable
 
@@ -111,6 +112,15 @@ class FolderNotWritable(StorageError):
     def __init__(self, message: str, *, folder: str, why: str) -> None:
         super().__init__(message)
         self.values = {"folder": folder, "why": why}
+
+
+class DiskWriteFailed(StorageError):
+    """Writing a lineage failed with an operating-system error (``errno``: ENOSPC, EACCES,
+    EIO...); the message names the cause in words ("the disk is full")."""
+
+    def __init__(self, message: str, *, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 class LineageCorrupt(StorageError):

@@ -116,8 +116,13 @@ async def obtain_certificate(
     solvers: dict[str, Solver],
     *,
     deadline_seconds: float = DEFAULT_DEADLINE,
+    issuance_timeout: float | None = None,
 ) -> IssuanceResult:
     """Order, validate, finalize and download one certificate.
+
+    ``deadline_seconds`` bounds the whole order; ``issuance_timeout`` (certbot's
+    ``--issuance-timeout``) bounds, as in certbot, the wait for the CA to issue once the order is
+    finalized, counted from the finalize request, and may reach past ``deadline_seconds``.
 
     Raises ValidationFailed when an identifier fails validation. With ``request.allow_subset``
     every identifier that failed (every authorization of the order is looked at, after the
@@ -128,7 +133,7 @@ async def obtain_certificate(
     """
     deadline = client.deadline_in(deadline_seconds)
     try:
-        return await _obtain_once(client, request, solvers, deadline)
+        return await _obtain_once(client, request, solvers, deadline, issuance_timeout)
     except _NamesFailed as exc:
         failed = set(exc.failed)
         remaining = [i for i in request.identifiers if i not in failed]
@@ -149,13 +154,17 @@ async def obtain_certificate(
             allow_subset=False,  # once: a second failure is an error
             csr_for=None,
         )
-        result = await _obtain_once(client, smaller, solvers, deadline)
+        result = await _obtain_once(client, smaller, solvers, deadline, issuance_timeout)
         result.dropped = dropped
         return result
 
 
 async def _obtain_once(
-    client: AcmeClient, request: IssuanceRequest, solvers: dict[str, Solver], deadline: float
+    client: AcmeClient,
+    request: IssuanceRequest,
+    solvers: dict[str, Solver],
+    deadline: float,
+    issuance_timeout: float | None = None,
 ) -> IssuanceResult:
     try:
         order, replaced, note = await _new_order(client, request)
@@ -163,6 +172,8 @@ async def _obtain_once(
         _check_rejected_names(exc, request)
         raise
     order, validated = await _authorize(client, order, request, solvers, deadline)
+    if issuance_timeout is not None:
+        deadline = client.deadline_in(issuance_timeout)
     try:
         order = await client.finalize(order, request.csr_der)
     except ProblemError as exc:
@@ -189,6 +200,22 @@ def _replaces_of_another_account(exc: ProblemError) -> bool:
     """Boulder's and Pebble's refusal of `replaces` for a certificate of another account
     (403 unauthorized): told apart from a real authorization failure by its detail."""
     return _OTHER_ACCOUNT_DETAIL in (exc.detail or "").lower()
+
+
+# How CAs word a refusal of the `replaces` field itself: Boulder prefixes every such problem,
+# Pebble 2.10 words each case (unknown serial, unparsable certID, no shared identifier).
+_REPLACES_REFUSALS = (
+    "could not validate ari 'replaces' field",
+    "could not find an order for the given certificate",
+    "parsing ari certid failed",
+    "at least one identifier in the new order and existing order must match",
+)
+
+
+def _refuses_replaces_hint(exc: ProblemError) -> bool:
+    """Whether the CA refused the `replaces` hint rather than the order (RFC 9773 section 5)."""
+    detail = (exc.detail or "").lower()
+    return any(marker in detail for marker in _REPLACES_REFUSALS)
 
 
 async def _new_order(
@@ -219,7 +246,10 @@ async def _new_order(
         except ProblemError as exc:
             # `replaces` is only a hint for the CA's scheduling and rate limits: a CA that cannot
             # match it (Pebble 2.10 for serials whose DER starts with a zero octet) must not cost
-            # the renewal. Rate limits and account problems are real, so they stay errors.
+            # the renewal. Any other refusal (caa, rejectedIdentifier, badCSR...) is about the
+            # order itself: sending it again would only be refused again.
+            if not _refuses_replaces_hint(exc):
+                raise
             log.warning("order with 'replaces' failed (%s); ordering without it", exc)
     return await client.new_order(ids, profile=request.profile), None, None
 
@@ -241,13 +271,19 @@ async def _authorize(
     plan: list[tuple[Solver, ChallengeTask, Challenge]] = []
     for authz in pending:
         challenge = choose_challenge(authz, solvers, request.preferred_challenges)
-        if challenge.token is None:
+        # dns-persist-01 has no token: the standing record is the answer (draft section 3).
+        tokenless = challenge.type == "dns-persist-01"
+        if challenge.token is None and not tokenless:
             raise ProtocolViolation(f"the CA's {challenge.type} challenge has no token")
+        token = challenge.token or ""
         task = ChallengeTask(
             identifier=authz.identifier,
             challenge_type=challenge.type,
-            token=challenge.token,
-            key_authorization=client.key_authorization(challenge.token),
+            token=token,
+            key_authorization="" if tokenless else client.key_authorization(token),
+            account_url=client.account_url,
+            issuer_domain_names=challenge.issuer_domain_names,
+            wildcard=authz.wildcard,
         )
         plan.append((solvers[challenge.type], task, challenge))
     presented: list[tuple[Solver, ChallengeTask]] = []

@@ -207,3 +207,14 @@ def test_eab_register(pebble_factory: Callable[..., PebbleCA], tmp_path: Path) -
     assert result.returncode != 0
     assert "--eab-kid" in result.stderr, result.stderr
     assert account_dirs(plain) == []
+
+
+def test_update_account_changes_nothing_while_certbot_runs(cli: Cli) -> None:
+    from test_cli_revoke import certbot_running
+
+    register(cli)
+    with certbot_running(cli.config_dir):
+        result = cli.run("update_account", "--email", EMAIL_B)
+    assert result.returncode != 0 and "certbot" in result.stderr, result.stderr
+    text = show(cli)
+    assert EMAIL_A in text and EMAIL_B not in text

@@ -27,11 +27,11 @@ from support.certbot_peer import CERTBOT
 from support.fake_dns_apis import (
     FakeApi,
     FakeCloudflare,
-    FakeRoute53,
     ZoneStore,
     challtest_publisher,
     serve,
 )
+from support.fake_dns_signed_apis import FakeRoute53
 
 pytestmark = pytest.mark.pebble
 TOKEN = "cf-token-" + uuid.uuid4().hex
@@ -79,10 +79,20 @@ def test_dns_cloudflare_issues_a_wildcard_keeps_certbot_keys_and_renews(
     creds = credentials(tmp_path / "cloudflare.ini", dns_cloudflare_api_token=TOKEN)
     env = {"CERTSMITH_CLOUDFLARE_API_URL": api.url + "/client/v4"}
     result = cli.run(
-        "certonly", "--dns-cloudflare", "--dns-cloudflare-credentials", str(creds),
-        "--dns-cloudflare-propagation-seconds", "1", "-d", name, "-d", f"*.{name}",
-        "--agree-tos", "--register-unsafely-without-email", env=env,
-    )  # fmt: skip
+        "certonly",
+        "--dns-cloudflare",
+        "--dns-cloudflare-credentials",
+        str(creds),
+        "--dns-cloudflare-propagation-seconds",
+        "1",
+        "-d",
+        name,
+        "-d",
+        f"*.{name}",
+        "--agree-tos",
+        "--register-unsafely-without-email",
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert sans(cli.config_dir, name) == sorted([name, f"*.{name}"])
     assert TOKEN not in result.stdout + result.stderr
@@ -109,11 +119,21 @@ def test_dns_route53_uses_the_aws_environment_and_a_signed_api(cli: Cli, tmp_pat
     fake.pending_polls = 0
     name = f"r{uuid.uuid4().hex[:8]}.r53.test"
     with serve(fake) as api:
-        env = {"CERTSMITH_ROUTE53_API_URL": api.url, "AWS_ACCESS_KEY_ID": "AKIDTEST",
-               "AWS_SECRET_ACCESS_KEY": fake.secret, "AWS_SESSION_TOKEN": "sess",
-               "HOME": str(tmp_path)}  # fmt: skip
-        argv = ["certonly", "--dns-route53", "-d", name, "--agree-tos",
-                "--register-unsafely-without-email"]  # fmt: skip
+        env = {
+            "CERTSMITH_ROUTE53_API_URL": api.url,
+            "AWS_ACCESS_KEY_ID": "AKIDTEST",
+            "AWS_SECRET_ACCESS_KEY": fake.secret,
+            "AWS_SESSION_TOKEN": "sess",
+            "HOME": str(tmp_path),
+        }
+        argv = [
+            "certonly",
+            "--dns-route53",
+            "-d",
+            name,
+            "--agree-tos",
+            "--register-unsafely-without-email",
+        ]
         result = cli.run(*argv, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert sans(cli.config_dir, name) == [name]
@@ -137,24 +157,51 @@ def test_dns_route53_uses_the_aws_environment_and_a_signed_api(cli: Cli, tmp_pat
 def test_certbot_dns_cloudflare_lineage_is_renewed_by_certsmith_unchanged(
     cli: Cli, cloudflare: tuple[ZoneStore, FakeApi], tmp_path: Path
 ) -> None:
-    probe = subprocess.run([str(CERTBOT), "plugins", "--text"], capture_output=True, text=True,
-                           timeout=60, check=False)  # fmt: skip
+    probe = subprocess.run(
+        [str(CERTBOT), "plugins", "--text"], capture_output=True, text=True, timeout=60, check=False
+    )
     if "dns-cloudflare" not in probe.stdout:
         pytest.skip("certbot-dns-cloudflare is not installed in .venv-certbot")
     store, api = cloudflare
     name = f"cb{uuid.uuid4().hex[:8]}.cf.test"
     creds = credentials(tmp_path / "cloudflare.ini", dns_cloudflare_api_token=TOKEN)
-    folders = ["--config-dir", str(cli.config_dir), "--work-dir", str(tmp_path / "work"),
-               "--logs-dir", str(tmp_path / "logs")]  # fmt: skip
-    certbot_env = {**os.environ, "CLOUDFLARE_BASE_URL": api.url + "/client/v4",
-                   "REQUESTS_CA_BUNDLE": str(cli.ca.ca_bundle)}  # fmt: skip
+    folders = [
+        "--config-dir",
+        str(cli.config_dir),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--logs-dir",
+        str(tmp_path / "logs"),
+    ]
+    certbot_env = {
+        **os.environ,
+        "CLOUDFLARE_BASE_URL": api.url + "/client/v4",
+        "REQUESTS_CA_BUNDLE": str(cli.ca.ca_bundle),
+    }
     made = subprocess.run(
-        [str(CERTBOT), "certonly", "--dns-cloudflare", "--dns-cloudflare-credentials", str(creds),
-         "--dns-cloudflare-propagation-seconds", "1", "-d", name, "--server",
-         cli.ca.directory_url, "--agree-tos", "--register-unsafely-without-email", "-n",
-         *folders],
-        capture_output=True, text=True, timeout=180, env=certbot_env, check=False,
-    )  # fmt: skip
+        [
+            str(CERTBOT),
+            "certonly",
+            "--dns-cloudflare",
+            "--dns-cloudflare-credentials",
+            str(creds),
+            "--dns-cloudflare-propagation-seconds",
+            "1",
+            "-d",
+            name,
+            "--server",
+            cli.ca.directory_url,
+            "--agree-tos",
+            "--register-unsafely-without-email",
+            "-n",
+            *folders,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=certbot_env,
+        check=False,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     before = renewalparams(cli.config_dir, name)
     assert before["authenticator"] == "dns-cloudflare"
@@ -163,16 +210,34 @@ def test_certbot_dns_cloudflare_lineage_is_renewed_by_certsmith_unchanged(
     calls_by_certbot = len(store.calls)
 
     renewed = subprocess.run(
-        [str(CERTSMITH), "renew", "--force-renewal", "--no-random-sleep-on-renew",
-         "--no-preflight", "--ca-bundle", str(cli.ca.ca_bundle), "--dns-resolver",
-         cli.ca.dns_address, "-n", *folders],
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            str(CERTSMITH),
+            "renew",
+            "--force-renewal",
+            "--no-random-sleep-on-renew",
+            "--no-preflight",
+            "--ca-bundle",
+            str(cli.ca.ca_bundle),
+            "--dns-resolver",
+            cli.ca.dns_address,
+            "-n",
+            *folders,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
         env={**os.environ, "CERTSMITH_CLOUDFLARE_API_URL": api.url + "/client/v4"},
-    )  # fmt: skip
+    )
     assert renewed.returncode == 0, renewed.stdout + renewed.stderr
     assert serial(cli.config_dir, name) != first
     assert len(store.calls) > calls_by_certbot and store.records == []
     after = renewalparams(cli.config_dir, name)
-    for key in ("authenticator", "dns_cloudflare_credentials",
-                "dns_cloudflare_propagation_seconds", "server", "account"):  # fmt: skip
+    for key in (
+        "authenticator",
+        "dns_cloudflare_credentials",
+        "dns_cloudflare_propagation_seconds",
+        "server",
+        "account",
+    ):
         assert after.get(key) == before.get(key), key

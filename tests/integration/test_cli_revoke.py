@@ -3,8 +3,14 @@ key (RFC 8555 section 7.6), with no account in the config dir, as certbot allows
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pebble import PebbleCA
-from test_cli_e2e import Cli, unique_name
+from test_cli_e2e import CERTSMITH, Cli, unique_name
 
 pytestmark = pytest.mark.pebble
 
@@ -85,3 +91,53 @@ def test_a_revoked_lineage_is_shown_revoked_and_renewed_next(
     assert "1 renewed" in renewed.stdout and "revoked" in renewed.stdout
     listing = json.loads(cli.run("certificates", "--json").stdout)
     assert [c["status"] for c in listing["certificates"]] == ["valid"]
+
+
+@contextlib.contextmanager
+def certbot_running(config_dir: Path) -> Iterator[None]:
+    """Holds the exclusive lock certbot holds on <config>/.certbot.lock for its whole run."""
+    fd = os.open(config_dir / ".certbot.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_revoke_writes_nothing_and_revokes_nothing_while_certbot_runs(
+    pebble: PebbleCA, tmp_path: Path
+) -> None:
+    cli = Cli(pebble, tmp_path / "owner")
+    name = unique_name("revlock")
+    cli.certonly(name)
+    serial = format(
+        x509.load_pem_x509_certificate(
+            (cli.config_dir / "live" / name / "cert.pem").read_bytes()
+        ).serial_number,
+        "x",
+    )
+    with certbot_running(cli.config_dir):
+        result = cli.run("revoke", "--cert-name", name, "--no-delete-after-revoke")
+    assert result.returncode != 0 and "certbot" in result.stderr, result.stderr
+    assert cli.ca.cert_status(serial)["Status"] == "Valid"
+
+
+def test_revoke_waits_for_the_lineage_lock(pebble: PebbleCA, tmp_path: Path) -> None:
+    from certsmith.storage import LineageStore
+
+    cli = Cli(pebble, tmp_path / "owner")
+    name = unique_name("revwait")
+    cli.certonly(name)
+    cert = x509.load_pem_x509_certificate(
+        (cli.config_dir / "live" / name / "cert.pem").read_bytes()
+    )
+    serial = format(cert.serial_number, "x")
+    argv = [CERTSMITH, "revoke", "--cert-name", name, "--no-delete-after-revoke", *cli.common()]
+    with LineageStore(cli.config_dir).lock(name):
+        proc = subprocess.Popen([*argv, "-n"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3)  # a revoke that ignored the lock would be done by now
+        assert proc.poll() is None
+        assert cli.ca.cert_status(serial)["Status"] == "Valid"
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert cli.ca.cert_status(serial)["Status"] == "Revoked"

@@ -9,14 +9,15 @@ mismatched pair, whatever crashes; an interrupted run is healed by the next one.
   writes and the link switch take milliseconds; a timer alone almost never lands there). After
   each kill every lineage is checked from its files alone; every few rounds a normal `renew`
   must exit 0; at the end `certificates --json` and certbot list both lineages as valid.
-* The link switch is tested at exact points by a wrapper that SIGKILLs certsmith right after
-  its Nth live-link swap; leftovers of interrupted writes are planted where killed runs left
-  them. The cases marked xfail are bugs this file found (see their reasons).
+* The link switch is tested at exact points by a wrapper that SIGKILLs certsmith just before
+  and just after the exchange of live/<name> with the new set built beside it, or (the
+  fallback where renameat2 is not supported) right after its Nth live-link swap; leftovers of
+  interrupted writes are planted where killed runs left them.
 
-Known gap the random test tolerates, pinned by a strict xfail below: live/ holds four separate
-links (certbot's layout), swapped one at a time, so a kill between two swaps leaves a mixed pair
-until the next run; the intent record then says "switching" and any `renew` finishes the switch
-before anything else (test_kill_between_link_swaps_is_healed_by_next_renew).
+The gap the random test tolerates exists only in that fallback: four separate links swapped one
+at a time, so a kill between two swaps leaves a mixed pair until the next run; the intent record
+then says "switching" and any `renew` finishes the switch before anything else
+(test_kill_between_link_swaps_is_healed_by_next_renew).
 """
 
 from __future__ import annotations
@@ -56,24 +57,42 @@ WRITE_WINDOW = 0.02  # seconds after the first file of a new version appears
 RUN_TIMEOUT = 60.0
 TEST_BUDGET = 45.0  # seconds for the kill rounds; the loop stops early past it
 
-# Runs certsmith's own main() with live-link swaps counted: right after the Nth swap
-# (KILL_AFTER_LINKS) the process SIGKILLs itself, as a crash at that exact point would.
+# Runs certsmith's own main() and SIGKILLs it at one exact point of the live switch, as a crash
+# there would: KILL_AT is "link:N" (right after the Nth per-link swap, with the directory exchange
+# made unsupported so storage falls back to per-link swaps), "exchange:before" (the new live/
+# directory fully built beside the old one) or "exchange:after" (exchanged, the old set not yet
+# removed).
 KILL_WRAPPER = """
-import os, signal, sys
-import certsmith.storage.links as lineage
+import errno, os, signal, sys
+import certsmith.storage.links as links
 
-real_swap = lineage.replace_symlink
-limit = int(os.environ["KILL_AFTER_LINKS"])
+point, _, count = os.environ["KILL_AT"].partition(":")
+real_swap, real_exchange = links.replace_symlink, links.exchange_paths
 swaps = 0
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
 
 def swap_then_maybe_die(link, target):
     global swaps
     real_swap(link, target)
     swaps += 1
-    if swaps == limit:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if swaps == int(count):
+        die()
 
-lineage.replace_symlink = swap_then_maybe_die
+def unsupported(first, second):
+    raise links.ExchangeUnsupported(errno.EINVAL, "disabled by the kill wrapper")
+
+def exchange_and_die(first, second):
+    if count == "before":
+        die()
+    real_exchange(first, second)
+    die()
+
+if point == "link":
+    links.replace_symlink, links.exchange_paths = swap_then_maybe_die, unsupported
+else:
+    links.exchange_paths = exchange_and_die
 from certsmith.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -363,32 +382,37 @@ def test_random_kills_never_break_live(cli: Cli, two_lineages: list[str], tmp_pa
 # --- exact kill points and leftovers --------------------------------------------------------------
 
 
-def kill_after_links(cli: Cli, tmp_path: Path, links: int) -> None:
-    """A forced renew, one lineage at a time, SIGKILLed right after its ``links``th swap."""
+def kill_at(cli: Cli, tmp_path: Path, point: str) -> None:
+    """A forced renew, one lineage at a time, SIGKILLed at ``point`` (see KILL_WRAPPER)."""
     wrapper = tmp_path / "kill_wrapper.py"
     wrapper.write_text(KILL_WRAPPER)
     argv = renew_argv(cli, parallel=1, program=(str(PYTHON), str(wrapper)))
-    env = cli_env(KILL_AFTER_LINKS=str(links))
-    killed = run_and_kill(argv, env, RUN_TIMEOUT, tmp_path / f"links{links}.log")
+    env = cli_env(KILL_AT=point)
+    killed = run_and_kill(argv, env, RUN_TIMEOUT, tmp_path / f"{point.replace(':', '-')}.log")
     assert killed.returncode == -signal.SIGKILL, killed.output
+
+
+def kill_after_links(cli: Cli, tmp_path: Path, links: int) -> None:
+    """A forced renew with per-link swaps (no directory exchange), SIGKILLed right after the
+    ``links``th swap."""
+    kill_at(cli, tmp_path, f"link:{links}")
 
 
 MID_SWITCH = pytest.mark.parametrize("links", [1, 2, 3])
 
 
-@MID_SWITCH
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage/links.py point_links (from LineageStore.save_version) swaps the four "
-    "live links one at a time: a crash between two swaps leaves live/ at two versions "
-    "(e.g. cert.pem at N+1, privkey.pem at N), a mismatched pair",
-)
+@pytest.mark.parametrize("point", ["exchange:before", "exchange:after"])
 def test_kill_between_link_swaps_keeps_live_consistent(
-    cli: Cli, two_lineages: list[str], tmp_path: Path, links: int
+    cli: Cli, two_lineages: list[str], tmp_path: Path, point: str
 ) -> None:
-    kill_after_links(cli, tmp_path, links)
-    for name in two_lineages:
-        check_lineage(cli.config_dir, name)
+    kill_at(cli, tmp_path, point)
+    versions = [check_lineage(cli.config_dir, name) for name in two_lineages]
+    assert versions == ([1, 1] if point == "exchange:before" else [2, 1])
+    normal_renew(cli)  # heals: finishes the recorded switch, removes the leftover directory
+    assert [check_lineage(cli.config_dir, name) for name in two_lineages] == [2, 1]
+    assert sorted(p.name for p in (cli.config_dir / "live").iterdir()) == sorted(
+        ["README", *two_lineages]
+    )
 
 
 @MID_SWITCH

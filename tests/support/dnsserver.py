@@ -25,7 +25,7 @@ given in the generic form ``\\# 5 00 01 41 42 43``. Every type dnspython knows w
 use CNAME, CAA, A, AAAA, TXT, NS and SOA. ``queries`` records ``(name, type, transport)`` of
 every question received. ``truncate_udp=True`` sets TC on every UDP answer, to test the TCP
 fallback. Failure modes apply to a name (and, if given, one type) wherever it is asked, also as a
-CNAME target: ``"servfail"``, ``"refused"``, or ``"timeout"`` (no answer at all).
+CNAME target: ``"servfail"``, ``"refused"``, ``"notimp"``, or ``"timeout"`` (no answer at all).
 
 The server thread polls with a 0.05 s timeout, so ``stop()`` returns within about that; TCP
 connections are served one at a time, one question each, with a 2 s read limit.
@@ -51,7 +51,8 @@ import dns.rrset
 
 Zones = Mapping[str, Mapping[str, Iterable[str]]]
 
-FAIL_MODES = ("servfail", "refused", "timeout")
+FAIL_MODES = ("servfail", "refused", "notimp", "timeout")
+_FAIL_RCODES = {"servfail": dns.rcode.SERVFAIL, "refused": dns.rcode.REFUSED}
 _MAX_CHAIN = 10
 _TTL = 60
 
@@ -225,9 +226,7 @@ class DnsServer:
                     return None
                 if mode is not None:
                     response.answer.clear()
-                    response.set_rcode(
-                        dns.rcode.SERVFAIL if mode == "servfail" else dns.rcode.REFUSED
-                    )
+                    response.set_rcode(_FAIL_RCODES.get(mode, dns.rcode.NOTIMP))
                     return response
                 types = self._records.get(name, {})
                 if qtype in types:

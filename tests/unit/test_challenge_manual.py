@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -147,14 +148,22 @@ def process_state(pid: int) -> str | None:
     return stat_line.rsplit(")", 1)[1].split()[0]
 
 
-async def test_failing_cleanup_hook_only_logs(tmp_path: Path) -> None:
+async def test_failing_cleanup_hook_only_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = tmp_path / "cleaned"
     solver = ManualSolver(
-        auth_hook="true", cleanup_hook="exit 1", base_env=BASE_ENV, self_check=False
-    )
+        auth_hook="true", cleanup_hook=f"touch {marker}; exit 1", base_env=BASE_ENV,
+        self_check=False,
+    )  # fmt: skip
     t = http_task("a.example", "A" * 43)
     await solver.present(t)
     await solver.settle([t])
-    await solver.cleanup(t)  # does not raise
+    with caplog.at_level(logging.WARNING):
+        await solver.cleanup(t)  # does not raise
+    assert marker.exists()  # the hook did run
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("--manual-cleanup-hook for a.example" in m and "failed" in m for m in failures)
 
 
 async def test_cleanup_hook_skipped_for_tasks_never_published(tmp_path: Path) -> None:

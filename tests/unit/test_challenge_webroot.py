@@ -177,3 +177,21 @@ async def test_present_is_idempotent_and_overwrites(tmp_path: Path) -> None:
     assert (tmp_path / ".well-known/acme-challenge" / TOKEN).read_text() == f"{TOKEN}.thumb"
     await solver.cleanup(task())
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_planted_hard_link_at_token_name_is_neither_truncated_nor_chmodded(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    challenge_dir = root / ".well-known" / "acme-challenge"
+    challenge_dir.mkdir(parents=True)
+    victim = tmp_path / "shadow"
+    victim.write_text("precious")
+    victim.chmod(0o600)
+    os.link(victim, challenge_dir / TOKEN)
+    solver = WebrootSolver({"example.com": root})
+    with pytest.raises(SolverError, match="something else has its name"):
+        await solver.present(task())
+    assert victim.read_text() == "precious" and mode(victim) == 0o600
+    await solver.cleanup(task())
+    assert (challenge_dir / TOKEN).samefile(victim)  # not ours: left in place

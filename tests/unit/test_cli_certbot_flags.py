@@ -116,3 +116,18 @@ def test_each_ignored_certbot_flag_says_once_what_certsmith_does(
     assert lines[0].startswith(f"Note: {flag}")
     assert main([*argv, "-q"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_issuance_timeout_is_honoured_not_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from certsmith.cli.common import environment
+    from certsmith.cli.main import main
+
+    opts = parse(f"certonly --issuance-timeout 7 -d a.example --config-dir {tmp_path}")
+    assert environment(opts.common).issuance_timeout == 7
+    assert environment(parse("certificates").common).issuance_timeout is None
+    argv = ["certificates", "--issuance-timeout", "7", "--config-dir", str(tmp_path / "etc"),
+            "--work-dir", str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l")]  # fmt: skip
+    assert main(argv) == 0
+    assert "--issuance-timeout" not in capsys.readouterr().err

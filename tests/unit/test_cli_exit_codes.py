@@ -36,3 +36,26 @@ def test_quiet_renew_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (code, out, err) == (0, "", "")
     code, out, _ = _run(tmp_path, capsys, "renew")
     assert code == 0 and "No certificates found." in out
+
+
+def test_a_closed_stdout_pipe_ends_quietly_with_exit_1(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (`| head -1`) is gone before certsmith writes
+    try:
+        certsmith = str(Path(sys.executable).parent / "certsmith")
+        argv = [certsmith, "certificates", "--config-dir",
+                str(tmp_path / "etc"), "--work-dir", str(tmp_path / "w"),
+                "--logs-dir", str(tmp_path / "log")]  # fmt: skip
+        done = subprocess.run(
+            argv, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert done.stderr == ""
+    log = "".join(p.read_text() for p in (tmp_path / "log").glob("*"))
+    assert "Traceback" not in log and "internal error" not in log

@@ -27,13 +27,11 @@ from certsmith.errors import SolverError, UsageError
 from support.fake_dns_apis import (
     FakeCloudflare,
     FakeDigitalOcean,
-    FakeGoogle,
     FakeLinode,
-    FakeOvh,
-    FakeRoute53,
     ZoneStore,
     transport,
 )
+from support.fake_dns_signed_apis import FakeGoogle, FakeOvh, FakeRoute53
 
 A, B = "a" * 43, "b" * 43
 NAME = "_acme-challenge.www.example.test"
@@ -52,9 +50,14 @@ def service_account(key: rsa.RSAPrivateKey, token_uri: str) -> dict[str, str]:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return {"type": "service_account", "project_id": "proj-1", "private_key_id": "k1",
-            "private_key": pem, "client_email": "dns@proj-1.iam.gserviceaccount.com",
-            "token_uri": token_uri}  # fmt: skip
+    return {
+        "type": "service_account",
+        "project_id": "proj-1",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "dns@proj-1.iam.gserviceaccount.com",
+        "token_uri": token_uri,
+    }
 
 
 Build = Callable[[ZoneStore, bool], Any]
@@ -73,26 +76,34 @@ def cloudflare(store: ZoneStore, good: bool) -> Any:
 def route53(store: ZoneStore, good: bool) -> Any:
     fake = FakeRoute53(store, "AKIDEXAMPLE", SECRET, token="session-1")
     creds = AwsCredentials("AKIDEXAMPLE", SECRET if good else "wrong", "session-1", "test")
-    return Route53Provider(creds, api_url="https://route53.test", transport=transport(fake),
-                           sleep=no_sleep)  # fmt: skip
+    return Route53Provider(
+        creds, api_url="https://route53.test", transport=transport(fake), sleep=no_sleep
+    )
 
 
 def digitalocean(store: ZoneStore, good: bool) -> Any:
     fake = FakeDigitalOcean(store, SECRET)
-    return DigitalOceanProvider(SECRET if good else "x", api_url="https://do.test/v2",
-                                transport=transport(fake))  # fmt: skip
+    return DigitalOceanProvider(
+        SECRET if good else "x", api_url="https://do.test/v2", transport=transport(fake)
+    )
 
 
 def linode(store: ZoneStore, good: bool) -> Any:
     fake = FakeLinode(store, SECRET)
-    return LinodeProvider(SECRET if good else "x", api_url="https://linode.test/v4",
-                          transport=transport(fake))  # fmt: skip
+    return LinodeProvider(
+        SECRET if good else "x", api_url="https://linode.test/v4", transport=transport(fake)
+    )
 
 
 def ovh(store: ZoneStore, good: bool) -> Any:
     fake = FakeOvh(store, "ak", SECRET, "ck")
-    return OvhProvider("ak", SECRET if good else "wrong", "ck", api_url="https://ovh.test/1.0",
-                       transport=transport(fake))  # fmt: skip
+    return OvhProvider(
+        "ak",
+        SECRET if good else "wrong",
+        "ck",
+        api_url="https://ovh.test/1.0",
+        transport=transport(fake),
+    )
 
 
 def google(store: ZoneStore, good: bool) -> Any:
@@ -101,13 +112,23 @@ def google(store: ZoneStore, good: bool) -> Any:
     fake.token_uri = "https://google.test/token"
     signer = key if good else private_key()
     account = ServiceAccount(service_account(signer, fake.token_uri), "key.json")
-    return GoogleProvider(account, "proj-1", api_url="https://google.test/dns/v1",
-                          transport=transport(fake), sleep=no_sleep)  # fmt: skip
+    return GoogleProvider(
+        account,
+        "proj-1",
+        api_url="https://google.test/dns/v1",
+        transport=transport(fake),
+        sleep=no_sleep,
+    )
 
 
-PROVIDERS: dict[str, Build] = {"cloudflare": cloudflare, "route53": route53,
-                               "digitalocean": digitalocean, "linode": linode, "ovh": ovh,
-                               "google": google}  # fmt: skip
+PROVIDERS: dict[str, Build] = {
+    "cloudflare": cloudflare,
+    "route53": route53,
+    "digitalocean": digitalocean,
+    "linode": linode,
+    "ovh": ovh,
+    "google": google,
+}
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
@@ -115,6 +136,8 @@ async def test_provider_adds_two_values_keeps_others_and_removes_only_its_own(na
     published: dict[str, list[str]] = {}
     store = ZoneStore(["example.test", "other.test"], lambda f, v: published.update({f: v}))
     store.add(NAME, "someone-else")  # a value this run did not write
+    neighbour = "_acme-challenge.other.example.test"
+    store.add(neighbour, A)  # the same value at another name of the zone
     provider = PROVIDERS[name](store, True)
     await provider.add_txt(NAME, A)
     await provider.add_txt(NAME, B)
@@ -127,6 +150,7 @@ async def test_provider_adds_two_values_keeps_others_and_removes_only_its_own(na
     await provider.remove_txt(NAME, A)  # absent: not an error
     await provider.remove_txt(NAME, B)
     assert store.values(NAME) == ["someone-else"]
+    assert store.values(neighbour) == [A]
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
@@ -142,25 +166,31 @@ async def test_wrong_credentials_are_a_solver_error_without_the_secret(name: str
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 async def test_a_name_in_no_zone_of_the_account_is_a_solver_error(name: str) -> None:
     store = ZoneStore(["example.test"])
-    with pytest.raises(SolverError, match="no .*zone|no .*domain"):
+    with pytest.raises(SolverError, match=r"no .*zone|no .*domain"):
         await PROVIDERS[name](store, True).add_txt("_acme-challenge.www.elsewhere.test", A)
 
 
 def test_zone_candidates_are_longest_first() -> None:
     assert zone_candidates("_acme-challenge.a.example.com.") == [
-        "_acme-challenge.a.example.com", "a.example.com", "example.com",
-    ]  # fmt: skip
+        "_acme-challenge.a.example.com",
+        "a.example.com",
+        "example.com",
+    ]
 
 
 def test_sigv4_matches_the_aws_documentation_example() -> None:
     # The worked example of AWS's "Signature Version 4 signing process" (IAM ListUsers).
     creds = AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     headers = sign(
-        "GET", "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
-        {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, b"", creds,
-        region="us-east-1", service="iam",
+        "GET",
+        "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
+        {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        b"",
+        creds,
+        region="us-east-1",
+        service="iam",
         now=datetime.datetime(2015, 8, 30, 12, 36, tzinfo=datetime.UTC),
-    )  # fmt: skip
+    )
     assert headers["Authorization"].endswith(
         "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
     )
@@ -173,8 +203,10 @@ def test_aws_credential_chain_env_then_profile_files(tmp_path: Path) -> None:
     assert (found.access_key_id, found.session_token, found.source) == ("AKENV", "t", "environment")
     shared = tmp_path / ".aws" / "credentials"
     shared.parent.mkdir()
-    shared.write_text("[default]\naws_access_key_id = AKDEF\naws_secret_access_key = s1\n"
-                      "[work]\naws_access_key_id = AKWORK\naws_secret_access_key = s2\n")  # fmt: skip
+    shared.write_text(
+        "[default]\naws_access_key_id = AKDEF\naws_secret_access_key = s1\n"
+        "[work]\naws_access_key_id = AKWORK\naws_secret_access_key = s2\n"
+    )
     assert find_aws_credentials({}, tmp_path).access_key_id == "AKDEF"
     assert find_aws_credentials({"AWS_PROFILE": "work"}, tmp_path).access_key_id == "AKWORK"
     config = tmp_path / "config"
@@ -198,8 +230,12 @@ def test_certbot_credentials_keys_build_the_providers(tmp_path: Path) -> None:
         "cloudflare": {"dns_cloudflare_email": "a@b.test", "dns_cloudflare_api_key": "k"},
         "digitalocean": {"dns_digitalocean_token": "t"},
         "linode": {"dns_linode_key": "k", "dns_linode_version": "4"},
-        "ovh": {"dns_ovh_endpoint": "ovh-eu", "dns_ovh_application_key": "a",
-                "dns_ovh_application_secret": "s", "dns_ovh_consumer_key": "c"},  # fmt: skip
+        "ovh": {
+            "dns_ovh_endpoint": "ovh-eu",
+            "dns_ovh_application_key": "a",
+            "dns_ovh_application_secret": "s",
+            "dns_ovh_consumer_key": "c",
+        },
         "google": {"dns_google_credentials": str(keyfile)},
     }
     for name, options in built.items():
@@ -215,7 +251,11 @@ def test_certbot_credentials_keys_build_the_providers(tmp_path: Path) -> None:
     ("name", "options", "message"),
     [
         ("cloudflare", {}, "dns_cloudflare_api_token"),
-        ("cloudflare", {"dns_cloudflare_api_token": "t", "dns_cloudflare_api_key": "k"}, "not both"),
+        (
+            "cloudflare",
+            {"dns_cloudflare_api_token": "t", "dns_cloudflare_api_key": "k"},
+            "not both",
+        ),
         ("digitalocean", {}, "dns_digitalocean_token"),
         ("linode", {"dns_linode_key": "k", "dns_linode_version": "3"}, "version 4"),
         ("ovh", {"dns_ovh_endpoint": "mars"}, "ovh-eu"),
@@ -237,5 +277,5 @@ def test_api_url_override_is_https_or_loopback_only() -> None:
 
 
 def test_certbot_plugins_without_a_builtin_name_the_plugin_way() -> None:
-    with pytest.raises(UsageError, match="certsmith.dns_providers.*dnsimple"):
+    with pytest.raises(UsageError, match=r"certsmith\.dns_providers.*dnsimple"):
         load_provider("dnsimple", {}, entry_points=lambda group: [])

@@ -6,6 +6,7 @@ one, `renew`'s check phase (``Renewer.check``, which renews nothing) gives its v
 other, the command line `certonly -d NAME ...` is parsed, turned into the engine request by
 ``cmd_certonly.request_for`` and run through ``Engine.obtain_lineage``. The two worlds are
 separate so certonly decides from scratch, not from what renew cached.
+(``Renewer.decide``: the check and ARI phases, no renewal.)
 
 The cases where the old certonly disagreed: a 6-day certificate 3.5 days old (due under the
 half-lifetime rule for certificates under 10 days; the old fixed one-third rule said not due)
@@ -121,7 +122,7 @@ async def renew_verdict(ca: ScriptedCA, config_dir: Path, now: datetime.datetime
     env = RunEnvironment(config_dir, transport=ca.transport, now=lambda: now)
     renewer = Renewer(env, RenewPlan(), hooks(config_dir))
     try:
-        (verdict,) = await renewer.check([NAME])
+        (verdict,) = await renewer.decide([NAME])
     finally:
         await renewer.close_clients()
     return verdict

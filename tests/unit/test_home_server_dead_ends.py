@@ -341,3 +341,18 @@ def test_doctor_takes_a_bare_name_and_a_cert_name(
     err = capsys.readouterr().err
     assert code == 2 and "No certificate named 'nope.example'" in err
     assert "No names were given" not in err
+
+
+def test_waiting_for_another_runs_lock_is_said_at_once(tmp_path: Path) -> None:
+    from certsmith.cli.cmd_certonly import _announce_wait
+    from certsmith.storage.filesystem import file_stores
+
+    lineages = file_stores(tmp_path / "c").lineages
+    out, err = io.StringIO(), io.StringIO()
+    _announce_wait(lineages, "home.duckdns.org", console(out, err), 60.0)
+    assert err.getvalue() == ""  # free: nothing to say
+    with lineages.lock("home.duckdns.org", blocking=False):
+        _announce_wait(lineages, "home.duckdns.org", console(out, err), 60.0)
+    assert err.getvalue() == (
+        "Waiting for another certsmith run on home.duckdns.org to finish (up to 60 seconds)...\n"
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from certsmith.renewal.hooks import HookRunner, run_shell
+from certsmith.renewal.shell import OUTPUT_LIMIT
 
 pytestmark = pytest.mark.skipif(not Path("/bin/sh").exists(), reason="needs /bin/sh")
 
@@ -123,3 +124,21 @@ def _alive(pid: int) -> bool:
             return False
         return True
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+
+
+def test_endless_hook_output_is_capped_and_the_rest_dropped() -> None:
+    # 40 MB on stdout and on stderr: kept at OUTPUT_LIMIT each, the hook still runs to its end.
+    command = "head -c 40000000 /dev/zero; head -c 40000000 /dev/zero >&2; echo end >&2; exit 3"
+    outcome = run_shell(command, env=ENV, timeout=30)
+    assert outcome.returncode == 3 and not outcome.timed_out
+    assert len(outcome.stdout) < OUTPUT_LIMIT + 100 and len(outcome.stderr) < OUTPUT_LIMIT + 100
+    assert f"[{40_000_000 - OUTPUT_LIMIT} more bytes of output dropped]" in outcome.stdout
+
+
+def test_a_background_child_holding_the_output_open_is_stopped_at_the_timeout(
+    tmp_path: Path,
+) -> None:
+    began = time.monotonic()
+    outcome = run_shell("echo started; sleep 30 &", env=ENV, timeout=0.5)
+    assert outcome.timed_out and outcome.stdout == "started\n"
+    assert time.monotonic() - began < 5

@@ -26,10 +26,14 @@ from certsmith.acme import (
     AcmeClient,
     AcmeError,
     Authorization,
+    BadCsr,
+    Caa,
+    Malformed,
     ProblemError,
     ProtocolViolation,
     RateLimited,
     RejectedIdentifier,
+    ServerInternal,
     Unauthorized,
     UserActionRequired,
     ValidationFailed,
@@ -602,10 +606,26 @@ async def test_replaces_accepted_is_reported(ca: ScriptedCA, fake_time: FakeTime
     assert [p.get("replaces") for p in ca.order_payloads()] == ["aki.serial"]
 
 
+def refusal(name: str, status: int, detail: str) -> httpx.Response:
+    body = {"type": f"urn:ietf:params:acme:error:{name}", "detail": detail}
+    return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json"})
+
+
 @pytest.mark.parametrize(
     "answer",
-    [problem("alreadyReplaced", 409), problem("serverInternal", 500), problem("malformed")],
-    ids=["alreadyReplaced", "serverInternal", "malformed"],
+    [
+        problem("alreadyReplaced", 409),
+        # Pebble 2.10 cannot find serials whose DER starts with a zero octet.
+        refusal("serverInternal", 500, "could not find an order for the given certificate: x"),
+        refusal("malformed", 400, "parsing ARI CertID failed: bad serial"),
+        refusal(
+            "malformed",
+            400,
+            "Could not validate ARI 'replaces' field :: identifiers in this order do not match "
+            "any identifiers in the certificate being replaced",
+        ),
+    ],
+    ids=["alreadyReplaced", "pebble-unknown-serial", "pebble-bad-certid", "boulder-disjoint"],
 )
 async def test_order_failing_with_replaces_is_retried_without_it(
     ca: ScriptedCA, fake_time: FakeTime, answer: httpx.Response
@@ -627,8 +647,13 @@ async def test_order_failing_with_replaces_is_retried_without_it(
         (problem("unauthorized", 403), Unauthorized),
         (problem("userActionRequired", 403), UserActionRequired),
         (problem("accountDoesNotExist"), AccountDoesNotExist),
+        (problem("caa", 403), Caa),
+        (problem("rejectedIdentifier"), RejectedIdentifier),
+        (problem("badCSR"), BadCsr),
+        (problem("malformed"), Malformed),
+        (problem("serverInternal", 500), ServerInternal),
     ],
-    ids=["rateLimited", "unauthorized", "userActionRequired", "accountDoesNotExist"],
+    ids=lambda value: getattr(value, "__name__", None),
 )
 async def test_real_errors_on_the_order_with_replaces_are_raised_without_a_second_order(
     ca: ScriptedCA, fake_time: FakeTime, answer: httpx.Response, error: type[ProblemError]
@@ -847,3 +872,30 @@ async def test_an_unknown_preferred_chain_falls_back_to_the_default(
     request = request_for("a.example", preferred_chain="Nobody's Root")
     result = await obtain(ca, fake_time, request, solvers(ca, "http-01"))
     assert result.chain_pem == ca.issuer.chain_a
+
+
+async def test_issuance_timeout_bounds_the_wait_after_finalize(
+    ca: ScriptedCA, fake_time: FakeTime
+) -> None:
+    from certsmith.acme import PollTimeout
+
+    def processing(request: httpx.Request) -> httpx.Response:
+        body = {
+            "status": "processing",
+            "identifiers": [{"type": "dns", "value": "a.example"}],
+            "authorizations": [f"{BASE}/authz/1/0"],
+            "finalize": f"{BASE}/order/1/finalize",
+        }
+        return httpx.Response(200, json=body, headers={"Retry-After": "1"})
+
+    ca.specs["a.example"] = AuthzSpec(status="valid")
+    ca.fault("/order/1", *([processing] * 400))
+    start = fake_time.t
+    with pytest.raises(PollTimeout):
+        async with client_for(ca, fake_time) as client:
+            await obtain_certificate(
+                client, request_for("a.example"), dict(solvers(ca, "http-01")),
+                issuance_timeout=7,
+            )  # fmt: skip
+    assert 7.0 - 1e-9 <= fake_time.t - start <= 8.0
+    assert "POST /order/1/finalize" in ca.paths()

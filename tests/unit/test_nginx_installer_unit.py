@@ -258,3 +258,79 @@ async def test_http01_restores_the_config_when_nginx_rejects_it(tmp_path: Path) 
 
     assert (root / "sites-enabled" / "shop").read_text() == SITE
     assert not (root / "certsmith-acme-challenge.conf").exists()
+
+
+class RefusingReload(FakeNginx):
+    """``nginx -t`` passes; the first ``reloads_refused`` reloads fail."""
+
+    def __init__(self, reloads_refused: int) -> None:
+        super().__init__()
+        self.reloads_refused = reloads_refused
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, str]:
+        super().__call__(argv)
+        if argv[-2:] == ["-s", "reload"] and self.reloads_refused > 0:
+            self.reloads_refused -= 1
+            return 1, 'nginx: [emerg] cannot load certificate "/le/live/shop/fullchain.pem"'
+        return 0, ""
+
+
+def test_a_refused_reload_undoes_the_deploy_and_reloads_the_old_config(tmp_path: Path) -> None:
+    root = make_root(tmp_path, {"shop": SITE})
+    fake = RefusingReload(reloads_refused=1)
+    nginx_installer = installer(tmp_path, root, fake)
+    nginx_installer.deploy("shop", ["shop.test"], LIVE)
+    nginx_installer.enhance(["shop.test"], ["hsts"])
+
+    with pytest.raises(InstallError, match="cannot load certificate") as raised:
+        nginx_installer.reload()
+
+    assert "undid its changes (deploy shop for shop.test; hsts for shop.test)" in str(raised.value)
+    assert "reloaded with the previous configuration" in str(raised.value)
+    assert (root / "sites-enabled" / "shop").read_text() == SITE
+    assert not (tmp_path / "le" / "certsmith-options-ssl-nginx.conf").exists()
+    assert nginx_installer.checkpoints.list() == []
+    assert [c[-2:] for c in fake.commands[-2:]] == [["-s", "reload"], ["-s", "reload"]]
+
+
+def test_a_reload_refused_twice_says_the_old_config_did_not_reload_either(
+    tmp_path: Path,
+) -> None:
+    root = make_root(tmp_path, {"shop": SITE})
+    nginx_installer = installer(tmp_path, root, RefusingReload(reloads_refused=2))
+    nginx_installer.deploy("shop", ["shop.test"], LIVE)
+
+    with pytest.raises(InstallError, match="reloading the previous configuration failed too"):
+        nginx_installer.reload()
+
+    assert (root / "sites-enabled" / "shop").read_text() == SITE
+
+
+def test_a_reload_after_a_successful_one_undoes_nothing(tmp_path: Path) -> None:
+    root = make_root(tmp_path, {"shop": SITE})
+    fake = RefusingReload(reloads_refused=0)
+    nginx_installer = installer(tmp_path, root, fake)
+    nginx_installer.deploy("shop", ["shop.test"], LIVE)
+    nginx_installer.reload()
+    installed = (root / "sites-enabled" / "shop").read_text()
+    fake.reloads_refused = 1
+
+    with pytest.raises(InstallError, match="cannot load certificate") as raised:
+        nginx_installer.reload()
+
+    assert "undid" not in str(raised.value)
+    assert (root / "sites-enabled" / "shop").read_text() == installed
+    assert len(nginx_installer.checkpoints.list()) == 1
+
+
+def test_deploying_the_same_live_paths_again_edits_nothing(tmp_path: Path) -> None:
+    root = make_root(tmp_path, {"shop": SITE})
+    fake = FakeNginx()
+    nginx_installer = installer(tmp_path, root, fake)
+    nginx_installer.deploy("shop", ["shop.test"], LIVE)
+    commands = len(fake.commands)
+
+    nginx_installer.deploy("shop", ["shop.test"], LIVE)  # a renewal: live/ paths unchanged
+
+    assert len(nginx_installer.checkpoints.list()) == 1
+    assert len(fake.commands) == commands  # not even nginx -t

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -209,13 +209,18 @@ async def test_dns01_zone(resolver: dns.asyncresolver.Resolver) -> None:
     assert orphan.blocking
 
 
-async def test_dns01_zone_servfail(server: DnsServer, resolver: dns.asyncresolver.Resolver) -> None:
-    server.fail("example.com", "servfail", "SOA")
+@pytest.mark.parametrize("mode", ["servfail", "notimp", "refused"])
+async def test_dns01_zone_that_could_not_be_checked_warns_but_does_not_block(
+    server: DnsServer, resolver: dns.asyncresolver.Resolver, mode: str
+) -> None:
+    server.fail("example.com", mode, "SOA")
     try:
         result = await check_dns01_zone("www.example.com", resolver)
+        results = await run_preflight(["*.www.example.com"], "dns-01", [], resolver=resolver)
     finally:
         server.heal("example.com", "SOA")
-    assert result.blocking
+    assert not result.ok and result.severity == "warning" and not result.blocking
+    assert [r.severity for r in results if not r.ok] == ["warning"]
 
 
 async def test_run_preflight_http01_standalone(resolver: dns.asyncresolver.Resolver) -> None:
@@ -261,3 +266,20 @@ async def test_run_preflight_dns01_without_ca_identities(
 ) -> None:
     results = await run_preflight(["*.www.example.com"], "dns-01", [], resolver=resolver)
     assert [(r.name, r.ok) for r in results] == [("dns01_zone", True)]
+
+
+async def test_http01_reads_at_most_a_bounded_prefix_of_an_endless_body() -> None:
+    sent = [0]
+
+    async def endless() -> AsyncIterator[bytes]:
+        chunk = b"x" * 65536
+        while sent[0] < 256 * 1024 * 1024:  # stops the test, not the code, if unbounded
+            sent[0] += len(chunk)
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless())
+
+    result = await check_http01("a.example", TOKEN, CONTENT, transport=httpx.MockTransport(handler))
+    assert result.blocking and "not with the expected" in result.message
+    assert sent[0] <= 2 * 65536

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
+import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.helper_process import LineageChecker, start_helper
 from certsmith.renewal.hooks import HookRunner
 from certsmith.renewal.runner import Outcome, Renewer, RenewPlan
-from certsmith.storage import RenewalStateStore
+from certsmith.storage import LineageStore, RenewalStateStore
 
 world = pytest.fixture(test_renewal_runner.world.__wrapped__)  # type: ignore[attr-defined]
 
@@ -44,6 +45,9 @@ class FakeChecker:
 
     def cache_entries(self, names: Sequence[str]) -> dict[str, Any]:
         return {name: {"asked": name in self.asked, "closed": self.closed} for name in names}
+
+    def read_only(self) -> None:
+        pass
 
 
 def test_the_helper_needs_only_a_lineage_checker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,9 +77,9 @@ def test_half_the_lineages_are_checked_by_the_helper(
     assert helper is not None and helper.names == ["l1", "l3", "l5"]
     results = asyncio.run(renewer.run(names, {}, helper))
     assert [r.outcome for r in results] == [Outcome.NOT_DUE] * 6
-    # The helper asked the CA for its share; this process only for the rest.
-    asked_here = {p.split()[1] for p in world.ca.paths() if p.startswith("GET /ari/")}
-    assert asked_here == {ari_path(certs[n]) for n in ("l0", "l2", "l4")}
+    # The helper only parsed its share; this process asked the CA for all (one per-CA bound).
+    asked_here = [p.split()[1] for p in world.ca.paths() if p.startswith("GET /ari/")]
+    assert sorted(asked_here) == sorted(ari_path(certs[n]) for n in names)
     # Its answers reached the cache through this process, so the next run asks nobody.
     states = RenewalStateStore(world.config_dir)
     store = world.store
@@ -108,4 +112,49 @@ def test_no_helper_for_few_lineages_or_one_core(
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     many = [f"l{i}" for i in range(helper_process.SPLIT_AT + 1)]
     assert start_helper(renewer, many) is None
-    assert datetime.timedelta(seconds=helper_process.HELPER_TIMEOUT) > datetime.timedelta(0)
+
+
+def test_a_helper_that_never_answers_is_given_up_at_its_timeout(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(helper_process, "SPLIT_AT", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr(helper_process, "HELPER_TIMEOUT", 0.5)
+    monkeypatch.setattr(helper_process, "_helper_main", lambda *args: time.sleep(60))
+    for i in range(4):
+        world.add_lineage(f"l{i}", f"l{i}.example")
+    renewer = _renewer(world)
+    helper = start_helper(renewer, world.store.names())
+    assert helper is not None
+    began = time.monotonic()
+    results = asyncio.run(renewer.run(world.store.names(), {}, helper))
+    assert time.monotonic() - began < 10  # 0.5 s of waiting, 5 s for join, then killed
+    assert not helper.process.is_alive()
+    assert [r.outcome for r in results] == [Outcome.NOT_DUE] * 4
+    assert len([p for p in world.ca.paths() if p.startswith("GET /ari/")]) == 4
+
+
+def test_the_helper_heals_nothing_and_this_process_heals_its_share(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(helper_process, "SPLIT_AT", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    healed = world.config_dir / "healed-by"
+    real_heal = LineageStore.heal
+
+    def recording_heal(self: LineageStore, name: str) -> int:
+        with healed.open("a") as out:
+            out.write(f"{os.getpid()} {name}\n")
+        return real_heal(self, name)
+
+    monkeypatch.setattr(LineageStore, "update_interrupted", lambda self, name, conf: True)
+    monkeypatch.setattr(LineageStore, "heal", recording_heal)
+    for i in range(4):
+        world.add_lineage(f"l{i}", f"l{i}.example")
+    renewer = _renewer(world)
+    helper = start_helper(renewer, world.store.names())
+    assert helper is not None and helper.names == ["l1", "l3"]
+    results = asyncio.run(renewer.run(world.store.names(), {}, helper))
+    assert [r.outcome for r in results] == [Outcome.NOT_DUE] * 4
+    lines = healed.read_text().split("\n")[:-1]
+    assert sorted(lines) == [f"{os.getpid()} l{i}" for i in range(4)]  # all here, none there

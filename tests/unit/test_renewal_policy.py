@@ -89,19 +89,40 @@ def test_renew_before_expiry_boundary() -> None:
     assert d.due and d.rule is Rule.RENEW_BEFORE_EXPIRY and d.renew_at == at
 
 
-def test_renew_before_expiry_wins_over_ari_both_ways() -> None:
+def test_ari_renew_now_wins_over_a_later_renew_before_expiry() -> None:
     now = NB90 + 50 * DAY
-    past_window = (NB90 + 40 * DAY, NB90 + 45 * DAY)  # ARI alone: due now
+    past_window = (NB90 + 40 * DAY, NB90 + 45 * DAY)  # the CA says "renew now"
     d = decide(
         NB90, NA90, now, ari_window=past_window, renew_before_expiry=timedelta(days=10), rng=rng()
     )
-    assert not d.due and d.rule is Rule.RENEW_BEFORE_EXPIRY
-    assert d.next_check == NA90 - timedelta(days=10)
+    assert d.due and d.rule is Rule.ARI_WINDOW_PASSED
+
+
+def test_ari_window_earlier_than_renew_before_expiry_is_obeyed() -> None:
+    window = (NB90 + 50 * DAY, NB90 + 50 * DAY + 2 * SECOND)  # ends before the threshold
+    rbe = timedelta(days=10)  # threshold: day 80
+    before = decide(
+        NB90, NA90, NB90 + 49 * DAY, ari_window=window, renew_before_expiry=rbe, rng=rng()
+    )
+    assert not before.due and before.rule is Rule.ARI_WINDOW
+    assert before.next_check is not None and before.next_check <= window[1]
+    after = decide(
+        NB90, NA90, NB90 + 51 * DAY, ari_window=window, renew_before_expiry=rbe, rng=rng()
+    )
+    assert after.due
+
+
+def test_renew_before_expiry_can_only_make_renewal_earlier_than_ari() -> None:
+    now = NB90 + 50 * DAY
     future_window = (NB90 + 80 * DAY, NB90 + 85 * DAY)  # ARI alone: not due
     d = decide(
         NB90, NA90, now, ari_window=future_window, renew_before_expiry=timedelta(days=45), rng=rng()
     )
     assert d.due and d.rule is Rule.RENEW_BEFORE_EXPIRY
+    d = decide(
+        NB90, NA90, now, ari_window=future_window, renew_before_expiry=timedelta(days=30), rng=rng()
+    )
+    assert not d.due and d.rule is Rule.RENEW_BEFORE_EXPIRY and d.next_check == NA90 - 30 * DAY
 
 
 def test_renew_before_expiry_wins_over_lifetime_default() -> None:

@@ -24,7 +24,8 @@ from test_issuance import BASE, AuthzSpec, ScriptedCA
 from certsmith import crypto
 from certsmith.acme import AcmeClient
 from certsmith.errors import CertsmithError
-from certsmith.renewal.due import remember_deployed
+from certsmith.renewal.check import Verdict
+from certsmith.renewal.due import DueChecker, remember_deployed
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.hooks import CommandOutcome, HookRunner
 from certsmith.renewal.runner import LineageResult, Outcome, Renewer, RenewPlan
@@ -233,6 +234,7 @@ async def test_the_first_renewal_delay_runs_once_before_any_hook(world: World) -
     assert waits == [(42.0, 0)]  # once, and before the pre hook ran
 
 
+
 # --- locked ---------------------------------------------------------------------------------
 
 
@@ -342,27 +344,25 @@ async def test_ari_failure_falls_back_to_the_lifetime_rule(world: World) -> None
 
 
 async def test_a_lineage_renewed_by_another_process_after_the_check_is_not_renewed_again(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cert = world.add_lineage("a", "a.example", renew_before_expiry="85 days")
-    world.ca.ari_window = ("2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z")
+    world.add_lineage("a", "a.example", renew_before_expiry="85 days")
+    look = DueChecker.look
 
-    def other_process_renews(request: httpx.Request) -> httpx.Response:
-        # While this run asks the CA's renewalInfo, another certsmith renews the lineage.
-        store = world.store
-        with store.lock("a"):
+    def check_then_other_process_renews(self: DueChecker, name: str, *args: Any) -> Verdict:
+        verdict = look(self, name, *args)  # due: 85 days before expiry of a 90-day cert
+        # Right after this run's check, another certsmith renews the lineage (200 days left).
+        with world.store.lock("a"):
             key = ec.generate_private_key(ec.SECP256R1())
-            pem = world.ca.issuer.leaf_for(key, ["a.example"])
-            lineage = store.save_version(
+            pem = world.ca.issuer.leaf_for(key, ["a.example"], days=200)
+            lineage = world.store.save_version(
                 "a", crypto.private_key_pem(key), pem.encode(), world.ca.issuer.chain_a.encode()
             )
             assert lineage.deployed_version == 2
             remember_deployed(file_stores(world.config_dir), "a")
-        start, end = world.ca.ari_window
-        body = {"suggestedWindow": {"start": start, "end": end}}
-        return httpx.Response(200, json=body, headers={"Retry-After": "21600"})
+        return verdict
 
-    world.ca.fault(ari_path(cert), other_process_renews)
+    monkeypatch.setattr(DueChecker, "look", check_then_other_process_renews)
 
     results = await world.renew()
 

@@ -96,13 +96,16 @@ def test_ensure_dir_makes_0700_parents_and_leaves_existing(tmp_path: Path, umask
     assert mode(tmp_path / "a") == 0o750
 
 
-def test_ensure_dir_0700_even_under_strict_umask(tmp_path: Path) -> None:
-    old = os.umask(0o077)
+@pytest.mark.parametrize("mask", [0o077, 0o277, 0o477, 0o000])
+def test_ensure_dir_0700_even_under_strict_umask(tmp_path: Path, mask: int) -> None:
+    old = os.umask(mask)
     try:
-        files.ensure_dir(tmp_path / "d", 0o755)
+        files.ensure_dir(tmp_path / "a" / "d")  # the default: a private directory
+        files.ensure_dir(tmp_path / "pub", 0o755)  # an explicit mode is kept as given
     finally:
         os.umask(old)
-    assert mode(tmp_path / "d") == 0o755
+    assert mode(tmp_path / "a") == mode(tmp_path / "a" / "d") == 0o700
+    assert mode(tmp_path / "pub") == 0o755
 
 
 def test_replace_symlink_keeps_relative_target(tmp_path: Path) -> None:

@@ -237,6 +237,8 @@ class Challenge:
     token: str | None = None
     validated: datetime | None = None
     error: ProblemError | None = None
+    # dns-persist-01 (draft-ietf-acme-dns-persist): the CA's names for the TXT record's issuer.
+    issuer_domain_names: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, raw: Any) -> Challenge:
@@ -249,6 +251,7 @@ class Challenge:
             token=_str(data, "token", what, required=False),
             validated=_time(data, "validated", what),
             error=_problem(data),
+            issuer_domain_names=_str_list(data, "issuer-domain-names", what),
         )
 
 

@@ -34,9 +34,15 @@ class ChallengeTask:
     """One challenge to answer: what to prove, for which identifier."""
 
     identifier: Identifier
-    challenge_type: str  # "http-01", "dns-01", "tls-alpn-01"
-    token: str
+    challenge_type: str  # "http-01", "dns-01", "tls-alpn-01", "dns-account-01"...
+    token: str  # "" for dns-persist-01, which has none
     key_authorization: str
+    # The account answering (dns-account-01's label, dns-persist-01's accounturi).
+    account_url: str | None = None
+    # dns-persist-01: the names the CA accepts as the record's issuer (the challenge's
+    # "issuer-domain-names").
+    issuer_domain_names: tuple[str, ...] = ()
+    wildcard: bool = False  # the authorization is for *.<identifier>
 
 
 class Solver(Protocol):

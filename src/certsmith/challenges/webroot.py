@@ -7,10 +7,11 @@ umask), and removes it afterwards together with the directories it created, once
 Confinement: the token must pass ``is_safe_token``; the challenge directory, after resolving
 symlinks, must lie inside the resolved webroot (a ``.well-known`` symlink to elsewhere is
 refused). Directories are made and opened one step at a time from a descriptor of the webroot
-with ``O_NOFOLLOW`` (``mkdirat``/``openat``), and the file is opened relative to the challenge
-directory's descriptor with ``O_NOFOLLOW``, so neither a directory swapped for a symlink nor a
-symlink at the token's name is followed. Cleanup reaches each file and directory the same way
-and removes it only while it still has the inode recorded when it was made.
+with ``O_NOFOLLOW`` (``mkdirat``/``openat``), and the file is created relative to the challenge
+directory's descriptor with ``O_EXCL | O_NOFOLLOW``, so neither a directory swapped for a symlink
+nor a symlink or a planted hard link at the token's name is followed, truncated or chmod'ed.
+Cleanup reaches each file and directory the same way and removes it only while it still has the
+inode recorded when it was made.
 """
 
 from __future__ import annotations
@@ -94,8 +95,10 @@ class WebrootSolver:
             if not real_root.is_dir():
                 raise SolverError(f"webroot {root} is not a directory")
             dir_fd, directory = self._open_challenge_dir(real_root)
+            earlier = self._written.get(token)
+            ours = earlier.identity if earlier and earlier.path == directory / token else None
             try:
-                file_id = _write_file(dir_fd, token, content)
+                file_id = _write_file(dir_fd, token, content, ours)
             finally:
                 os.close(dir_fd)
         except OSError as exc:
@@ -213,10 +216,24 @@ def _remove_entry(entry: _Entry, directory: bool) -> bool:
     return True
 
 
-def _write_file(dir_fd: int, token: str, content: str) -> tuple[int, int]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+def _write_file(
+    dir_fd: int, token: str, content: str, ours: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """Create the token file afresh (``O_EXCL``): whatever already has the name — a planted
+    hard link to a root-owned file, a symlink — is never opened, truncated or chmod'ed. Only the
+    file this solver wrote before (``ours``, its (dev, inode)) is replaced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(token, flags, FILE_MODE, dir_fd=dir_fd)
+        try:
+            fd = os.open(token, flags, FILE_MODE, dir_fd=dir_fd)
+        except FileExistsError:
+            info = os.stat(token, dir_fd=dir_fd, follow_symlinks=False)
+            if ours is None or (info.st_dev, info.st_ino) != ours:
+                raise SolverError(
+                    f"refusing to write challenge file {token!r}: something else has its name"
+                ) from None
+            os.unlink(token, dir_fd=dir_fd)
+            fd = os.open(token, flags, FILE_MODE, dir_fd=dir_fd)
     except OSError as exc:
         raise SolverError(f"refusing to write challenge file {token!r}: {exc}") from exc
     try:

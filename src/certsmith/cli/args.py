@@ -276,6 +276,7 @@ VERB_HELP: dict[str, str] = {
     "plugins": "List the authenticators and installers certsmith has.",
     "reconfigure": "Change a certificate's renewal settings after a dry run with them succeeds.",
     "update_symlinks": "Point live/ links at one complete version again (all, or --cert-name).",
+    "persist-record": "Print the dns-persist-01 TXT record(s) to publish once for -d names.",
 }
 
 OVERVIEW = """usage:
@@ -302,6 +303,7 @@ manage certificates:
   delete           {delete}
   caa-check        {caa_check}
   doctor           {doctor}
+  persist-record   {persist_record}
 
 manage your account:
   register         {register}

@@ -53,6 +53,7 @@ INSTALLER_OPTIONS = (
     ("--apache-enmod", "a2enmod's path"),
     ("--apache-dismod", "a2dismod's path"),
     ("--apache-bin", "the apache binary"),
+    ("--https-port", "the port of the TLS server blocks installers add (default: 443)"),
 )
 INSTALLER_OPTION_DESTS = tuple(o.lstrip("-").replace("-", "_") for o, _ in INSTALLER_OPTIONS)
 
@@ -97,6 +98,7 @@ def common_options(
         ignored_flags=ignored,
         set_on_command_line=given - {"ident_order", "ignored", "unsupported"},
         verify_tls=v.get("verify_ssl") is not False,
+        issuance_timeout=v.get("issuance_timeout"),
         user_agent=v.get("user_agent"),
         user_agent_comment=v.get("user_agent_comment"),
     )
@@ -339,6 +341,7 @@ def issuance_options(v: dict[str, Any]) -> IssuanceOptions:
         v.get("preferred_chain"), preferred, required, bool(v.get("allow_subset_of_names")),
         v.get("preflight") is not False, bool(v.get("dry_run")), bool(v.get("force_renewal")),
         v.get("autorenew"), self_check=v.get("self_check") is not False,
+        break_my_certs=bool(v.get("break_my_certs")),
     )  # fmt: skip
 
 

@@ -117,8 +117,9 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
         async with _client(env, c, stored) as client:
             await client.update_account(contact)
 
-    asyncio.run(update())
-    store.update_regr(c.server, stored.id, stored.uri, {**stored.body, "contact": contact})
+    with stores.guard():  # every write holds the certbot lock
+        asyncio.run(update())
+        store.update_regr(c.server, stored.id, stored.uri, {**stored.body, "contact": contact})
     console.say(f"Updated the account's contact to {options.account.email}.")
     return 0
 

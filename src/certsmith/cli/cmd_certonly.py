@@ -76,7 +76,8 @@ def _check_before_writing(
         return
     preferred = options.challenge.preferred_challenges
     can_dns = authenticator == "manual" or str(authenticator).startswith("dns-")
-    if not can_dns or (preferred and "dns-01" not in preferred):
+    dns_types = ("dns-01", "dns-account-01", "dns-persist-01")
+    if not can_dns or (preferred and not any(m in preferred for m in dns_types)):
         raise UsageError(
             f"The wildcard {wildcards[0]} can only be validated with dns-01; use --manual or a "
             "--dns-* plugin (with dns in --preferred-challenges)."
@@ -110,6 +111,7 @@ def request_for(
         force=options.issuance.force_renewal,
         dry_run=options.issuance.dry_run,
         preflight=options.issuance.preflight,
+        break_my_certs=options.issuance.break_my_certs,
         check_points_here=True,
         lock_timeout=60.0,
         # As in certbot, the hooks given now (flags or cli.ini), not the renewal conf's.

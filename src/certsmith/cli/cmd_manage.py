@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 from pathlib import Path
 
@@ -100,9 +101,10 @@ def _revoke_target(options: RevokeOptions, store: LineageStorage) -> tuple[bytes
                 f"No certificate named {options.cert_name!r}; see `certsmith certificates`, or "
                 "pass --cert-path FILE."
             )
-        lineage = store.load(options.cert_name)
-        server = settings_from_conf(lineage.conf).server
-        return lineage.certificate().public_bytes(Encoding.DER), options.cert_name, server
+        # Read without healing: revoke() heals (loads) only under the locks.
+        cert = crypto.load_certificates(store.read_live_cert(options.cert_name))[0]
+        server = settings_from_conf(store.read_conf(options.cert_name)).server
+        return cert.public_bytes(Encoding.DER), options.cert_name, server
     if options.cert_path is None:
         raise UsageError("Say which certificate to revoke: --cert-name NAME or --cert-path FILE.")
     try:
@@ -113,7 +115,7 @@ def _revoke_target(options: RevokeOptions, store: LineageStorage) -> tuple[bytes
         raise UsageError(f"{options.cert_path} holds no PEM certificate.")
     name = next((n for n in store.names() if _holds(store, n, certs[0])), None)
     # A certificate of a lineage here is revoked at the CA that issued it, as with --cert-name.
-    server = settings_from_conf(store.load(name).conf).server if name else options.common.server
+    server = settings_from_conf(store.read_conf(name)).server if name else options.common.server
     return certs[0].public_bytes(Encoding.DER), name, server
 
 
@@ -131,20 +133,28 @@ def _certificate_key(path: Path, der: bytes) -> AccountKey:
 
 def _holds(store: LineageStorage, name: str, cert: x509.Certificate) -> bool:
     try:
-        return store.load(name).certificate() == cert
+        return crypto.load_certificates(store.read_live_cert(name))[0] == cert
     except CertsmithError:
         return False
 
 
 def revoke(options: RevokeOptions, console: Console) -> int:
+    """Every write of a revoke (the renewal state, a heal on load, the deletion) holds the
+    certbot lock and the lineage's lock, as renew's writes do."""
     env = common.environment(options.common)
+    with env.stores.guard():
+        return _revoke_guarded(options, console, env)
+
+
+def _revoke_guarded(options: RevokeOptions, console: Console, env: RunEnvironment) -> int:
     stores = env.stores
     der, name, server = _revoke_target(options, stores.lineages)
     if "server" in options.common.set_on_command_line:
         server = options.common.server
     ca_bundle = str(options.common.ca_bundle) if options.common.ca_bundle else None
     overrides = SettingOverrides(server=server, ca_bundle=ca_bundle)
-    asyncio.run(_revoke(options, env, der, name, overrides))
+    with stores.lineages.lock(name, timeout=30) if name else contextlib.nullcontext():
+        asyncio.run(_revoke(options, env, der, name, overrides))
     console.say(
         f"Revoked the certificate{f' of {name}' if name else ''} (reason: {options.reason})."
     )
@@ -156,8 +166,7 @@ def revoke(options: RevokeOptions, console: Console) -> int:
             f"Delete {name} and all its versions now?", False
         )
     if delete_it:
-        with stores.guard():
-            retire.delete_lineage(stores, name)
+        retire.delete_lineage(stores, name)  # takes the lineage's lock itself
         console.say(f"Deleted {name}.")
     return 0
 

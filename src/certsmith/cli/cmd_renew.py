@@ -8,10 +8,11 @@ import datetime
 import logging
 import random
 import sys
+import time
 
 from certsmith.cli.console import Console
 from certsmith.cli.options import RenewOptions
-from certsmith.cli.output import format_renew_summary
+from certsmith.cli.renew_summary import RenewSummary, say_summary
 from certsmith.errors import UsageError
 from certsmith.renewal.check import Verdict, quick_verdict
 from certsmith.storage.filesystem import file_stores
@@ -28,6 +29,7 @@ def renew(options: RenewOptions, console: Console) -> int:
         from certsmith.renewal.hooks import validate_hooks  # not on the fast path without hooks
 
         validate_hooks(pre_hook=h.pre_hook, post_hook=h.post_hook, deploy_hook=h.deploy_hook)
+    started = time.monotonic()
     stores = file_stores(options.common.config_dir)
     names = stores.lineages.names()
     if options.cert_name:
@@ -43,18 +45,30 @@ def renew(options: RenewOptions, console: Console) -> int:
     if not every:
         # The fast path: decided from small cached files, without the ACME engine's imports.
         now = datetime.datetime.now(datetime.UTC)
-        verdicts = [quick_verdict(stores, n, now) for n in names]
-        if all(v.due is False for v in verdicts):
-            return _report_not_due(options, console, verdicts)
-        return _renew_with_engine(options, console, stores, names, {v.name: v for v in verdicts})
-    return _renew_with_engine(options, console, stores, names, {})
+        # Two stats per unchanged lineage (the index); the first that needs more hands the
+        # rest to the engine, so no conf or verdict of a large fleet is held here.
+        verdicts: list[Verdict] = []
+        for name in names:
+            verdict = quick_verdict(stores, name, now)
+            if verdict.due is not False or verdict.ask_ca is not None:
+                break
+            verdicts.append(verdict)
+        kept = stores.pending.names() if stores.pending is not None else []
+        if len(verdicts) == len(names) and not kept:
+            return _report_not_due(options, console, verdicts, started)
+        known = {v.name: v for v in verdicts}
+        return _renew_with_engine(options, console, stores, names, known, started)
+    return _renew_with_engine(options, console, stores, names, {}, started)
 
 
-def _report_not_due(options: RenewOptions, console: Console, verdicts: list[Verdict]) -> int:
-    if options.common.verbose:
+def _report_not_due(
+    options: RenewOptions, console: Console, verdicts: list[Verdict], started: float
+) -> int:
+    if options.common.verbose and not options.json:
         for verdict in verdicts:
             console.say(f"{verdict.name}: not due ({verdict.reason}).")
-    console.say(format_renew_summary(0, len(verdicts), 0, 0))
+    summary = RenewSummary(checked=len(verdicts), not_due=len(verdicts))
+    say_summary(console, summary, started, options.json)
     return 0
 
 
@@ -64,6 +78,7 @@ def _renew_with_engine(
     stores: Stores,
     names: list[str],
     known: dict[str, Verdict],
+    started: float,
 ) -> int:
     from certsmith.cli import common
     from certsmith.cli.prompt import make_prompter
@@ -80,8 +95,11 @@ def _renew_with_engine(
         dry_run=options.issuance.dry_run,
         parallel=options.parallel,
         preflight=options.issuance.preflight,
+        break_my_certs=options.issuance.break_my_certs,
         first_renewal_delay=random_sleep_seconds(options, random.Random()),
     )
+    if options.ari_fetch_limit is not None:
+        plan = dataclasses.replace(plan, ari_fetch_limit=options.ari_fetch_limit)
     hooks = HookRunner(
         config_dir=options.common.config_dir,
         directory_hooks=options.hooks.directory_hooks,
@@ -99,7 +117,7 @@ def _renew_with_engine(
     if not (options.issuance.force_renewal or options.issuance.dry_run):
         from certsmith.renewal.helper_process import start_helper
 
-        unknown = [n for n in names if n not in known or known[n].due is None]
+        unknown = [n for n in names if n not in known]
         helper = start_helper(renewer, unknown)
     with stores.guard():
         results = asyncio.run(renewer.run(names, known, helper))
@@ -118,18 +136,21 @@ def _renew_with_engine(
             console.explain(result.error)
         elif result.outcome == Outcome.LOCKED:
             console.note(f"{result.name}: skipped, another certsmith is renewing it.")
-        elif options.common.verbose:
+        elif options.common.verbose and not options.json:
             console.say(f"{result.name}: not due ({result.reason}).")
         for note in result.notes:
             console.note(f"{result.name}: {note}")
-    console.say(
-        format_renew_summary(
-            counts[Outcome.RENEWED],
-            counts[Outcome.NOT_DUE],
-            counts[Outcome.FAILED],
-            counts[Outcome.LOCKED],
-        )
+    summary = RenewSummary(
+        checked=len(results),
+        due=len(results) - counts[Outcome.NOT_DUE],
+        renewed=counts[Outcome.RENEWED],
+        not_due=counts[Outcome.NOT_DUE],
+        failed=counts[Outcome.FAILED],
+        locked=counts[Outcome.LOCKED],
+        ari_asked=renewer.ari_asked,
+        ari_deferred=renewer.ari_deferred,
     )
+    say_summary(console, summary, started, options.json)
     for error in renewer.reload_errors:
         console.explain(error)
     hook_failed = bool(hooks.failures) or bool(renewer.reload_errors)

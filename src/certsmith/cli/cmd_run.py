@@ -97,6 +97,8 @@ def _enhance(options: WebServerOptions, console: Console) -> int:
     if settings.installer not in WEB_SERVERS:
         raise UsageError(f"Say which web server serves {name}: --nginx or --apache.")
     extra = {k: str(v) for k, v in settings.extra.items()}
+    if settings.http01_port:  # the port whose server blocks --redirect edits
+        extra.setdefault("http01_port", str(settings.http01_port))
     installer = common.installer_factory(options.common)(settings.installer, extra)
     installer.enhance([i.value for i in lineage.identifiers], wanted)
     installer.reload()

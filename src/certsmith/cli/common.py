@@ -117,6 +117,7 @@ def environment(
         events=events or QuietEvents(),
         installers=installers,
         verify_tls=common.verify_tls,
+        issuance_timeout=common.issuance_timeout,
     )
 
 
@@ -127,16 +128,20 @@ def user_agent(common: CommonOptions) -> str:
 
 
 def installer_factory(common: CommonOptions) -> InstallerFactory:
-    """The web-server installers (certsmith.installers), imported only by runs that use one."""
+    """The web-server installers (certsmith.installers), imported only by runs that use one;
+    their checkpoints live under this run's --config-dir and apache's http-01 responses under
+    its --work-dir (as certbot-apache's do), whatever an old renewal conf says."""
     try:
         from certsmith import installers
     except ImportError as exc:  # a broken or partial installation
         raise UsageError(f"certsmith's web-server installers cannot be loaded ({exc}).") from None
-    make = getattr(installers, "installer_factory", None)
-    if make is not None:
-        factory: InstallerFactory = make(common.config_dir)
-        return factory
-    return installers.make_installer
+    in_config_dir = installers.installer_factory(common.config_dir)
+    work_dir = str(common.work_dir)
+
+    def make(name: str, options: Mapping[str, str]) -> Installer:
+        return in_config_dir(name, {**options, "work_dir": work_dir})
+
+    return make
 
 
 def lazy_installer_factory(common: CommonOptions) -> InstallerFactory:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -27,6 +29,20 @@ class _BufferedLog(logging.handlers.MemoryHandler):
             target.close()
 
 
+class _PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """The log records hook commands and their output: each file (rotated ones too) is 0600
+    whatever the umask, as certsmith's keys are."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        except BaseException:
+            os.close(fd)
+            raise
+        return io.open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: UP020
+
+
 def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
     """Everything at DEBUG into the rotating log file; -v shows INFO (-vv DEBUG) on stderr."""
     root = logging.getLogger("certsmith")
@@ -36,8 +52,10 @@ def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
         root.removeHandler(handler)
         handler.close()  # a second run in the same process must not leak the log file
     try:
-        logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        file_handler = logging.handlers.RotatingFileHandler(
+        if not logs_dir.is_dir():
+            logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            logs_dir.chmod(0o700)  # mkdir applies the umask
+        file_handler = _PrivateLogFile(
             logs_dir / LOG_FILE, maxBytes=5_000_000, backupCount=10, encoding="utf-8"
         )
         file_handler.setFormatter(

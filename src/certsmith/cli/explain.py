@@ -50,6 +50,7 @@ from certsmith.errors import (
     UsageError,
 )
 from certsmith.preflight.messages import Catalogue
+from certsmith.renewal.install import InstallError
 
 _URN_PREFIXES = ("urn:ietf:params:acme:error:", "urn:acme:error:")
 _URL_RE = re.compile(r"https?://[^\s\"'<>]+")
@@ -77,6 +78,7 @@ ERROR_KEYS: Mapping[type[BaseException], str] = MappingProxyType(
         UsageError: "error.UsageError",
         ManualRenewalNeedsHook: "error.ManualRenewalNeedsHook",
         SolverError: "error.SolverError",
+        InstallError: "error.InstallError",
         SelfCheckFailed: "error.SelfCheckFailed",
         PortInUse: "error.PortInUse",
         PreflightFailed: "error.PreflightFailed",

@@ -34,12 +34,14 @@ _NAMED = frozenset(
     {"certonly", "run", "renew", "reconfigure", "certificates", "revoke", "delete", "doctor",
      "install", "enhance", "update_symlinks"}
 )  # fmt: skip
-_IDENT = frozenset({"certonly", "run", "certificates", "caa-check", "doctor"})
-_NEW_ACCOUNT = frozenset({"certonly", "run", "register"})
-_EMAIL = frozenset({"certonly", "run", "register", "update_account", "unregister"})
+_IDENT = frozenset({"certonly", "run", "certificates", "caa-check", "doctor", "persist-record"})
+_NEW_ACCOUNT = frozenset({"certonly", "run", "register", "persist-record"})
+_EMAIL = frozenset(
+    {"certonly", "run", "register", "update_account", "unregister", "persist-record"}
+)
 _ACCOUNT = frozenset(
     {"certonly", "run", "renew", "reconfigure", "register", "show_account", "update_account",
-     "unregister", "revoke"}
+     "unregister", "revoke", "persist-record"}
 )  # fmt: skip
 # -i/--nginx/--apache and the web servers' own options
 _INSTALL = frozenset(
@@ -47,7 +49,7 @@ _INSTALL = frozenset(
      "config_changes"}
 )  # fmt: skip
 _ENHANCE = frozenset({"run", "install", "enhance"})
-_JSON = frozenset({"certificates", "doctor", "caa-check"})
+_JSON = frozenset({"certificates", "doctor", "caa-check", "persist-record", "renew"})
 _DNS_AUTH = ("dns-rfc2136", "dns-acme-dns", "dns-duckdns", "dns-cloudflare", "dns-route53",
              "dns-digitalocean", "dns-google", "dns-ovh", "dns-linode")  # fmt: skip
 # certbot's other DNS plug-ins: their flags work once a certsmith.dns_providers plug-in of that
@@ -83,7 +85,6 @@ _NOTES: dict[tuple[str, ...], str] = {
     ("--strict-permissions",): "certsmith always creates keys 0600 and folders 0700",
     ("--renew-with-new-domains",): "certsmith renews at once when the names change (its "
     "default)",
-    ("--break-my-certs",): "certsmith does not check for it",
     ("--force-interactive",): "certsmith asks only when it has a terminal",
     ("-t", "--text"): "certsmith has only the text interface",
     ("--preconfigured-renewal",): "certsmith leaves scheduling to you (cron or a timer)",
@@ -91,8 +92,6 @@ _NOTES: dict[tuple[str, ...], str] = {
 }
 _VALUED_NOTES: dict[tuple[str, ...], str] = {
     ("--max-log-backups",): "certsmith appends to one log file; rotate it with logrotate",
-    ("--https-port",): "certsmith's installers use port 443",
-    ("--issuance-timeout",): "certsmith gives each order 300 seconds",
     ("--verbose-level",): "use -v, -vv or -vvv",
 }
 
@@ -125,14 +124,21 @@ class _Append(argparse.Action):
 
 
 class _PreferredChallenges(argparse.Action):
-    ALIASES: Mapping[str, str] = {"http": "http-01", "dns": "dns-01", "tls-alpn": "tls-alpn-01"}
+    ALIASES: Mapping[str, str] = {
+        "http": "http-01",
+        "dns": "dns-01",
+        "tls-alpn": "tls-alpn-01",
+        "dns-account": "dns-account-01",
+        "dns-persist": "dns-persist-01",
+    }
 
     def __call__(
         self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
     ) -> None:
         names = [n.strip().lower() for n in str(values).split(",") if n.strip()]
         names = [self.ALIASES.get(n, n) for n in names]
-        bad = [n for n in names if n not in ("http-01", "dns-01", "tls-alpn-01")]
+        known = ("http-01", "dns-01", "tls-alpn-01", "dns-account-01", "dns-persist-01")
+        bad = [n for n in names if n not in known]
         if bad:
             raise argparse.ArgumentError(self, f"unrecognized challenges: {', '.join(bad)}")
         setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), *names])
@@ -206,12 +212,15 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ALL, "-q", "--quiet", dest="quiet", **flag, help="only errors; implies -n")
     add(_IDENT, "-d", "--domains", "--domain", dest="domains", action=_Append, metavar="DOMAIN",
         help="domain names, repeatable or comma-separated")  # fmt: skip
-    add(_IDENT - {"caa-check", "doctor"}, "--ip-address", dest="ip_addresses", action=_Append,
-        metavar="ADDRESS", help="IP address identifiers (RFC 8738), repeatable")  # fmt: skip
+    add(_IDENT - {"caa-check", "doctor", "persist-record"}, "--ip-address", dest="ip_addresses",
+        action=_Append, metavar="ADDRESS",
+        help="IP address identifiers (RFC 8738), repeatable")  # fmt: skip
     add(_NAMED, "--cert-name", metavar="CERTNAME", help="certificate (lineage) name")
     add(_CO, "--expand", **flag, help="replace a certificate with a superset of its names")
     add(_ISSUE, "--allow-subset-of-names", **flag, help="drop names that fail validation")
     add(_ISSUE, "--dry-run", **flag, help="test against staging, save nothing")
+    add(_ISSUE, "--break-my-certs", dest="break_my_certs", **flag,
+        help="let a test (staging) certificate replace a real one, or the reverse")  # fmt: skip
     add(_ISSUE, "--force-renewal", "--renew-by-default", dest="force_renewal", **flag,
         help="renew now even if not due")  # fmt: skip
     add(_ISSUE, "--no-preflight", dest="preflight", **off,
@@ -287,6 +296,8 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_RENEW, "--parallel", type=_int_type(1, 64), metavar="N", help="renew N at a time")
     add(_RENEW, "--no-random-sleep-on-renew", dest="random_sleep", **off,
         help="do not wait a random time when run non-interactively")  # fmt: skip
+    add(_RENEW, "--ari-fetch-limit", type=_int_type(0, 10_000_000), metavar="N",
+        help="ask the CA's renewal info for at most N certificates (default 25000)")  # fmt: skip
     add(_EMAIL, "-m", "--email", metavar="EMAIL", help="contact address(es), comma-separated")
     add(_NEW_ACCOUNT, "--agree-tos", **flag, help="agree to the CA's terms of service")
     add(_NEW_ACCOUNT, "--register-unsafely-without-email", **flag, help="register, no e-mail")
@@ -309,6 +320,8 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ALL, "--no-verify-ssl", dest="verify_ssl", **off,
         help="do not check the CA's TLS certificate (test CAs only)")  # fmt: skip
     add(_ALL, "--user-agent", metavar="UA", help="HTTP User-Agent sent to the CA")
+    add(_ALL, "--issuance-timeout", type=_int_type(0, 86400), metavar="SECONDS",
+        help="how long to wait for the CA to issue once an order is finalized")  # fmt: skip
     add(_ALL, "--user-agent-comment", metavar="TEXT", help="added to the User-Agent")
     add(_RENEW, "--random-sleep-on-renew", dest="random_sleep", **flag,
         help=argparse.SUPPRESS)  # fmt: skip
@@ -322,6 +335,10 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(frozenset({"caa-check"}), "--account-uri", metavar="URI", help="RFC 8657 accounturi")
     add(frozenset({"caa-check"}), "--method", metavar="METHOD", help="RFC 8657 method")
     add(_JSON, "--json", **flag, help="machine-readable output (see docs/cli.md)")
+    add(frozenset({"persist-record"}), "--wildcard", **flag,
+        help="policy=wildcard: the record also covers *.NAME and names below it")  # fmt: skip
+    add(frozenset({"persist-record"}), "--until", metavar="DATE",
+        help="persistUntil: YYYY-MM-DD, an ISO 8601 time or a Unix time")  # fmt: skip
     _add_certbot_only(add)
     return t
 

@@ -53,6 +53,7 @@ def _dispatch(command: object, console: Console) -> int:
     import certsmith.cli.cmd_account as cmd_account
     import certsmith.cli.cmd_checks as cmd_checks
     import certsmith.cli.cmd_manage as cmd_manage
+    import certsmith.cli.cmd_persist as cmd_persist
 
     handlers: dict[Verb, Callable[[Any, Console], int]] = {
         Verb.CERTIFICATES: cmd_manage.certificates,
@@ -64,6 +65,7 @@ def _dispatch(command: object, console: Console) -> int:
         Verb.UNREGISTER: cmd_account.unregister,
         Verb.CAA_CHECK: cmd_checks.caa_check,
         Verb.DOCTOR: cmd_checks.doctor,
+        Verb.PERSIST_RECORD: cmd_persist.persist_record,
     }
     handler = handlers.get(verb) if isinstance(verb, Verb) else None
     if handler is None:
@@ -108,7 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "Warning: --no-verify-ssl: the CA's TLS certificate is not checked; anyone on "
                 "the path to it can impersonate it."
             )
-        return _dispatch(command, console)
+        code = _dispatch(command, console)
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+        return code
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            return _internal_error(console, exc, common.logs_dir)
+        return _pipe_closed()
     except UsageError as err:
         console.error(str(err))
         return USAGE_EXIT_CODE
@@ -130,6 +138,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as exc:  # a bug: say so plainly, keep the traceback for the log
         return _internal_error(console, exc, common.logs_dir)
+
+
+def _stdout_closed() -> bool:
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (``certsmith certificates | head -1``): stop quietly, as
+    Python's documentation recommends (signal module, "Note on SIGPIPE"), with exit code 1 like
+    a Python tool killed by EPIPE; nothing more is written and no traceback is logged."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the flush at exit must not fail again
+    os.close(devnull)
+    return 1
 
 
 def _internal_error(console: Console, exc: Exception, logs_dir: object) -> int:

@@ -58,6 +58,7 @@ class Verb(StrEnum):
     PLUGINS = "plugins"
     RECONFIGURE = "reconfigure"
     UPDATE_SYMLINKS = "update_symlinks"
+    PERSIST_RECORD = "persist-record"  # dns-persist-01's standing record (cmd_persist.py)
 
 
 class Authenticator(StrEnum):
@@ -110,6 +111,7 @@ class CommonOptions:
     ignored_flags: tuple[IgnoredFlag, ...] = ()
     set_on_command_line: frozenset[str] = frozenset()
     verify_tls: bool = True  # False: --no-verify-ssl (the CA's certificate is not checked)
+    issuance_timeout: int | None = None  # --issuance-timeout (None: the order's own deadline)
     user_agent: str | None = None  # --user-agent (None: certsmith's own)
     user_agent_comment: str | None = None  # --user-agent-comment, added in parentheses
 
@@ -202,6 +204,7 @@ class IssuanceOptions:
     force_renewal: bool = False
     autorenew: bool | None = None  # --autorenew / --no-autorenew; None: keep what is stored
     self_check: bool = True  # --no-self-check: the manual authenticator does not fetch its URL
+    break_my_certs: bool = False  # a staging certificate may replace a production one
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,8 @@ class RenewOptions:
     hooks: HookOptions = HookOptions()
     issuance: IssuanceOptions = IssuanceOptions()
     installer: InstallerOptions = InstallerOptions()
+    json: bool = False  # --json: the run's summary as one JSON object (docs/cli.md)
+    ari_fetch_limit: int | None = None  # --ari-fetch-limit N (None: the default)
 
 
 @dataclass(frozen=True)
@@ -406,6 +411,19 @@ class DoctorOptions:
 
 
 @dataclass(frozen=True)
+class PersistRecordOptions:
+    """``certsmith persist-record``: the dns-persist-01 TXT records for the account in use."""
+
+    verb: ClassVar[Verb] = Verb.PERSIST_RECORD
+    common: CommonOptions
+    domains: tuple[str, ...] = ()
+    wildcard: bool = False  # policy=wildcard: also *.NAME and names below it
+    until: str | None = None  # persistUntil, as given (checked by the command)
+    json: bool = False
+    account: AccountOptions = AccountOptions()
+
+
+@dataclass(frozen=True)
 class HelpRequest:
     """``--help``/``--version``: print ``text`` to stdout and exit 0."""
 
@@ -425,4 +443,5 @@ Command = (
     | UnregisterOptions
     | CaaCheckOptions
     | DoctorOptions
+    | PersistRecordOptions
 )

@@ -39,6 +39,7 @@ from certsmith.cli.option_types import (
     InstallerOptions,
     IssuanceOptions,
     KeyOptions,
+    PersistRecordOptions,
     ReconfigureOptions,
     RegisterOptions,
     RenewOptions,
@@ -77,6 +78,7 @@ __all__ = [
     "InstallerOptions",
     "IssuanceOptions",
     "KeyOptions",
+    "PersistRecordOptions",
     "ReconfigureOptions",
     "RegisterOptions",
     "RenewOptions",
@@ -149,7 +151,7 @@ def build_command(
         return renew_kind(
             common, cert_name, v.get("parallel") or 1, v.get("random_sleep") is not False,
             build.key_options(v), account, build.challenge_options(v), build.hook_options(v),
-            build.issuance_options(v), installer,
+            build.issuance_options(v), installer, bool(v.get("json")), v.get("ari_fetch_limit"),
         )  # fmt: skip
     if verb in _WEB_SERVER_VERBS:
         return WebServerOptions(verb, common, cert_name, installer, v.get("checkpoints") or 1)
@@ -167,6 +169,10 @@ def build_command(
         return UpdateAccountOptions(common, account, rollover or bool(v.get("rollover_key")))
     if verb is Verb.UNREGISTER:
         return UnregisterOptions(common, account)
+    if verb is Verb.PERSIST_RECORD:
+        return PersistRecordOptions(
+            common, domains, bool(v.get("wildcard")), v.get("until"), bool(v.get("json")), account
+        )
     if verb is Verb.CAA_CHECK:
         method = v.get("method")
         if method is not None and method not in CHALLENGE_TYPES:

@@ -13,11 +13,14 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from certsmith.cli.options import validate_domain
 from certsmith.crypto import normalize_name
 from certsmith.errors import UsageError
+
+if TYPE_CHECKING:
+    from certsmith.preflight.messages import Catalogue
 
 MAX_ATTEMPTS = 3
 
@@ -115,15 +118,31 @@ class TTYPrompter:
 
     interactive = True
 
-    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._in = stdin if stdin is not None else sys.stdin
         self._out = stdout if stdout is not None else sys.stdout
+        self._catalogue = catalogue
+
+    def _text(self, key: str, **values: object) -> str:
+        """The question in the run's language (the catalogue's ``prompt.*`` entries)."""
+        if self._catalogue is None:
+            from certsmith.preflight.messages import Catalogue
+
+            self._catalogue = Catalogue()
+        return self._catalogue.get(key, **values)
 
     def _ask(self, text: str) -> str | None:
-        self._out.write(text)
-        self._out.flush()
         try:
+            # From before the question shows: a Ctrl-C typed the moment it appears must not
+            # reach asyncio's handler, which would only ask the (blocked) task to stop.
             with interruptible():
+                self._out.write(text)
+                self._out.flush()
                 line = self._in.readline()
         except KeyboardInterrupt:
             self._out.write("\n")  # the one-line message then starts on a line of its own
@@ -136,10 +155,7 @@ class TTYPrompter:
 
     def ask_domains(self) -> tuple[str, ...]:
         for _ in range(MAX_ATTEMPTS):
-            answer = self._ask(
-                "Please enter the domain name(s) you would like on your certificate "
-                "(comma and/or space separated) (Enter 'c' to cancel): "
-            )
+            answer = self._ask(self._text("prompt.domains") + " ")
             if not answer or answer.lower() == "c":
                 break
             try:
@@ -158,30 +174,24 @@ class TTYPrompter:
 
     def ask_email(self) -> str | None:
         for _ in range(MAX_ATTEMPTS):
-            answer = self._ask(
-                "Enter email address or hit Enter to skip (used for urgent renewal and "
-                "security notices)\n (Enter 'c' to cancel): "
-            )
+            answer = self._ask(self._text("prompt.email") + " ")
             if answer is None or answer.lower() == "c":
                 break
             if not answer:
                 return None
             if re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", answer):
                 return answer
-            self._out.write(f"{answer!r} is not an e-mail address.\n")
+            self._out.write(self._text("prompt.email.invalid", answer=answer) + "\n")
         raise UsageError(NO_EMAIL)
 
     def ask_tos(self, url: str) -> None:
-        question = (
-            f"Please read the Terms of Service at\n{url}\n"
-            "You must agree in order to register with the ACME server. Do you agree?"
-        )
+        question = self._text("prompt.terms", url=url)
         if not self.confirm(question, default=False):
             raise UsageError(tos_refused(url))
 
     def wait_for_enter(self, instructions: str) -> None:
         text = f"{instructions.rstrip()}\n\n" if instructions.strip() else ""
-        if self._ask(f"{text}Press Enter to Continue") is None:
+        if self._ask(text + self._text("prompt.press_enter")) is None:
             raise UsageError(MANUAL_NEEDS_TTY)
 
     def choose(self, question: str, choices: Sequence[tuple[str, str]], default: str) -> str:
@@ -194,11 +204,12 @@ class TTYPrompter:
             word = answer.strip().lower()[:1]
             if word in keys:
                 return word
-            self._out.write(f"Please answer {', '.join(k for k, _ in choices)}.\n")
+            listed = ", ".join(k for k, _ in choices)
+            self._out.write(self._text("prompt.answer_one_of", keys=listed) + "\n")
         return default
 
     def confirm(self, question: str, default: bool) -> bool:
-        choices = "(Y)es/(n)o" if default else "(y)es/(N)o"
+        choices = self._text("prompt.yes_no.default_yes" if default else "prompt.yes_no")
         for _ in range(MAX_ATTEMPTS):
             answer = self._ask(f"{question}\n{choices}: ")
             if answer is None:
@@ -210,7 +221,7 @@ class TTYPrompter:
                 return True
             if word in ("n", "no"):
                 return False
-            self._out.write("Please answer y or n.\n")
+            self._out.write(self._text("prompt.answer_y_or_n") + "\n")
         return default
 
 

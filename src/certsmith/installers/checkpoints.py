@@ -19,7 +19,9 @@ failed and it restored it, or the process died mid-edit) is restored by the next
 
 Duties of a caller: call ``save_original`` before the first write to a path (again for the same
 path is a no-op); write with ``atomic_replace``; then ``commit()`` on success or ``restore()``
-on failure. Callers serialise their edits of one server's configuration themselves.
+on failure. Callers serialise their edits of one server's configuration themselves. A reload the
+server refuses after a passed test undoes the committed edits it would have made live
+(``reload_or_undo``), so a failed reload also leaves the previous configuration.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from certsmith.errors import StorageError
+from certsmith.renewal.install import InstallError
 from certsmith.storage.files import fsync_dir
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "Checkpoints",
     "FileChange",
     "atomic_replace",
+    "reload_or_undo",
 ]
 
 _INDEX = "index.json"
@@ -234,6 +238,31 @@ class Checkpoints:
         if not self.root.is_dir():
             return []
         return [int(p.name) for p in self.root.iterdir() if p.name.isdigit() and p.is_dir()]
+
+
+def reload_or_undo(
+    server: str, reload: Callable[[], None], edits: builtins.list[Checkpoint]
+) -> None:
+    """``reload()``; when the server refuses it (its config test had passed), put back the
+    ``edits`` not yet reloaded, newest first, and reload the previous configuration; then
+    raise an ``InstallError``-like error from ``reload`` naming the cause and what was undone.
+
+    ``edits`` are committed checkpoints of this process (a deploy or an enhancement each); the
+    caller forgets them either way, because after this they are live or undone."""
+    try:
+        reload()
+    except InstallError as exc:
+        if not edits:
+            raise
+        for checkpoint in reversed(edits):
+            checkpoint.restore()
+        undone = "; ".join(checkpoint.info.note for checkpoint in edits)
+        try:
+            reload()
+            after = f"{server} was reloaded with the previous configuration"
+        except InstallError as again:
+            after = f"reloading the previous configuration failed too: {again}"
+        raise InstallError(f"{exc} certsmith undid its changes ({undone}); {after}.") from exc
 
 
 def _write_index(directory: Path, info: CheckpointInfo) -> None:

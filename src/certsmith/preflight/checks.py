@@ -181,6 +181,25 @@ def _redirect_problem(url: httpx.URL) -> str | None:
     return "the target is an IP address, not a domain name"
 
 
+async def _get_bounded(client: httpx.AsyncClient, url: httpx.URL) -> tuple[httpx.Response, bytes]:
+    """GET ``url``; read at most ``_BODY_LIMIT`` bytes of the body, however much is sent."""
+    # identity: raw bytes are then the body, and no compressed bomb expands in memory.
+    headers = {"User-Agent": "certsmith-preflight", "Accept-Encoding": "identity"}
+    request = client.build_request("GET", url, headers=headers)
+    response = await client.send(request, stream=True)
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            body += chunk[: _BODY_LIMIT - len(body)]
+            if len(body) >= _BODY_LIMIT:
+                break
+    except httpx.StreamConsumed:  # a response built in memory (a test transport)
+        body[:] = response.content[:_BODY_LIMIT]
+    finally:
+        await response.aclose()
+    return response, bytes(body)
+
+
 async def check_http01(
     name: str,
     token: str,
@@ -207,8 +226,7 @@ async def check_http01(
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = await client.get(url, headers={"User-Agent": "certsmith-preflight"})
-                body = (await response.aread())[:_BODY_LIMIT]
+                response, body = await _get_bounded(client, url)
             except httpx.HTTPError as exc:
                 text = cat.get(
                     "check.http01.unreachable", url=url, problem=str(exc) or type(exc).__name__
@@ -246,8 +264,11 @@ async def check_dns01_zone(
         await resolver.resolve(zone, "SOA", search=False)
         answer = await resolver.resolve(zone, "NS", raise_on_no_answer=False, search=False)
     except dns.exception.DNSException as exc:
+        # Block only on a definite finding (no SOA anywhere up to the root). A server that
+        # failed, refused or does not implement the query (NOTIMP) leaves it unknown: warn.
+        severity: Severity = "error" if isinstance(exc, dns.resolver.NoRootSOA) else "warning"
         text = cat.get("check.dns01.no_zone", name=name, problem=_problem(exc))
-        return CheckResult("dns01_zone", name, False, "error", text)
+        return CheckResult("dns01_zone", name, False, severity, text)
     zone_text = zone.to_text(omit_final_dot=True)
     servers = sorted(str(r.target).rstrip(".") for r in answer.rrset or [] if hasattr(r, "target"))
     if not servers:

@@ -85,9 +85,10 @@ class CaSessions:
             return self._sessions[key]
 
     async def ari_client(self, settings: LineageSettings) -> AcmeClient | None:
-        """The client for renewalInfo GETs; None when no account is stored for the CA."""
-        session = await self.session(settings)
-        return session.client if session.account is not None else None
+        """The client for renewalInfo GETs: the session's, with the stored account's key or,
+        when none is stored, a throwaway one (the GET is unauthenticated, RFC 9773 section
+        4.1; an account registered later in the run takes over the same session)."""
+        return (await self.session(settings)).client
 
     async def registered(self, session: Session, settings: LineageSettings) -> ActiveAccount:
         async with session.registering:

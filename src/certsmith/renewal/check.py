@@ -1,14 +1,26 @@
-"""Is a lineage due? Answered from the renewal conf and the cached certificate facts alone, so
-`renew` over thousands of lineages that are not due reads two small files each and imports
-neither `cryptography` nor `httpx`.
+"""Is a lineage due? Answered from the cache alone, so `renew` over thousands of lineages that
+are not due imports neither `cryptography` nor `httpx`.
 
-When the cache is missing or stale, or the CA's Retry-After for ARI has passed, the answer is
-"ask the engine" (``due is None``): the runner then parses the certificate and asks the CA.
+Two levels. The index (``RenewalStateCache.quick``): when the renewal conf's revision and the
+deployed certificate's revision are what the entry was saved with, its two moments decide (not
+due before ``due_at``; the CA may be asked from ``fetch_at``): two ``stat`` calls, nothing parsed.
+Otherwise the conf is parsed and the cached certificate facts decide (a read and a stat).
+
+Why an unchanged lineage needs no busy-marker stat: a save of a new version first creates the
+marker, then changes the conf's revision (``LineageStorage.conf_revision``), and swaps the cert
+link first of the four, so any save that began since the entry was written shows as a changed
+revision; the full look then finds the marker and heals. An entry is never written for a lineage
+whose update was interrupted and not healed.
+
+When the cache is missing or stale the answer is "ask the engine" (``due is None``): the runner
+then parses the certificate. A verdict with ``ask_ca`` set stands on what is known, but the CA's
+renewal information may be asked (its Retry-After has passed); the runner asks the most urgent.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field, replace
 
 from certsmith.errors import CertsmithError
@@ -21,7 +33,13 @@ from certsmith.renewal.policy import (
 )
 from certsmith.storage.interface import Stores
 from certsmith.storage.renewal_conf import RenewalConf
-from certsmith.storage.renewal_state import RenewalState
+from certsmith.storage.renewal_state import QuickEntry, RenewalState
+
+UNCHANGED = "not yet due (unchanged since the last check)"
+DAY = 86400.0
+# An answer older than this is asked for again before closer lineages' (RFC 9773 section 4.3.2
+# lets the CA move a window at any time; a week bounds how late a moved window is noticed).
+MAX_ANSWER_AGE = 7 * DAY
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,56 @@ class Verdict:
     reason: str
     conf: RenewalConf | None = field(default=None, compare=False, repr=False)  # when read
     heal: bool = False  # a run stopped half way through switching live/: finish it first
+    # Set when the CA's renewal information may be asked now: (due_at, fetch_at) of the index,
+    # the inputs of ``ari_urgency``.
+    ask_ca: tuple[float, float] | None = None
+
+
+def ari_urgency(ask_ca: tuple[float, float], now: float) -> tuple[float, float]:
+    """Sort key of a lineage waiting for an ARI fetch, most urgent first: whole days until it
+    is due (0 for answers older than MAX_ANSWER_AGE), then the answer whose Retry-After
+    passed longest ago (never asked: 0)."""
+    due_at, fetch_at = ask_ca
+    days = max(0.0, math.floor((due_at - now) / DAY))
+    return (0.0 if now - fetch_at > MAX_ANSWER_AGE else days, fetch_at)
+
+
+def quick_entry(
+    conf_revision: str,
+    locator: str,
+    state: RenewalState,
+    record: AriCacheRecord | None,
+    decision: Decision,
+    now: datetime.datetime,
+) -> QuickEntry:
+    """The index columns for a lineage just decided: when its verdict turns to due without new
+    information, and when the CA may be asked again."""
+    if decision.due:
+        due_at = now.timestamp()
+    else:
+        moment = decision.renew_at or state.not_after
+        due_at = min(moment, state.not_after).timestamp()
+    if not state.cert_id:
+        fetch_at = math.inf
+    elif record is None or record.cert_id != state.cert_id:
+        fetch_at = 0.0
+    else:
+        fetch_at = record.next_fetch.timestamp()
+    return QuickEntry(conf_revision, locator, state.revision, due_at, fetch_at)
+
+
+def indexed_verdict(stores: Stores, name: str, now: float) -> Verdict | None:
+    """From the index alone (two stats), or None when the lineage changed or is not indexed."""
+    entry = stores.states.quick(name)
+    if entry is None or now >= entry.due_at:
+        return None
+    lineages = stores.lineages
+    if lineages.conf_revision(name) != entry.conf_revision:
+        return None
+    if lineages.revision(name, locator=entry.locator) != entry.revision:
+        return None
+    ask = (entry.due_at, entry.fetch_at) if now >= entry.fetch_at else None
+    return Verdict(name, False, UNCHANGED, ask_ca=ask)
 
 
 def decide_for(
@@ -66,8 +134,11 @@ def ari_record(state: RenewalState) -> AriCacheRecord | None:
 
 
 def quick_verdict(stores: Stores, name: str, now: datetime.datetime) -> Verdict:
-    """Decide from the cache alone, or say the engine must look (``due=None``). Costs a read of
-    the renewal conf and a revision (a stat for the file backend); no certificate is parsed."""
+    """Decide from the cache alone, or say the engine must look (``due=None``). Costs two stats
+    for an unchanged lineage, else a read of the renewal conf and a stat; nothing is parsed."""
+    indexed = indexed_verdict(stores, name, now.timestamp())
+    if indexed is not None:
+        return indexed
     try:
         conf = stores.lineages.read_conf(name)
         state = stores.states.load(name, stores.lineages.revision(name, conf))
@@ -78,12 +149,16 @@ def quick_verdict(stores: Stores, name: str, now: datetime.datetime) -> Verdict:
     if state is None:
         return Verdict(name, None, "no cached facts for the deployed certificate", conf)
     record = ari_record(state)
-    if state.cert_id and should_fetch_ari(
-        record, now, cert_id=state.cert_id, not_after=state.not_after
-    ):
-        return Verdict(name, None, "time to ask the CA's renewal information", conf)
     try:
         decision = decide_for(conf, state, record, now)
     except CertsmithError as exc:
         return Verdict(name, None, str(exc))
-    return Verdict(name, bool(decision.due), decision.reason)
+    if state.quick is None or state.quick.conf_revision != stores.lineages.conf_revision(name):
+        # Index this lineage (its conf is at hand): the engine looks once, then two stats do.
+        return Verdict(name, None, "not in the quick index yet", conf)
+    ask = None  # also when due: an answer may move the window (the engine asks under lock)
+    if state.cert_id and should_fetch_ari(
+        record, now, cert_id=state.cert_id, not_after=state.not_after
+    ):
+        ask = (state.quick.due_at, state.quick.fetch_at)
+    return Verdict(name, bool(decision.due), decision.reason, ask_ca=ask)

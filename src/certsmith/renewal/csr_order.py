@@ -60,7 +60,9 @@ async def obtain_for_csr(
         web_server=services.installers.web_server_solver,
     )
     async with solvers_for(settings, context) as solvers:
-        result = await obtain_certificate(client, request, solvers)
+        result = await obtain_certificate(
+            client, request, solvers, issuance_timeout=services.env.issuance_timeout
+        )
     if dry_run:
         return CsrCertificate()
     return CsrCertificate(result.cert_pem, result.chain_pem, result.fullchain_pem)

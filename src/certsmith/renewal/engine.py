@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certsmith.acme.identifier import Identifier
 from certsmith.errors import CertsmithError, UsageError
-from certsmith.renewal import csr_order, installing, issue, manual_policy, retire
+from certsmith.renewal import csr_order, installing, issue, keep_issued, manual_policy, retire
 from certsmith.renewal.account import Registration
 from certsmith.renewal.ca import CaSessions
 from certsmith.renewal.due import DueChecker, settings_from_conf
@@ -35,6 +35,7 @@ from certsmith.renewal.settings import (
     LineageSettings,
     SettingOverrides,
 )
+from certsmith.renewal.staging_guard import check_staging_switch
 from certsmith.storage.lineage import Lineage
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class LineageRequest:
     install: bool = True  # False: certonly records the installer but deploys nothing (certbot)
     count_replaced_as_renewed: bool = True  # certbot's certonly counts only new lineages
     reason: str = ""  # why the caller expects it due (shown when renewed)
+    break_my_certs: bool = False  # let a staging certificate replace a production one (certbot)
 
 
 @dataclass
@@ -156,11 +158,36 @@ class Engine:
                 previous = lineages.load(request.name)
             identifiers = _names(request, previous)
             settings = self._settings(request, previous)
+            if previous is not None and not request.dry_run:
+                kept = keep_issued.install_kept(
+                    self.env.stores, previous, identifiers, self.env.now()
+                )
+                if kept is not None:  # an earlier run's certificate, saved now: no order
+                    return await self._installed_kept(request, settings, previous, kept)
             skip = await self._not_due(request, previous, identifiers, settings)
             if skip is not None:
                 return skip
+            if previous is not None:
+                check_staging_switch(
+                    settings_from_conf(previous.conf).server,
+                    settings.server,
+                    identifiers,
+                    break_my_certs=request.break_my_certs,
+                    dry_run=request.dry_run,
+                )
             manual_policy.refuse_unanswerable(request.name, identifiers, settings, self.env.events)
             return await self._obtain(request, previous, identifiers, settings)
+
+    async def _installed_kept(
+        self, request: LineageRequest, settings: LineageSettings, previous: Lineage, kept: Lineage
+    ) -> LineageResult:
+        hooks = request.hooks or HookCommands(
+            settings.pre_hook, settings.post_hook, settings.deploy_hook
+        )
+        self.due.remember(request.name)
+        await self._deploy(request, settings, hooks, kept, previous, kept.identifiers)
+        reason = keep_issued.KEPT_REASON
+        return LineageResult(request.name, Outcome.RENEWED, reason, lineage=kept, previous=previous)
 
     async def _not_due(
         self,

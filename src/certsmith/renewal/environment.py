@@ -39,6 +39,9 @@ class RunEnvironment:
     # False: do not check the CA's TLS certificate (certbot's --no-verify-ssl; a run setting,
     # never stored in a lineage's renewal conf).
     verify_tls: bool = True
+    # certbot's --issuance-timeout: seconds to wait for the CA to issue after finalize (a run
+    # setting; None: only the order's own deadline).
+    issuance_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.stores is None:

@@ -1,10 +1,12 @@
 """A second process for the check phase of a large `renew`.
 
-Checking a lineage with the CA (parse the certificate, GET its renewalInfo) is CPU-bound in this
-client, so with many lineages to check and more than one core, half of them are checked in a
-forked helper process while this one checks the rest. The helper only reads and asks the CA: it
+Checking a lineage whose index entry is stale (parse its conf and certificate) is CPU-bound, so
+with many lineages to check and more than one core, half of them are checked in a forked helper
+process while this one checks the rest. The helper only reads and never asks a CA (this process
+asks, after the check, so the per-CA bound on renewalInfo GETs holds for the whole run): it
 sends back its verdicts and cache entries, and this process alone writes the cache, takes locks,
-renews and runs hooks. If the helper fails or is late, this process checks its share itself.
+heals half-updated lineages (the helper hands those back unchecked), renews and runs hooks.
+If the helper fails or is late, this process checks its share itself.
 
 The fork happens before any event loop, thread or connection exists in this process.
 
@@ -36,7 +38,7 @@ class LineageChecker(Protocol):
     """What the helper process runs: check lineages, then hand back their cache entries."""
 
     async def check(self, names: Sequence[str]) -> list[Verdict]:
-        """The verdict for each of ``names``, asking the CA where the cache cannot tell."""
+        """The verdict for each of ``names`` from the cache or the certificate (no CA asked)."""
         ...
 
     async def close_clients(self) -> None:
@@ -45,6 +47,10 @@ class LineageChecker(Protocol):
 
     def cache_entries(self, names: Sequence[str]) -> dict[str, Any]:
         """What ``check`` learnt about ``names``, for the parent process to write to the cache."""
+        ...
+
+    def read_only(self) -> None:
+        """From now on write nothing to the lineages (no heal): the helper holds no lock."""
         ...
 
 
@@ -72,7 +78,9 @@ class HelperCheck:
             log.warning("the helper process sent no result; checking its lineages here")
             return None
         verdicts, entries = raw
-        return [Verdict(*v) for v in verdicts], entries
+        return [
+            Verdict(n, due, why, heal=heal, ask_ca=ask) for n, due, why, heal, ask in verdicts
+        ], entries
 
 
 def start_helper(checker: LineageChecker, names: Sequence[str]) -> HelperCheck | None:
@@ -98,8 +106,9 @@ def _helper_main(checker: LineageChecker, names: list[str], conn: Connection) ->
             await checker.close_clients()
 
     try:
+        checker.read_only()
         verdicts = asyncio.run(check())
         entries = checker.cache_entries(names)
-        conn.send(([(v.name, v.due, v.reason) for v in verdicts], entries))
+        conn.send(([(v.name, v.due, v.reason, v.heal, v.ask_ca) for v in verdicts], entries))
     finally:
         conn.close()

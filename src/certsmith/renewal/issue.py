@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from certsmith import crypto
 from certsmith.acme import Directory
@@ -18,6 +19,7 @@ from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import Solver
 from certsmith.errors import PreflightFailed, UsageError
 from certsmith.issuance import IssuanceRequest, obtain_certificate
+from certsmith.renewal import keep_issued
 from certsmith.renewal.ca import CaSessions
 from certsmith.renewal.due import DueChecker
 from certsmith.renewal.environment import RunEnvironment
@@ -25,10 +27,21 @@ from certsmith.renewal.install import RunInstallers
 from certsmith.renewal.probe import probe_http01
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import LineageSettings
-from certsmith.renewal.solvers import SolverContext, check_before_order, solvers_for
+from certsmith.renewal.solvers import (
+    DNS_CHALLENGES,
+    SolverContext,
+    check_before_order,
+    solvers_for,
+)
 from certsmith.storage.interface import LineageStorage
 from certsmith.storage.lineage import Lineage
+from certsmith.storage.pending import PendingVersion
 from certsmith.storage.renewal_conf import RenewalConf
+
+if TYPE_CHECKING:  # dnspython is imported only by runs with the pre-flight
+    from dns.asyncresolver import Resolver
+
+    from certsmith.preflight import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +80,8 @@ def methods_for(settings: LineageSettings) -> tuple[str, ...]:
     """The challenge types to try, in order of preference."""
     if settings.preferred_challenges:
         return settings.preferred_challenges
+    if settings.authenticator == "dns-persist":
+        return ("dns-persist-01",)
     if settings.authenticator.startswith("dns-"):
         return ("dns-01",)
     if settings.authenticator == "manual":
@@ -139,7 +154,9 @@ async def issue(
         if preflight and _probe_applies(settings, solvers):
             results = await probe_http01(solvers["http-01"], order.identifiers, settings)
             env.events.probe_warnings([r for r in results if not r.ok])
-        result = await obtain_certificate(client, request, solvers)
+        result = await obtain_certificate(
+            client, request, solvers, issuance_timeout=env.issuance_timeout
+        )
     issued = Issued(None, result.replaced, profile)
     if note:
         issued.notes.append(note)
@@ -149,15 +166,21 @@ async def issue(
     if order.dry_run:
         return issued
     lineages = env.stores.lineages
-    issued.lineage = lineages.save_version(
+    issued.lineage = keep_issued.save_issued(
+        env.stores,
         order.name,
-        key_pem,
-        result.cert_pem.encode(),
-        result.chain_pem.encode(),
-        result.fullchain_pem.encode(),
+        PendingVersion(
+            key_pem,
+            result.cert_pem.encode(),
+            result.chain_pem.encode(),
+            result.fullchain_pem.encode(),
+        ),
         _renewal_conf(lineages, order, account.id),
     )
-    services.due.remember(order.name)
+    try:
+        services.due.remember(order.name)
+    except OSError as exc:  # saved and deployed; only the renew cache is behind
+        log.warning("%s: cannot update the renew cache: %s", order.name, exc)
     return issued
 
 
@@ -211,15 +234,40 @@ async def run_preflight(
     if any(i.is_wildcard for i in order.identifiers) and "dns-01" in methods:
         # A wildcard can only be proven with dns-01: check the names for that method.
         methods = ("dns-01", *(m for m in methods if m != "dns-01"))
+    method = methods[0] if methods else "http-01"
+    resolver = make_resolver(order.settings.dns_resolver)
     results = await run_checks(
         order.identifiers,
-        methods[0] if methods else "http-01",
+        # dns-account-01 and dns-persist-01 look in the same zone as dns-01 (its SOA/NS check).
+        "dns-01" if method in DNS_CHALLENGES else method,
         list(directory.meta.caa_identities),
-        resolver=make_resolver(order.settings.dns_resolver),
+        resolver=resolver,
         standalone=check_points_here and order.settings.authenticator == "standalone",
     )
+    if method == "dns-persist-01":
+        # The record's own lookup replaces the zone check: nothing will be written to the zone,
+        # and a name the CA can resolve the record of is all that counts.
+        results = [r for r in results if r.name != "dns01_zone"]
+        results += await _persist_checks(services, order, directory, resolver)
     services.env.events.preflight_warnings([r for r in results if not r.ok and not r.blocking])
     blocking = [r for r in results if r.blocking]
     if blocking:
         lines = [r.message + (f" {r.next_step}" if r.next_step else "") for r in blocking]
         raise PreflightFailed("\n".join(lines), skippable=all(r.skippable for r in blocking))
+
+
+async def _persist_checks(
+    services: Services, order: Order, directory: Directory, resolver: Resolver
+) -> list[CheckResult]:
+    """dns-persist-01: the standing records name this CA and the account in use (if any yet)."""
+    from certsmith.preflight.persist import check_persist_records
+
+    session = await services.ca.session(order.settings)
+    account = session.account.url if session.account is not None else None
+    return await check_persist_records(
+        order.identifiers,
+        directory.meta.caa_identities,
+        account,
+        resolver=resolver,
+        now=services.env.now(),
+    )

@@ -5,8 +5,10 @@ Order of the rules in :func:`decide` (the first that applies wins):
 1. ``force`` (``--force-renewal``) -> due.
 2. The certificate has expired -> due.
 3. An explicit ``renew_before_expiry`` from the renewal conf -> due once
-   ``now >= not_after - renew_before_expiry``. It wins over ARI on purpose: the user wrote it.
-   (certbot 5.x instead renews when *either* ARI or renew_before_expiry says so.)
+   ``now >= not_after - renew_before_expiry``. It can only make renewal *earlier* than the CA
+   asks: with an ARI window too, the certificate is due when either says so (certbot 5.x does the
+   same), so a CA's "renew now" (a window already passed, e.g. before a mass revocation) or a
+   window earlier than the user's threshold is always obeyed.
 4. An ARI ``suggestedWindow`` (RFC 9773 section 4.2) -> a uniformly random moment inside the window
    is drawn with the injected ``rng``; due once ``now`` reaches it. A window whose end has passed
    is due now. A malformed window (end not after start, RFC 9773 section 4.3.3) is ignored.
@@ -26,7 +28,7 @@ import hashlib
 import logging
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -158,13 +160,17 @@ def decide(
         return Decision(True, "renewal forced", now, None, Rule.FORCED)
     if now >= cert_not_after:
         return Decision(True, "certificate has expired", cert_not_after, None, Rule.EXPIRED)
+    explicit = None
     if renew_before_expiry is not None:
-        return _decide_explicit(cert_not_before, cert_not_after, now, renew_before_expiry)
+        explicit = _decide_explicit(cert_not_before, cert_not_after, now, renew_before_expiry)
     if ari_window is not None:
         start, end = ari_window
         if end > start:
-            return _decide_ari(start, end, now, ari_retry_after, rng, next_wake)
+            ari = _decide_ari(start, end, now, ari_retry_after, rng, next_wake)
+            return ari if explicit is None else _earlier(explicit, ari, now)
         logger.warning("ignoring malformed ARI window (end %s is not after start %s)", end, start)
+    if explicit is not None:
+        return explicit
     renew_at = default_renewal_time(cert_not_before, cert_not_after)
     share = "half" if cert_not_after - cert_not_before < SHORT_LIVED else "a third"
     due = now >= renew_at
@@ -198,6 +204,18 @@ def _decide_explicit(
         else f"not yet due: renew_before_expiry is {value}"
     )
     return Decision(due, reason, renew_at, None if due else renew_at, Rule.RENEW_BEFORE_EXPIRY)
+
+
+def _earlier(explicit: Decision, ari: Decision, now: datetime) -> Decision:
+    """The user's threshold and the CA's window together: due when either is due (the CA's
+    "now" wins; the threshold can only bring renewal forward), else checked again at the
+    earlier of the two moments."""
+    if ari.due:
+        return ari
+    if explicit.due:
+        return explicit
+    first = explicit if (explicit.renew_at or now) < (ari.renew_at or now) else ari
+    return replace(first, next_check=_earliest_future(now, explicit.next_check, ari.next_check))
 
 
 def _decide_ari(

@@ -44,7 +44,8 @@ def mark_revoked(stores: Stores, name: str) -> None:
     if state is None and revision is not None:
         state = certificate_facts(lineage.certificate(), revision)
     if state is not None:
-        stores.states.save(name, replace(state, revoked=True))
+        # Out of the quick index too: its verdict (due at once) differs from the indexed one.
+        stores.states.save(name, replace(state, revoked=True, quick=None))
         stores.states.flush()
 
 

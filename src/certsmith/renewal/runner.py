@@ -1,8 +1,10 @@
 """`renew`: check every lineage, renew what is due, in parallel, one lock per lineage.
 
-For each lineage: take its lock without waiting (another process renewing it means skip), read
-the cached facts of the deployed certificate (parse it only when the cache is stale), ask the CA's
-ARI when its Retry-After has passed, decide, and renew with `replaces`. Hooks run as certbot runs
+Three phases. Check: each lineage from the index (two stats when unchanged), else from its
+conf and certificate, without the network. Ask: the CA's ARI for the most urgent lineages whose
+Retry-After has passed, at most ``plan.ari_fetch_limit`` per run (ari_schedule.py). Renew: the
+due ones, ``plan.parallel`` at a time, each under its lock without waiting (another process
+renewing it means skip), with `replaces`. Hooks run as certbot runs
 them: pre once before the first renewal, deploy per renewed lineage, post once at the end.
 """
 
@@ -11,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.account import Registration
+from certsmith.renewal.ari_schedule import DEFAULT_DEADLINE, DEFAULT_FETCH_LIMIT, ask_chosen, choose
 from certsmith.renewal.check import Verdict
 from certsmith.renewal.engine import Engine, LineageRequest, LineageResult, Outcome
 from certsmith.renewal.environment import RunEnvironment
@@ -25,10 +28,9 @@ from certsmith.renewal.settings import SettingOverrides
 
 log = logging.getLogger(__name__)
 
-# Lineages checked at once. Few: with more, httpx's pool bookkeeping costs more than the
-# round trips it overlaps (measured over 1,000 lineages, CPU-bound: 2 beats 3, 4, 8 and 32;
-# 1 waits on the network).
-CHECK_CONCURRENCY = 2
+# The check phase is CPU work without network (the ARI phase after it asks the CA); it yields
+# to the event loop every this many lineages.
+CHECK_BATCH = 512
 
 __all__ = ["LineageResult", "Outcome", "RenewPlan", "Renewer"]
 
@@ -42,8 +44,11 @@ class RenewPlan:
     dry_run: bool = False
     parallel: int = 1
     preflight: bool = False  # the CLI turns it on unless --no-preflight
+    break_my_certs: bool = False  # --break-my-certs: staging may replace production (certbot)
     # certbot's random delay before the first renewal of a run (0: none); precedes every hook.
     first_renewal_delay: float = 0.0
+    ari_fetch_limit: int = DEFAULT_FETCH_LIMIT  # renewalInfo GETs per run (ari_schedule.py)
+    ari_deadline: float = DEFAULT_DEADLINE  # seconds; later fetches wait for the next run
 
 
 class Renewer:
@@ -69,6 +74,9 @@ class Renewer:
         )
         self._known: dict[str, Verdict] = {}
         self.reload_errors: list[CertsmithError] = []
+        self._read_only = False
+        self.ari_asked = 0  # renewalInfo GETs this run
+        self.ari_deferred = 0  # lineages whose GET was due but left for the next run
 
     async def run(
         self,
@@ -81,11 +89,16 @@ class Renewer:
         self._known = dict(known or {})
         try:
             verdicts = await self._check_all(names, helper)
+            verdicts = self._with_kept(await self._ask_cas(verdicts))
             limit = asyncio.Semaphore(max(1, self.plan.parallel))
-            results = await asyncio.gather(
-                *(self._guarded(limit, self._renew_if_due, v) for v in verdicts)
-            )
-            return list(results)
+            # Coroutines only for the lineages to renew; the others are answered at once.
+            due = [v for v in verdicts if v.due is not False]
+            done = await asyncio.gather(*(self._guarded(limit, self._renew_if_due, v) for v in due))
+            by_name = {r.name: r for r in done}
+            return [
+                by_name.get(v.name) or LineageResult(v.name, Outcome.NOT_DUE, v.reason)
+                for v in verdicts
+            ]
         finally:
             # One reload per web server this run deployed into; a failure is the run's failure.
             self.reload_errors = await self.engine.reload_servers()
@@ -93,9 +106,17 @@ class Renewer:
             await self.hooks.finish_async()
 
     async def check(self, names: Sequence[str]) -> list[Verdict]:
-        """Phase one alone: due or not, for each of ``names`` (a few at a time)."""
-        checks = asyncio.Semaphore(CHECK_CONCURRENCY)
-        return list(await asyncio.gather(*(self._guarded(checks, self._check, n) for n in names)))
+        """Phase one alone, without asking any CA: due, not due, or may ask the CA (``ask_ca``),
+        for each of ``names``. Holds no conf or certificate beyond the lineage at hand."""
+        found: list[Verdict] = []
+        for start in range(0, len(names), CHECK_BATCH):
+            found.extend(self._check(n) for n in names[start : start + CHECK_BATCH])
+            await asyncio.sleep(0)
+        return found
+
+    async def decide(self, names: Sequence[str]) -> list[Verdict]:
+        """Phases one and two (check, ask the CA) without renewing anything."""
+        return await self._ask_cas(await self.check(names))
 
     def cache_entries(self, names: Sequence[str]) -> dict[str, Any]:
         """The cache entries this run made for ``names`` (a helper process sends them back)."""
@@ -112,23 +133,54 @@ class Renewer:
             if answer is None:
                 found.update({v.name: v for v in await self.check(helper.names)})
             else:
-                found.update({v.name: v for v in answer[0]})
                 self.env.stores.states.merge(answer[1])
-        return [found[n] for n in names]
+                # Lineages the helper found half-updated are healed here, under their lock.
+                found.update({v.name: self._check(v.name) if v.heal else v for v in answer[0]})
+        return [found.pop(n) for n in names]
+
+    def read_only(self) -> None:
+        """From now on heal nothing (a helper process holds no lock): a half-updated lineage's
+        verdict is handed back with ``heal`` set, for this process to heal and check."""
+        self._read_only = True
+
+    async def _ask_cas(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """Phase two: the most urgent lineages whose ARI answer is due ask their CA."""
+        now = self.env.now().timestamp()
+        chosen, waiting = choose(verdicts, self.plan.ari_fetch_limit, now)
+        if not chosen:
+            self.ari_deferred = waiting
+            return verdicts
+        round_ = await ask_chosen(chosen, self.engine.due.ask_ca, deadline=self.plan.ari_deadline)
+        self.ari_asked, self.ari_deferred = round_.asked, waiting + round_.deferred
+        if waiting:
+            log.info("%d renewalInfo requests left for the next run (limit)", waiting)
+        return [round_.verdicts.get(v.name, v) for v in verdicts]
+
+    def _with_kept(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """A lineage with a certificate an earlier run could not save goes to the engine, which
+        installs it without a new order (keep_issued.py)."""
+        pending = self.env.stores.pending
+        kept = set(pending.names()) if pending is not None else set()
+        reason = "a certificate an earlier run obtained waits to be installed"
+        return [Verdict(v.name, True, reason) if v.name in kept else v for v in verdicts]
 
     @staticmethod
     async def _guarded(limit: asyncio.Semaphore, func: Any, arg: Any) -> Any:
         async with limit:
             return await func(arg)
 
-    async def _check(self, name: str) -> Verdict:
-        """Due or not, from the cache when it can tell, else from the certificate and the CA."""
+    def _check(self, name: str) -> Verdict:
+        """Due or not from the cache when it can tell, else from the certificate."""
         if self.plan.force:
             return Verdict(name, True, "renewal forced")
         if self.plan.dry_run:
             # As certbot: a dry run simulates the renewal of every lineage, due or not.
             return Verdict(name, True, "simulating renewal for a dry run")
-        return await self.engine.due.verdict(name, self._known.pop(name, None))
+        verdict = self._known.pop(name, None) or self.engine.due.quick(name)
+        if verdict.heal and self._read_only:
+            return replace(verdict, conf=None)
+        verdict = self.engine.due.look(name, verdict)
+        return replace(verdict, conf=None) if verdict.conf is not None else verdict
 
     async def _renew_if_due(self, verdict: Verdict) -> LineageResult:
         name = verdict.name
@@ -148,6 +200,7 @@ class Renewer:
             preflight=self.plan.preflight,
             respect_autorenew=True,
             reason=verdict.reason,
+            break_my_certs=self.plan.break_my_certs,
         )
         try:
             return await self.engine.obtain_lineage(request)

@@ -292,4 +292,6 @@ class SettingOverrides:
     def merged(self, other: SettingOverrides) -> SettingOverrides:
         """These overrides with ``other``'s given values on top."""
         given = {f.name: getattr(other, f.name) for f in fields(other)}
+        if self.extra is not None and other.extra is not None:  # plugin options add up
+            given["extra"] = {**self.extra, **other.extra}
         return replace(self, **{k: v for k, v in given.items() if v is not None})

@@ -8,11 +8,15 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 _KILL_GRACE = 2.0
+_CHUNK = 65536
+OUTPUT_LIMIT = 64 * 1024  # per stream; what is kept for the log and the hook's result
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class CommandRunner(Protocol):
     ) -> CommandOutcome: ...
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     # The shell may have forked children that hold our pipes open; kill the whole group.
     for sig, wait in ((signal.SIGTERM, _KILL_GRACE), (signal.SIGKILL, None)):
         try:
@@ -47,9 +51,52 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
                 proc.wait(timeout=wait)
 
 
-def run_shell(command: str, *, env: Mapping[str, str], timeout: float) -> CommandOutcome:
-    """Run ``command`` with ``/bin/sh -c`` and no stdin, capture its output, bounded by
-    ``timeout`` seconds after which its process group is terminated, then killed."""
+class _CappedReader:
+    """Drains one pipe in a thread, keeping at most ``limit`` bytes: a hook printing without end
+    costs neither memory nor a blocked child (the rest is read and dropped, and counted)."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        self._pipe, self._limit = pipe, limit
+        self._kept = bytearray()
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        # This thread owns the pipe: it alone reads and closes it (closing it from another
+        # thread while a read is blocked is not safe).
+        with self._pipe, contextlib.suppress(OSError, ValueError):
+            while chunk := os.read(self._pipe.fileno(), _CHUNK):
+                room = self._limit - len(self._kept)
+                self._kept += chunk[:room]
+                self._dropped += max(0, len(chunk) - room)
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the end of output (a grandchild that left the
+        process group may hold the pipe open for longer: what was read so far is kept)."""
+        self._thread.join(max(0.0, timeout))
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def text(self) -> str:
+        text = bytes(self._kept).decode("utf-8", errors="replace")
+        if self._dropped:
+            text += f"\n[{self._dropped} more bytes of output dropped]\n"
+        return text
+
+
+def run_shell(
+    command: str,
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    output_limit: int = OUTPUT_LIMIT,
+) -> CommandOutcome:
+    """Run ``command`` with ``/bin/sh -c`` and no stdin, capture at most ``output_limit`` bytes
+    of each of its outputs, bounded by ``timeout`` seconds after which its process group is
+    terminated, then killed."""
     try:
         proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
@@ -57,24 +104,33 @@ def run_shell(command: str, *, env: Mapping[str, str], timeout: float) -> Comman
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env),
-            text=True,
-            errors="replace",
             start_new_session=True,
         )
     except OSError as exc:
         return CommandOutcome(None, error=str(exc))
-    with proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-            return CommandOutcome(proc.returncode, out, err)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-        except BaseException:
-            # Ctrl-C: the hook has its own session, so the terminal's SIGINT missed it.
-            _kill_group(proc)
-            raise
-        try:
-            out, err = proc.communicate(timeout=_KILL_GRACE)
-        except subprocess.TimeoutExpired:  # a grandchild left the group and kept the pipes
-            out, err = "", ""
-        return CommandOutcome(proc.poll(), out, err, timed_out=True)
+    assert proc.stdout is not None and proc.stderr is not None  # PIPE was asked for
+    readers = (_CappedReader(proc.stdout, output_limit), _CappedReader(proc.stderr, output_limit))
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+        for reader in readers:  # a background child may keep the pipes open after ``sh`` ends
+            reader.join(deadline - time.monotonic())
+        if any(reader.running for reader in readers):
+            raise subprocess.TimeoutExpired(command, timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+    except BaseException:
+        # Ctrl-C: the hook has its own session, so the terminal's SIGINT missed it.
+        _kill_group(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_KILL_GRACE)
+        raise
+    if timed_out:
+        for reader in readers:
+            reader.join(_KILL_GRACE)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_KILL_GRACE)  # reap it (SIGKILL was sent if it timed out)
+    out, err = (reader.text() for reader in readers)
+    return CommandOutcome(proc.returncode, out, err, timed_out=timed_out)

@@ -88,9 +88,16 @@ def _checker(settings: LineageSettings, context: SolverContext) -> PropagationCh
 
 def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
     from certsmith.challenges.dns01 import DnsSolver, load_provider, read_credentials
-    from certsmith.challenges.dns01.provider import CREDENTIALS_AS_PATH, NO_CREDENTIALS_FILE
+    from certsmith.challenges.dns01.provider import (
+        CREDENTIALS_AS_PATH,
+        NO_CREDENTIALS_FILE,
+        NOT_BUILT_IN,
+        discover_providers,
+    )
 
     name = _provider_name(settings.authenticator)
+    if name in NOT_BUILT_IN and name not in discover_providers():
+        load_provider(name, {})  # says how to add it, before asking for its credentials
     options: dict[str, str] = {}
     if name in CREDENTIALS_AS_PATH and settings.dns_credentials:
         options[CREDENTIALS_AS_PATH[name]] = settings.dns_credentials
@@ -100,7 +107,7 @@ def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
     elif settings.dns_credentials:
         options = read_credentials(settings.dns_credentials)
     elif name not in NO_CREDENTIALS_FILE:
-        builtin = settings.authenticator in DNS_PLUGINS
+        builtin = settings.authenticator in DNS_PLUGINS or name in NOT_BUILT_IN
         flag = f"--{settings.authenticator}-credentials" if builtin else "--dns-credentials FILE"
         raise UsageError(
             f"The {settings.authenticator} plugin needs a credentials file; pass {flag}."
@@ -132,14 +139,23 @@ def _provider_name(authenticator: str) -> str:
 
 
 WEB_SERVERS = ("nginx", "apache")
+PERSIST = "dns-persist"
 CHALLENGES_BY_AUTHENTICATOR = {
     "standalone": ("http-01", "tls-alpn-01"),
     "nginx": ("http-01",),
     "apache": ("http-01",),
     "webroot": ("http-01",),
     "manual": ("http-01", "dns-01"),
-    **{plugin: ("dns-01",) for plugin in DNS_PLUGINS},
+    **{plugin: ("dns-01", "dns-account-01") for plugin in DNS_PLUGINS},
+    # dns-persist-01: the standing _validation-persist record answers; no DNS change, no
+    # credentials (certsmith persist-record prints the record to publish once).
+    PERSIST: ("dns-persist-01",),
 }
+DNS_CHALLENGES = ("dns-01", "dns-account-01", "dns-persist-01")
+
+
+def _uses_dns_provider(authenticator: str) -> bool:
+    return authenticator.startswith("dns-") and authenticator != PERSIST
 
 
 def check_before_order(
@@ -149,15 +165,17 @@ def check_before_order(
     dns-01, or DNS credentials that are missing, unreadable, incomplete or readable by others."""
     wildcards = [i.value for i in identifiers if i.is_wildcard]
     usable = CHALLENGES_BY_AUTHENTICATOR.get(settings.authenticator) or (
-        ("dns-01",) if settings.authenticator.startswith("dns-") else ()
+        ("dns-01", "dns-account-01") if settings.authenticator.startswith("dns-") else ()
     )
-    if wildcards and not ("dns-01" in usable and "dns-01" in methods):
+    if "dns-persist-01" in settings.preferred_challenges:
+        usable = (*usable, "dns-persist-01")
+    if wildcards and not set(usable) & set(methods) & set(DNS_CHALLENGES):
         raise UsageError(
             f"Wildcard names ({', '.join(wildcards)}) can only be validated with dns-01, which "
             f"--{settings.authenticator} cannot answer here; use a --dns-* plugin or "
             "--manual --preferred-challenges dns."
         )
-    if settings.authenticator.startswith("dns-"):
+    if _uses_dns_provider(settings.authenticator):
         _dns_solver(settings, SolverContext())  # reads and checks the credentials; no network
 
 
@@ -198,12 +216,18 @@ async def solvers_for(
             )
             solvers["http-01"] = manual
             solvers["dns-01"] = manual
+        elif kind == PERSIST:
+            pass  # added below
         elif kind.startswith("dns-"):
-            solvers["dns-01"] = _dns_solver(settings, context)
+            solvers["dns-01"] = solvers["dns-account-01"] = _dns_solver(settings, context)
         elif kind in WEB_SERVERS:
             if context.web_server is None:
                 raise UsageError(f"The {kind} authenticator is not available in this run.")
             solvers["http-01"] = context.web_server(settings)
         else:
             raise UsageError(f"Unknown authenticator {kind!r} in the settings of this certificate.")
+        if kind == PERSIST or "dns-persist-01" in settings.preferred_challenges:
+            from certsmith.challenges.dns01.persist import PersistSolver
+
+            solvers["dns-persist-01"] = PersistSolver(_checker(settings, context))
         yield solvers

@@ -33,16 +33,22 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_new(path: Path, data: bytes, mode: int, group_from: Path | None = None) -> None:
+def _write_new(
+    path: Path, data: bytes, mode: int, group_from: Path | None = None, exact: bool = False
+) -> None:
     """Create ``path`` exclusively with ``mode`` through os.open (umask applies), write, fsync.
 
-    With ``group_from`` (private keys), the file is born 0600, takes that file's group, and only
+    ``exact`` (private files): the mode is set on the descriptor while the file is still empty,
+    whatever the umask (0277 would make a key 0400, 0477 unreadable by its owner). With
+    ``group_from`` (private keys), the file is born 0600, takes that file's group, and only
     then, still empty, gets the group/other bits of ``mode``: the key is never readable by a
     group it was not meant for.
     """
     create_mode = mode & 0o600 if group_from is not None else mode
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, create_mode)
     try:
+        if exact:
+            os.fchmod(fd, create_mode)
         if group_from is not None:
             with contextlib.suppress(OSError):  # not a member of that group: keep ours
                 os.fchown(fd, -1, group_from.stat().st_gid)
@@ -66,10 +72,12 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     _replace_with(Path(path), data, mode, None)
 
 
-def _replace_with(path: Path, data: bytes, mode: int, group_from: Path | None) -> None:
+def _replace_with(
+    path: Path, data: bytes, mode: int, group_from: Path | None, exact: bool = False
+) -> None:
     temp = _temp_name(path)
     try:
-        _write_new(temp, data, mode, group_from)
+        _write_new(temp, data, mode, group_from, exact)
         temp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -83,10 +91,10 @@ def create_private_file(
 ) -> None:
     """Atomically write a private key: ``mode`` (0600), or the group and mode of ``previous``.
 
-    The file is born with its final permissions through ``os.open`` (never widened after data
-    is written). When ``previous`` (an older key of the same lineage) exists, the new file keeps
-    its group and its group/other read bits, as certbot does, so a web server group that could
-    read the old key can read the new one.
+    The file gets its final permissions on the descriptor before any byte is written, whatever
+    the umask (never widened after data is written). When ``previous`` (an older key of the
+    same lineage) exists, the new file keeps its group and its group/other read bits, as certbot
+    does, so a web server group that could read the old key can read the new one.
     """
     path = Path(path)
     mode &= PRIVATE_FILE_MODE
@@ -94,7 +102,7 @@ def create_private_file(
     if previous is not None and previous.exists():
         mode |= stat.S_IMODE(previous.stat().st_mode) & _INHERITED_KEY_BITS
         group_from = previous
-    _replace_with(path, data, mode, group_from)
+    _replace_with(path, data, mode, group_from, exact=True)
 
 
 def ensure_dir(path: Path, mode: int = PRIVATE_DIR_MODE) -> None:

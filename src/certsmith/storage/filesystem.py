@@ -8,6 +8,7 @@ from certsmith.storage.accounts import AccountStore
 from certsmith.storage.interface import Stores
 from certsmith.storage.lineage import LineageStore
 from certsmith.storage.locks import excluding_certbot
+from certsmith.storage.pending import PendingStore
 from certsmith.storage.renewal_state import RenewalStateStore
 
 
@@ -18,6 +19,7 @@ def file_stores(config_dir: Path) -> Stores:
         accounts=AccountStore(config_dir),
         states=RenewalStateStore(config_dir),
         exclusive=lambda: excluding_certbot(config_dir),
+        pending=PendingStore(config_dir),
     )
 
 

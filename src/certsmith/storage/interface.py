@@ -27,7 +27,8 @@ The caller's duties (after certmagic's ``Storage``/``Locker``):
   and a crash half way is finished or undone by the next ``load``/``heal``.
 - **Revisions are opaque.** ``revision(name)`` changes whenever the deployed certificate does;
   compare it for equality, never parse it. The cache is only valid for the revision it was
-  saved with.
+  saved with. ``conf_revision(name)`` changes with the settings and when a save begins; the
+  quick check trusts an index entry only while both are what it was saved with.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ if TYPE_CHECKING:
     from certsmith.crypto import PrivateKey
     from certsmith.storage.accounts import StoredAccount
     from certsmith.storage.lineage import Lineage
+    from certsmith.storage.pending import PendingVersion
     from certsmith.storage.renewal_conf import RenewalConf, Value
-    from certsmith.storage.renewal_state import RenewalState
+    from certsmith.storage.renewal_state import QuickEntry, RenewalState
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +95,20 @@ class LineageStorage(Protocol):
     def update_interrupted(self, name: str, conf: RenewalConf) -> bool:
         """Cheap: whether a save of this lineage stopped half way (heal before trusting it)."""
 
-    def revision(self, name: str, conf: RenewalConf | None = None) -> str | None:
+    def revision(
+        self, name: str, conf: RenewalConf | None = None, *, locator: str | None = None
+    ) -> str | None:
         """An opaque token that changes whenever the deployed certificate changes; None when
-        the deployed certificate cannot be found. Cheap (no parse)."""
+        the deployed certificate cannot be found. Cheap (no parse). ``locator`` (from
+        ``revision_locator``, valid while ``conf_revision`` is unchanged) spares the conf read."""
+
+    def revision_locator(self, name: str, conf: RenewalConf) -> str:
+        """Where ``revision`` looks for the deployed certificate, as an opaque string."""
+
+    def conf_revision(self, name: str) -> str | None:
+        """An opaque token that changes whenever the lineage's settings are replaced *and
+        whenever a save of a new version begins* (so a save stopped before it changed
+        ``revision`` is noticed by the quick check too); None when missing. One stat."""
 
     def read_live_cert(self, name: str, conf: RenewalConf | None = None) -> bytes:
         """The deployed certificate's PEM, without healing. LineageCorrupt when unreadable."""
@@ -179,6 +192,10 @@ class RenewalStateCache(Protocol):
 
     def load(self, name: str, revision: str | None) -> RenewalState | None: ...
 
+    def quick(self, name: str) -> QuickEntry | None:
+        """The index columns saved with ``name``'s state (``RenewalState.quick``), cheaply:
+        the quick check of an unchanged lineage reads nothing else."""
+
     def save(self, name: str, state: RenewalState) -> None: ...
 
     def delete(self, name: str) -> None: ...
@@ -192,6 +209,23 @@ class RenewalStateCache(Protocol):
         """Make buffered changes durable; concurrent runs lose at most an entry's freshness."""
 
 
+class PendingStorage(Protocol):
+    """Certificates issued but not yet saved into their lineage (a full disk): kept so the next
+    run installs them without a new order. Read and remove only under the lineage's lock."""
+
+    def path(self, name: str) -> Path: ...
+
+    def names(self) -> list[str]:
+        """Lineages with a kept certificate (one directory listing, for `renew`)."""
+
+    def save(self, name: str, version: PendingVersion) -> Path:
+        """Keep ``version``; raises OSError when it cannot be written."""
+
+    def load(self, name: str) -> PendingVersion | None: ...
+
+    def discard(self, name: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """The stores of one run, built once (``storage.files.file_stores`` or
@@ -202,6 +236,7 @@ class Stores:
     states: RenewalStateCache
     # Keeps other tools (certbot) out while this run may write; None: nothing to exclude.
     exclusive: Callable[[], AbstractContextManager[None]] | None = None
+    pending: PendingStorage | None = None  # None: an issued certificate is not kept on failure
 
     def guard(self) -> AbstractContextManager[None]:
         return self.exclusive() if self.exclusive is not None else nullcontext()

@@ -6,9 +6,10 @@
     live/<name>/README
 
 Saving version N+1 is crash safe: the four archive files are written (temp, fsync, rename, dir
-fsync) before anything points at them; then an intent record names N+1 (archive.py); then each
-live link is swapped atomically, so live/cert.pem always exists. A run stopped anywhere is
-healed by the next ``load``: links are made to match the record, a version with missing files
+fsync) before anything points at them; then an intent record names N+1 (archive.py); then the
+four live links are switched as a set (links.py: a new live/<name> exchanged with the old one),
+or, where the system cannot exchange directories, one at a time, so live/cert.pem always
+exists. A run stopped anywhere is healed by the next ``load``: links are made to match the record, a version with missing files
 or a key that does not match its certificate is never deployed. Lineages certbot wrote have no
 record; their deployed version is read from the links.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,12 @@ from certsmith.storage.files import (
     create_private_file,
     ensure_dir,
 )
-from certsmith.storage.links import link_version, point_links, take_certbot_previous_links
+from certsmith.storage.links import (
+    LiveSwitcher,
+    link_version,
+    remove_temp_live_dirs,
+    take_certbot_previous_links,
+)
 from certsmith.storage.locks import LineageLock, acquire
 from certsmith.storage.readme import live_readme
 from certsmith.storage.removal import remove_lineage_files
@@ -99,6 +106,7 @@ class LineageStore:
         self.archive_root = self.config_dir / "archive"
         self.live_root = self.config_dir / "live"
         self.lock_dir = self.config_dir / ".certsmith-locks"
+        self._switcher = LiveSwitcher()
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -121,15 +129,26 @@ class LineageStore:
             return {kind: self.live_root / name / f"{kind}.pem" for kind in ALL_FOUR}
         return {kind: Path(conf.path(kind)) for kind in ALL_FOUR}
 
-    def revision(self, name: str, conf: RenewalConf | None = None) -> str | None:
+    def revision(
+        self, name: str, conf: RenewalConf | None = None, *, locator: str | None = None
+    ) -> str | None:
         """Changes whenever live/<name>/cert.pem points at another file (one stat); None when
-        the lineage or its certificate is missing."""
+        the lineage or its certificate is missing. ``locator``: that link's path."""
+        if locator is not None:
+            return file_revision(Path(locator))
         if conf is None:
             try:
                 conf = self.read_conf(name)
             except LineageCorrupt:
                 return None
         return file_revision(Path(conf.path("cert")))
+
+    def revision_locator(self, name: str, conf: RenewalConf) -> str:
+        return conf.path("cert")
+
+    def conf_revision(self, name: str) -> str | None:
+        """inode, mtime and size of renewal/<name>.conf (one stat); see ``_announce_save``."""
+        return file_revision(self.conf_path(name))
 
     def update_interrupted(self, name: str, conf: RenewalConf) -> bool:
         return update_interrupted(self.config_dir, conf)
@@ -201,6 +220,8 @@ class LineageStore:
         for directory in (archive_dir, live["cert"].parent):
             for path in arc.remove_temp_files(directory):
                 logger.info("Removed %s, left by an interrupted run.", path)
+        for path in remove_temp_live_dirs(live["cert"].parent):
+            logger.info("Removed %s, left by an interrupted switch of live/.", path)
         for path in self.renewal_dir.glob(f".{name}.conf.*.tmp"):  # an interrupted conf write
             path.unlink(missing_ok=True)
             logger.info("Removed %s, left by an interrupted run.", path)
@@ -226,7 +247,7 @@ class LineageStore:
             logger.warning("Lineage %s: not deploying %s.", name, check.reason)
         if chosen is None:
             raise LineageCorrupt(f"Lineage {name!r} has no complete version to deploy.")
-        changed = point_links(live, archive_dir, chosen, linked)
+        changed = self._switcher.point_links(live, archive_dir, chosen, linked)
         if state is not None and (state.state != "deployed" or changed):
             arc.write_state(archive_dir, DeployState(chosen, state.previous, "deployed"))
         if changed:
@@ -323,6 +344,7 @@ class LineageStore:
             ensure_dir(live["cert"].parent, 0o755)
         if previous is not None:  # so a crash while writing is noticed and cleaned up
             (archive_dir / arc.BUSY_MARKER).touch()
+            self._announce_save(name)
             arc.write_state(archive_dir, DeployState(previous, previous, "writing"))
         version = arc.next_free_version(archive_dir)
         old_key = arc.archive_file(archive_dir, "privkey", previous) if previous else None
@@ -330,7 +352,7 @@ class LineageStore:
         for kind, data in (("cert", cert_pem), ("chain", chain_pem), ("fullchain", fullchain_pem)):
             atomic_write(arc.archive_file(archive_dir, kind, version), data, 0o644)
         arc.write_state(archive_dir, DeployState(version, previous, "switching"))
-        point_links(live, archive_dir, version, {})
+        self._switcher.point_links(live, archive_dir, version, {})
         if not existing:
             self._write_readmes(live["cert"].parent)
         if conf is not None or not existing:
@@ -339,6 +361,19 @@ class LineageStore:
         arc.write_state(archive_dir, DeployState(version, previous, "deployed"))
         (archive_dir / arc.BUSY_MARKER).unlink(missing_ok=True)
         return self.load(name)
+
+    def _announce_save(self, name: str) -> None:
+        """Move the conf's mtime forward (after the busy marker exists), so its revision
+        changes: `renew`'s quick check skips the busy-marker stat of unchanged lineages, and a
+        save that stops before the cert link is swapped (live/ still whole, leftovers in
+        archive/) is then looked at in full and healed. A swap changes ``revision`` anyway:
+        ``point_links`` swaps cert.pem first."""
+        path = self.conf_path(name)
+        try:
+            st = path.stat()
+            os.utime(path, ns=(st.st_atime_ns, max(time.time_ns(), st.st_mtime_ns + 1)))
+        except OSError as exc:  # the conf is rewritten or healed later; the save goes on
+            logger.warning("Could not mark %s as being saved: %s", path, exc)
 
     def write_conf(self, name: str, conf: RenewalConf) -> None:
         """Replace renewal/<name>.conf with ``conf`` as it is (atomically, keeping the file's

@@ -32,7 +32,7 @@ from certsmith.storage.lineage import (
     check_lineage_name,
 )
 from certsmith.storage.renewal_conf import RenewalConf, Value
-from certsmith.storage.renewal_state import RenewalState
+from certsmith.storage.renewal_state import QuickEntry, RenewalState
 
 if TYPE_CHECKING:  # `cryptography` is imported when a certificate is read, as in lineage.py
     from certsmith.crypto import PrivateKey
@@ -59,6 +59,7 @@ class _Entry:
     versions: tuple[_Version, ...] = ()  # version N is versions[N - 1]
     deployed: int = 0  # 0: a conf without any version yet
     revision: str | None = None
+    conf_serial: int = 0  # store-wide counter at the last conf write or save
 
 
 class MemoryLease:
@@ -152,9 +153,18 @@ class MemoryLineageStore:
     def update_interrupted(self, name: str, conf: RenewalConf) -> bool:
         return False  # a version is deployed by one assignment: never half way
 
-    def revision(self, name: str, conf: RenewalConf | None = None) -> str | None:
-        entry = self._lineages.get(name)
+    def revision(
+        self, name: str, conf: RenewalConf | None = None, *, locator: str | None = None
+    ) -> str | None:
+        entry = self._lineages.get(locator or name)
         return entry.revision if entry is not None else None
+
+    def revision_locator(self, name: str, conf: RenewalConf) -> str:
+        return name
+
+    def conf_revision(self, name: str) -> str | None:
+        entry = self._lineages.get(name)
+        return f"conf:{entry.conf_serial}" if entry is not None else None
 
     def read_live_cert(self, name: str, conf: RenewalConf | None = None) -> bytes:
         return self._deployed(name)[1].cert
@@ -206,15 +216,19 @@ class MemoryLineageStore:
             _Version(key_pem, cert_pem, chain_pem, fullchain_pem),
         )
         with self._guard:
-            revision = f"mem:{name}:{next(self._counter)}"
-        self._lineages[name] = _Entry(conf_text, versions, len(versions), revision)
+            serial = next(self._counter)
+        revision = f"mem:{name}:{serial}"
+        self._lineages[name] = _Entry(conf_text, versions, len(versions), revision, serial)
         return self.load(name)
 
     def write_conf(self, name: str, conf: RenewalConf) -> None:
         check_lineage_name(name)
         text = conf.serialize()
         old = self._lineages.get(name)
-        self._lineages[name] = replace(old, conf_text=text) if old else _Entry(text)
+        with self._guard:
+            serial = next(self._counter)
+        entry = replace(old, conf_text=text) if old else _Entry(text)
+        self._lineages[name] = replace(entry, conf_serial=serial)
 
     def delete(self, name: str) -> None:
         check_lineage_name(name)
@@ -316,6 +330,10 @@ class MemoryStateCache:
         if state is None or revision is None or state.revision != revision:
             return None
         return state
+
+    def quick(self, name: str) -> QuickEntry | None:
+        state = RenewalState.from_json(self._entries.get(name))
+        return state.quick if state is not None else None
 
     def save(self, name: str, state: RenewalState) -> None:
         self._entries[name] = state.to_json()

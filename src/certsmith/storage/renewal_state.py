@@ -3,10 +3,24 @@ certificates or asking the CA: per lineage, the deployed certificate's dates and
 id, keyed by the lineage's revision (see ``LineageStorage.revision``), and the last ARI answer
 with its Retry-After. The file backend of ``interface.RenewalStateCache``.
 
-One file, ``<config_dir>/.certsmith-state/cache.json``, read once and written once per run
-(creating a thousand small files costs more than the whole check). Writers merge their changes
-into what is on disk, so concurrent runs lose nothing but, at worst, one entry's freshness;
-certbot ignores the file, and losing it only costs one slow run.
+It is also the index of the quick check (``quick``): beside the facts, each entry records the
+renewal conf's revision, where the deployed certificate is found, and two moments worked out from
+them (``due_at``: when the verdict turns to due; ``fetch_at``: when the CA may be asked again). A
+lineage whose conf and certificate revisions are unchanged is decided from these columns and two
+``stat`` calls, with no conf or certificate parsed.
+
+One file, ``<config_dir>/.certsmith-state/renewal-index.tsv``, one line per lineage:
+
+    name  conf_revision  locator  revision  due_at  fetch_at  {the entry as JSON}
+
+(tab-separated; tab, newline, carriage return and backslash escaped in the text columns). It is
+read once and written once per run (creating a thousand small files costs more than the whole
+check), to a temporary file renamed over the old one: a crash mid-write leaves the old index,
+and a damaged line is skipped (that lineage gets one slow check). Writers merge their changes
+into what is on disk, streaming it, so concurrent runs lose nothing but, at worst, one entry's
+freshness. In memory each entry stays one string, decoded only when asked for (about 0.6 kB a
+lineage). certbot ignores the file; the JSON ``cache.json`` of earlier versions is read once
+when no index exists yet.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +48,18 @@ def file_revision(path: Path) -> str | None:
 
 
 @dataclass(frozen=True)
+class QuickEntry:
+    """The index columns of one lineage: enough to decide an unchanged lineage without a parse.
+    ``due_at``/``fetch_at`` are POSIX seconds (``math.inf``: never)."""
+
+    conf_revision: str
+    locator: str
+    revision: str
+    due_at: float
+    fetch_at: float
+
+
+@dataclass(frozen=True)
 class RenewalState:
     revision: str
     not_before: datetime.datetime
@@ -42,12 +68,14 @@ class RenewalState:
     cert_id: str | None
     ari: dict[str, Any] | None = None
     revoked: bool = False  # revoked through certsmith: due at once, shown as revoked
+    # The quick check's columns, set once the lineage was decided with its conf at hand.
+    quick: QuickEntry | None = None
 
     def with_ari(self, ari: dict[str, Any] | None) -> RenewalState:
         return replace(self, ari=ari)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "revision": self.revision,
             "not_before": self.not_before.isoformat(),
             "not_after": self.not_after.isoformat(),
@@ -56,6 +84,10 @@ class RenewalState:
             "ari": self.ari,
             "revoked": self.revoked,
         }
+        if self.quick is not None:
+            q = self.quick
+            data["quick"] = [q.conf_revision, q.locator, q.revision, q.due_at, q.fetch_at]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> RenewalState | None:
@@ -68,41 +100,139 @@ class RenewalState:
                 cert_id=data.get("cert_id"),
                 ari=data.get("ari") if isinstance(data.get("ari"), dict) else None,
                 revoked=data.get("revoked") is True,
+                quick=_quick_from_json(data.get("quick")),
             )
         except (KeyError, TypeError, ValueError):
             return None
 
 
+def _quick_from_json(data: Any) -> QuickEntry | None:
+    if not isinstance(data, list) or len(data) != 5:
+        return None
+    conf, locator, revision, due_at, fetch_at = data
+    if not all(isinstance(v, str) for v in (conf, locator, revision)):
+        return None
+    return QuickEntry(conf, locator, revision, float(due_at), float(fetch_at))
+
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def _escape(text: str) -> str:
+    for raw, escaped in _ESCAPES.items():
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out, chars = [], iter(text)
+    for char in chars:
+        out.append(_UNESCAPES.get(next(chars, ""), "") if char == "\\" else char)
+    return "".join(out)
+
+
+def _rest(entry: dict[str, Any]) -> str:
+    """An index line after its name (no newline); the quick columns are empty when unknown."""
+    q = _quick_from_json(entry.get("quick"))
+    cols = (
+        (_escape(q.conf_revision), _escape(q.locator), _escape(q.revision), repr(q.due_at),
+         repr(q.fetch_at))
+        if q else ("", "", "", "", "")
+    )  # fmt: skip
+    body = json.dumps(entry, separators=(",", ":"))
+    return "\t".join((*cols, body))
+
+
+def _quick_from_line(line: str) -> QuickEntry | None:
+    cols = line.split("\t", 5)
+    if len(cols) != 6 or not cols[0]:
+        return None
+    try:
+        return QuickEntry(
+            _unescape(cols[0]), _unescape(cols[1]), _unescape(cols[2]), float(cols[3]),
+            float(cols[4]),
+        )  # fmt: skip
+    except ValueError:
+        return None
+
+
 class RenewalStateStore:
-    """The cache of one config dir. ``save``/``delete`` change memory; ``flush`` writes."""
+    """The cache of one config dir. ``save``/``delete`` change memory; ``flush`` writes.
+
+    In memory: name -> the rest of its index line (a string; JSON decoded only by ``load``)."""
+
+    HEADER = "certsmith-renewal-index 2"
 
     def __init__(self, config_dir: Path) -> None:
         self.root = Path(config_dir) / ".certsmith-state"
-        self.path = self.root / "cache.json"
-        self._entries: dict[str, Any] | None = None
+        self.path = self.root / "renewal-index.tsv"
+        self.legacy_path = self.root / "cache.json"
+        self._entries: dict[str, str] | None = None
         self._changed: set[str] = set()
 
-    def _read_disk(self) -> dict[str, Any]:
+    def _disk_lines(self) -> Iterator[tuple[str, str]]:
+        """(name, rest of line) for every well-formed line on disk, streamed."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            handle = self.path.open(encoding="utf-8", newline="\n")
+        except FileNotFoundError:
+            yield from self._legacy_lines()
+            return
+        except OSError:
+            return
+        with handle:
+            try:
+                if handle.readline().rstrip("\n") != self.HEADER:
+                    return  # another format or a torn file: one slow run
+                for line in handle:
+                    name, tab, rest = line.rstrip("\n").partition("\t")
+                    # A line cut short (a torn copy) lacks its JSON's closing brace.
+                    if tab and name and rest.endswith("}") and rest.count("\t") >= 5:
+                        yield _unescape(name), rest
+            except (OSError, UnicodeDecodeError):
+                return
 
-    def _all(self) -> dict[str, Any]:
+    def _legacy_lines(self) -> Iterator[tuple[str, str]]:
+        """Entries of the JSON cache earlier versions wrote (read once, then replaced)."""
+        try:
+            data = json.loads(self.legacy_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return
+        for name, entry in data.items() if isinstance(data, dict) else ():
+            if isinstance(name, str) and isinstance(entry, dict):
+                yield name, _rest(entry)
+
+    def _all(self) -> dict[str, str]:
         if self._entries is None:
-            self._entries = self._read_disk()
+            self._entries = dict(self._disk_lines())
         return self._entries
+
+    def _decoded(self, name: str) -> dict[str, Any] | None:
+        rest = self._all().get(name)
+        if rest is None:
+            return None
+        try:
+            data = json.loads(rest.split("\t", 5)[5])
+        except (ValueError, IndexError, RecursionError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def load(self, name: str, revision: str | None) -> RenewalState | None:
         """The cached state, or None when missing, unreadable or for another revision."""
-        state = RenewalState.from_json(self._all().get(name))
+        state = RenewalState.from_json(self._decoded(name))
         if state is None or revision is None or state.revision != revision:
             return None
         return state
 
+    def quick(self, name: str) -> QuickEntry | None:
+        """The index columns of ``name``, without decoding its entry (see the module doc)."""
+        rest = self._all().get(name)
+        return _quick_from_line(rest) if rest is not None else None
+
     def save(self, name: str, state: RenewalState) -> None:
-        self._all()[name] = state.to_json()
+        self._all()[name] = _rest(state.to_json())
         self._changed.add(name)
 
     def entries(self, names: Sequence[str]) -> dict[str, Any]:
@@ -120,27 +250,30 @@ class RenewalStateStore:
         self.flush()
 
     def flush(self) -> None:
-        """Merge this store's changes into the file on disk (rename; a cache needs no fsync)."""
+        """Merge this store's changes into the file on disk, streaming the old file into a
+        temporary one that is renamed over it (a cache needs no fsync: a torn or lost file only
+        costs one slow run)."""
         if not self._changed:
             return
-        merged = self._read_disk()
-        for name in self._changed:
-            if name in self._all():
-                merged[name] = self._all()[name]
-            else:
-                merged.pop(name, None)
+        mine = self._all()
         ensure_dir(self.root, 0o700)
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(merged, handle)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(self.HEADER + "\n")
+            for name, rest in self._disk_lines():
+                if name not in self._changed:
+                    handle.write(f"{_escape(name)}\t{rest}\n")
+            for name in self._changed:
+                if name in mine:
+                    handle.write(f"{_escape(name)}\t{mine[name]}\n")
         temp.replace(self.path)
         self._changed.clear()
         self._remove_orphans()
 
     def _remove_orphans(self) -> None:
         """Temporary files of runs that died before their rename (named by their pid)."""
-        for path in self.root.glob(f".{self.path.name}.*.tmp"):
+        for path in self.root.glob(".*.*.tmp"):
             pid = path.name.split(".")[-2]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 path.unlink(missing_ok=True)

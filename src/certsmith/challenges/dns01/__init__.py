@@ -4,7 +4,9 @@ Public surface: ``DnsSolver`` (the Solver), ``PropagationChecker``, the provider
 (``DnsProvider``, ``ProviderFactory``, ``read_credentials``: ``contract``), the provider registry
 (``discover_providers``, ``load_provider``: ``provider``), and the record helpers ``txt_value`` /
 ``challenge_name`` / ``resolve_challenge_target``. The built-in providers live in ``rfc2136``,
-``acmedns`` and ``duckdns`` (imported on use); they depend on ``contract``, not on the registry.
+``acmedns``, ``duckdns`` and, for certbot's DNS plug-ins, ``cloudflare``, ``route53``,
+``digitalocean``, ``google``, ``ovh``, ``linode`` (imported on use); they depend on
+``contract`` (and ``httpapi``), not on the registry.
 """
 
 from __future__ import annotations

@@ -79,8 +79,13 @@ class ServiceAccount:
 
     def assertion(self, now: int) -> str:
         header = {"alg": "RS256", "typ": "JWT", **({"kid": self.key_id} if self.key_id else {})}
-        claims = {"iss": self.email, "scope": SCOPE, "aud": self.token_uri,
-                  "iat": now, "exp": now + 3600}  # fmt: skip
+        claims = {
+            "iss": self.email,
+            "scope": SCOPE,
+            "aud": self.token_uri,
+            "iat": now,
+            "exp": now + 3600,
+        }
         signing_input = ".".join(_b64(json.dumps(p).encode()) for p in (header, claims))
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return signing_input + "." + _b64(signature)
@@ -125,8 +130,10 @@ class GoogleProvider:
         now = self._wall()
         if self._token is not None and self._token[1] > now + 60:
             return self._token[0]
-        form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "assertion": self.account.assertion(int(now))}  # fmt: skip
+        form = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": self.account.assertion(int(now)),
+        }
         answer = await self._token_api.call(
             "POST",
             self.account.token_uri,
@@ -144,11 +151,13 @@ class GoogleProvider:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {await self._bearer()}"}
-        answer = await self.api.call(method, f"/projects/{self.project}{path}",
-                                     headers=headers, **kwargs)  # fmt: skip
+        answer = await self.api.call(
+            method, f"/projects/{self.project}{path}", headers=headers, **kwargs
+        )
         if not answer.ok:
-            raise self.api.refused(f"{method} {path}", answer,
-                                   "the account needs the DNS Administrator role")  # fmt: skip
+            raise self.api.refused(
+                f"{method} {path}", answer, "the account needs the DNS Administrator role"
+            )
         return answer.data if isinstance(answer.data, dict) else {}
 
     async def zone(self, fqdn: str) -> str:
@@ -174,9 +183,13 @@ class GoogleProvider:
         self, zone: str, old: dict[str, Any] | None, values: list[str], fqdn: str
     ) -> None:
         change: dict[str, Any] = {"kind": "dns#change", "deletions": [old] if old else []}
-        new = {"kind": "dns#resourceRecordSet", "name": fqdn + ".", "type": "TXT",
-               "ttl": (old or {}).get("ttl", TTL),
-               "rrdatas": [f'"{v}"' for v in values]}  # fmt: skip
+        new = {
+            "kind": "dns#resourceRecordSet",
+            "name": fqdn + ".",
+            "type": "TXT",
+            "ttl": (old or {}).get("ttl", TTL),
+            "rrdatas": [f'"{v}"' for v in values],
+        }
         change["additions"] = [new] if values else []
         data = await self._call("POST", f"/managedZones/{zone}/changes", body=change)
         deadline = self._clock() + CHANGE_TIMEOUT

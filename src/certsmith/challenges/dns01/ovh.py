@@ -78,8 +78,9 @@ class OvhProvider:
         self.application_key = application_key
         self.application_secret = application_secret
         self.consumer_key = consumer_key
-        self.api = JsonApi("OVH", api_url, {"X-Ovh-Application": application_key},
-                           transport=transport)  # fmt: skip
+        self.api = JsonApi(
+            "OVH", api_url, {"X-Ovh-Application": application_key}, transport=transport
+        )
         self._clock = clock
         self._offset: int | None = None
         self._zones: dict[str, str] = {}
@@ -114,10 +115,15 @@ class OvhProvider:
         path += "?" + urlencode(query) if query else ""
         text = json.dumps(body, separators=(",", ":")) if body is not None else ""
         ts = await self._timestamp()
-        sig = signature(self.application_secret, self.consumer_key, method,
-                        self.api.base_url + path, text, ts)  # fmt: skip
-        headers = {"X-Ovh-Consumer": self.consumer_key, "X-Ovh-Timestamp": str(ts),
-                   "X-Ovh-Signature": sig, "Content-Type": "application/json"}  # fmt: skip
+        sig = signature(
+            self.application_secret, self.consumer_key, method, self.api.base_url + path, text, ts
+        )
+        headers = {
+            "X-Ovh-Consumer": self.consumer_key,
+            "X-Ovh-Timestamp": str(ts),
+            "X-Ovh-Signature": sig,
+            "Content-Type": "application/json",
+        }
         answer = await self.api.call(method, path, content=text.encode() or None, headers=headers)
         if answer.status in (401, 403):
             hint = "check the keys and the consumer key's rights on /domain/zone"

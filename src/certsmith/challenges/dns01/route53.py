@@ -106,9 +106,15 @@ class Route53Provider:
         url = self.api.base_url + path + (f"?{query}" if query else "")
         headers = {"Content-Type": "text/xml"} if body else {}
         signed = sign(
-            method, url, headers, body, self.credentials,
-            region="us-east-1", service="route53", now=self._now(),
-        )  # fmt: skip
+            method,
+            url,
+            headers,
+            body,
+            self.credentials,
+            region="us-east-1",
+            service="route53",
+            now=self._now(),
+        )
         signed.pop("Host")  # httpx sends the same value itself
         answer = await self.api.call(
             method, path + (f"?{query}" if query else ""), content=body or None, headers=signed
@@ -182,8 +188,10 @@ class Route53Provider:
             if self._clock() >= deadline:
                 break
             await self._sleep(INSYNC_INTERVAL)
-        raise SolverError(f"Route 53 did not apply the change to {what} within "
-                          f"{self.insync_timeout:g}s (change {change} still PENDING)")  # fmt: skip
+        raise SolverError(
+            f"Route 53 did not apply the change to {what} within "
+            f"{self.insync_timeout:g}s (change {change} still PENDING)"
+        )
 
     async def add_txt(self, fqdn: str, value: str) -> None:
         fqdn = _norm(fqdn)

@@ -19,6 +19,10 @@ from certsmith.challenges.dns01.propagation import (
     challenge_name,
     txt_value,
 )
+from certsmith.challenges.dns_account import (
+    CHALLENGE_TYPE as ACCOUNT_CHALLENGE,
+    account_challenge_name,
+)
 from certsmith.errors import CertsmithError, SolverError
 
 logger = logging.getLogger(__name__)
@@ -33,7 +37,8 @@ class PublishedRecord:
 
 
 class DnsSolver:
-    """Implements ``certsmith.challenges.base.Solver`` for dns-01 over any ``DnsProvider``."""
+    """Implements ``certsmith.challenges.base.Solver`` for dns-01 over any ``DnsProvider``;
+    it answers dns-account-01 too (the same record at ``_<label>._acme-challenge.<name>``)."""
 
     challenge_type = "dns-01"
 
@@ -56,9 +61,15 @@ class DnsSolver:
 
     async def record_for(self, task: ChallengeTask) -> PublishedRecord:
         """Where and what ``task``'s TXT record is (follows an ``_acme-challenge`` CNAME)."""
-        if task.challenge_type != self.challenge_type:
+        name = challenge_name(task.identifier)
+        if task.challenge_type == ACCOUNT_CHALLENGE:
+            # Same value, at the account's own label (draft-ietf-acme-dns-account-label).
+            if not task.account_url:
+                raise SolverError("a dns-account-01 challenge without the account's URL")
+            name = account_challenge_name(name, task.account_url)
+        elif task.challenge_type != self.challenge_type:
             raise SolverError(f"the dns-01 solver got a {task.challenge_type} challenge")
-        fqdn = await self.checker.resolve_challenge_target(challenge_name(task.identifier))
+        fqdn = await self.checker.resolve_challenge_target(name)
         return PublishedRecord(fqdn, txt_value(task.key_authorization))
 
     async def present(self, task: ChallengeTask) -> None:

@@ -10,7 +10,8 @@ the main file when sites are not handled), and mod_ssl as ``a2enmod`` would.
 
 Every call that edits is one checkpoint (``installers.checkpoints``): originals are saved before
 the first write, ``apachectl -t`` must pass, and on any failure every file is put back byte for
-byte before ``InstallError`` is raised. ``reload`` is ``apachectl -k graceful``.
+byte before ``InstallError`` is raised. ``reload`` is ``apachectl -k graceful``; when Apache
+refuses it, the edits since the last reload are undone and the old configuration reloaded.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from certsmith.installers.apache import edits, ssl_vhost
 from certsmith.installers.apache.layout import ApacheOptions, Ctl, enable_module, enable_site
 from certsmith.installers.apache.parser import ApacheConfig, parse_config
 from certsmith.installers.apache.vhosts import VirtualHost, best_matches, find_vhosts
-from certsmith.installers.checkpoints import Checkpoint, Checkpoints, atomic_replace
+from certsmith.installers.checkpoints import (
+    Checkpoint,
+    Checkpoints,
+    atomic_replace,
+    reload_or_undo,
+)
 from certsmith.renewal.install import InstallError
 
 __all__ = ["OPTIONS_FILE", "ApacheInstaller", "make"]
@@ -53,6 +59,7 @@ class ApacheInstaller:
         self.checkpoints = checkpoints
         self.ctl = ctl
         self.lock = threading.Lock()
+        self.unreloaded: list[Checkpoint] = []  # committed edits not yet live
 
     def parse(self) -> ApacheConfig:
         return parse_config(self.options.server_root, str(self.options.main_file))
@@ -89,7 +96,11 @@ class ApacheInstaller:
                 )
 
     def reload(self) -> None:
-        self.ctl.graceful()
+        """``apachectl -k graceful``; when Apache refuses it, the edits since the last reload
+        are undone and the previous configuration reloaded (InstallError says so)."""
+        with self.lock:
+            edits, self.unreloaded = self.unreloaded, []
+            reload_or_undo(self.name, self.ctl.graceful, edits)
 
     # -- one checkpointed edit ----------------------------------------------------------------
 
@@ -111,6 +122,7 @@ class ApacheInstaller:
                 raise
             if checkpoint.info.files:
                 checkpoint.commit()
+                self.unreloaded.append(checkpoint)
                 logger.info("apache: %s (checkpoint %d)", note, checkpoint.number)
             else:
                 checkpoint.restore()  # nothing changed: no empty checkpoint for rollback

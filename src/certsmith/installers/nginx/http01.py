@@ -64,7 +64,7 @@ class Site(Protocol):
 
     def test(self, doing: str) -> None: ...
 
-    def reload(self) -> None: ...
+    def reload_config(self) -> None: ...
 
 
 class NginxHttp01:
@@ -107,7 +107,7 @@ class NginxHttp01:
             try:
                 self._write(checkpoint)
                 installer.test("adding the http-01 challenge responses")
-                installer.reload()
+                installer.reload_config()
             except BaseException as exc:
                 self._restore()
                 raise SolverError(f"nginx could not serve the http-01 challenges: {exc}") from exc
@@ -162,7 +162,7 @@ class NginxHttp01:
             if self._pending.tasks or self._pending.checkpoint is None:
                 return
             self._restore()
-            self.installer.reload()
+            self.installer.reload_config()
 
     def _restore(self) -> None:
         checkpoint, self._pending.checkpoint = self._pending.checkpoint, None

@@ -3,7 +3,8 @@
 Every change is one checkpoint (``<config_dir>/.certsmith-checkpoints``): the original bytes are
 saved, the new texts written atomically, ``nginx -t`` run; when the test fails every file is put
 back byte for byte and InstallError says what nginx complained about. ``reload()`` is the only
-moment the running server changes (the engine calls it once at the end of a run).
+moment the running server changes (the engine calls it once at the end of a run); when nginx
+refuses it, the run's changes are undone and the previous configuration reloaded.
 
 Options (all strings, certbot's names; see certsmith.installers): nginx_server_root,
 nginx_ctl, nginx_sleep_seconds, http01_port, https_port, config_dir.
@@ -23,7 +24,12 @@ from pathlib import Path
 from certsmith.challenges.base import Solver
 from certsmith.errors import UsageError
 from certsmith.installers import checkpoint_store
-from certsmith.installers.checkpoints import Checkpoint, Checkpoints, atomic_replace
+from certsmith.installers.checkpoints import (
+    Checkpoint,
+    Checkpoints,
+    atomic_replace,
+    reload_or_undo,
+)
 from certsmith.installers.nginx import control
 from certsmith.installers.nginx.http01 import NginxHttp01, PendingChallenges
 from certsmith.installers.nginx.parse import NginxConfig, load_config
@@ -93,6 +99,7 @@ class NginxInstaller:
         self._sleep = sleep
         self.lock = threading.RLock()
         self.pending = PendingChallenges()  # the authenticator's, shared by its solvers
+        self.unreloaded: list[Checkpoint] = []  # committed deploys/enhancements not yet live
         self.server_root = options.server_root
         self.http_port = options.http_port
         self.sleep_seconds = options.sleep_seconds
@@ -126,6 +133,14 @@ class NginxInstaller:
                 self.apply(plan, f"{enhancement} for {', '.join(domains)}")
 
     def reload(self) -> None:
+        """Make the deploys and enhancements live; when nginx refuses the reload, they are
+        undone and the previous configuration reloaded (InstallError says so)."""
+        with self.lock:
+            edits, self.unreloaded = self.unreloaded, []
+            reload_or_undo(self.name, self.reload_config, edits)
+
+    def reload_config(self) -> None:
+        """``nginx -s reload`` and the pause after it (the authenticator's reload too)."""
         with self.lock:
             control.reload(self._run, self.options.ctl, self.options.main)
             self._sleep(self.options.sleep_seconds)
@@ -181,6 +196,7 @@ class NginxInstaller:
             checkpoint.restore()
             raise
         checkpoint.commit()
+        self.unreloaded.append(checkpoint)
 
     def _plan_deploy(self, domains: Sequence[str], live: Mapping[str, Path]) -> Plan:
         try:

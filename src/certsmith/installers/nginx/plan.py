@@ -76,7 +76,9 @@ class Plan:
         return True
 
     def texts(self) -> dict[Path, str]:
-        return {path: apply_edits(self.file(path)[0], edits) for path, edits in self.edits.items()}
+        """The files whose text changes (a renewal rewriting the same paths changes none)."""
+        new = {path: apply_edits(self.file(path)[0], edits) for path, edits in self.edits.items()}
+        return {path: text for path, text in new.items() if text != self.file(path)[0]}
 
 
 def _plain_block(config: NginxConfig, name: str, http_port: int) -> ServerBlock | None:

@@ -1,0 +1,86 @@
+"""A certificate the CA issued is never lost to a disk error.
+
+``save_issued`` keeps the issued version aside (``Stores.pending``) before saving it into its
+lineage; when the save fails with an operating-system error (ENOSPC, EACCES, EIO...) it raises
+``DiskWriteFailed`` naming the cause and where the certificate is kept, a failure of this
+lineage only. ``install_kept`` is called by the engine under the lineage's lock before deciding
+anything: a kept certificate newer than the deployed one is installed without a new order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from certsmith import crypto
+from certsmith.acme.identifier import Identifier
+from certsmith.errors import DiskWriteFailed, StorageError
+from certsmith.storage.interface import Stores
+from certsmith.storage.lineage import Lineage
+from certsmith.storage.pending import PendingVersion, describe_os_error, save_failed
+from certsmith.storage.renewal_conf import RenewalConf
+
+log = logging.getLogger(__name__)
+
+KEPT_REASON = "installed the certificate an earlier run obtained but could not save"
+
+
+def save_issued(
+    stores: Stores, name: str, version: PendingVersion, conf: RenewalConf | None
+) -> Lineage:
+    """Save ``version`` as the new version of lineage ``name`` (the caller holds its lock)."""
+    kept: Path | None = None
+    if stores.pending is not None:
+        try:
+            kept = stores.pending.save(name, version)
+        except OSError as exc:
+            log.warning(
+                "%s: cannot keep the new certificate aside: %s", name, describe_os_error(exc)
+            )
+    try:
+        lineage = stores.lineages.save_version(
+            name, version.key_pem, version.cert_pem, version.chain_pem, version.fullchain_pem, conf
+        )
+    except OSError as exc:
+        raise save_failed(name, exc, kept) from exc
+    if stores.pending is not None:
+        stores.pending.discard(name)
+    return lineage
+
+
+def install_kept(
+    stores: Stores,
+    previous: Lineage,
+    identifiers: Sequence[Identifier],
+    now: datetime | None = None,
+) -> Lineage | None:
+    """Install the certificate an earlier run kept for ``previous``'s lineage, if it is for
+    ``identifiers`` (the names asked for now), newer than the deployed one and still valid; the
+    lineage as saved, else None."""
+    pending = stores.pending
+    version = pending.load(previous.name) if pending is not None else None
+    if pending is None or version is None:
+        return None
+    try:
+        cert = crypto.load_certificates(version.cert_pem)[0]
+    except ValueError:
+        pending.discard(previous.name)
+        return None
+    if set(crypto.certificate_identifiers(cert)) != set(identifiers):
+        return None  # other names are asked for now; a successful order replaces it
+    deployed = previous.certificate()
+    if cert.not_valid_after_utc <= max(deployed.not_valid_after_utc, now or datetime.now(UTC)):
+        pending.discard(previous.name)  # older than what is deployed, or expired
+        return None
+    try:
+        lineage = save_issued(stores, previous.name, version, None)
+    except DiskWriteFailed:
+        raise
+    except StorageError as exc:  # the kept files do not belong together
+        log.warning("%s: discarding the kept certificate: %s", previous.name, exc)
+        pending.discard(previous.name)
+        return None
+    log.warning("%s: %s", previous.name, KEPT_REASON)
+    return lineage

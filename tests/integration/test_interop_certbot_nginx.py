@@ -1,0 +1,198 @@
+"""certbot 5.8.0 with certbot-nginx and certsmith renew each other's `--nginx` lineages.
+
+1. `certbot --nginx` obtains and installs into a test nginx (Pebble validates through it); then
+   `certsmith renew --force-renewal` renews that lineage from certbot's renewal conf, unchanged
+   (authenticator = nginx, installer = nginx, nginx_server_root, nginx_ctl), and nginx serves
+   the new certificate without a manual reload.
+2. The reverse: `certsmith --nginx` obtains and installs; `certbot renew --force-renewal` renews
+   from certsmith's conf through certbot-nginx, and nginx serves the new certificate.
+
+Both tools run with the same --config-dir/--work-dir/--logs-dir; nginx has its own server
+root on NGINX_IP (Pebble's DNS answers it for the test's name) at Pebble's http-01 port.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from test_cli_e2e import unique_name
+
+from support.certbot_peer import CERTBOT, CERTSMITH, configobj_reads, folder_args
+from support.nginx import free_tcp_port, nginx_path
+from support.nginx_site import NginxSiteRoot
+
+CERTBOT_NGINX = CERTBOT.parent / "python"
+
+
+def _certbot_nginx_missing() -> bool:
+    if not CERTBOT.exists():
+        return True
+    done = subprocess.run(
+        [str(CERTBOT_NGINX), "-c", "import certbot_nginx"], capture_output=True, timeout=60
+    )
+    return done.returncode != 0
+
+
+pytestmark = [
+    pytest.mark.certbot,
+    pytest.mark.pebble,
+    pytest.mark.skipif(nginx_path() is None, reason="nginx not installed (apt-get install nginx)"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="nginx -t and reload as on a server need root"),
+    pytest.mark.skipif(
+        _certbot_nginx_missing(),
+        reason="certbot-nginx missing in .venv-certbot (make certbot-venv)",
+    ),
+]
+
+NGINX_IP = "127.0.0.33"
+SITE = """\
+server {{
+    listen {ip}:{http_port};
+    server_name {name};
+    root {www};
+}}
+"""
+
+
+@dataclass
+class Peer:
+    pebble: Any
+    tmp: Path
+    name: str
+    site: NginxSiteRoot
+    https_port: int
+
+    @property
+    def ctl(self) -> Path:
+        return self.tmp / "nginx-ctl"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.tmp / "etc"
+
+    def run(self, tool: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle),
+            "PYTHONWARNINGS": "error" if tool == CERTSMITH else "ignore",
+        }
+        extra: list[str] = []
+        if tool == CERTSMITH:
+            extra = ["--ca-bundle", str(self.pebble.ca_bundle)]
+            extra += ["--dns-resolver", self.pebble.dns_address]
+        result = subprocess.run(
+            [str(tool), *args, *folder_args(self.tmp), *extra, "-n"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, f"{tool.name} {args}:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def obtain_args(self) -> list[str]:
+        """The --nginx command line certbot and certsmith share."""
+        return [
+            "--nginx", "-d", self.name,
+            "--nginx-server-root", str(self.site.root),
+            "--nginx-ctl", str(self.ctl),
+            "--nginx-sleep-seconds", "1",  # certbot takes whole seconds
+            "--http-01-port", str(self.pebble.http01_port),
+            "--https-port", str(self.https_port),
+            "--server", self.pebble.directory_url,
+            "--agree-tos", "--register-unsafely-without-email",
+        ]  # fmt: skip
+
+    def renew(self, tool: Path) -> None:
+        self.run(tool, "renew", "--force-renewal", "--no-random-sleep-on-renew")
+
+    def live_serial(self) -> int:
+        cert = self.config_dir / "live" / self.name / "cert.pem"
+        return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+
+    def served_serial(self) -> int:
+        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
+        with (
+            socket.create_connection((NGINX_IP, self.https_port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=self.name) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der).serial_number
+
+    def wait_served(self, serial: int, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        seen = self.served_serial()
+        while seen != serial and time.monotonic() < deadline:
+            time.sleep(0.1)
+            seen = self.served_serial()
+        return seen
+
+    def renewal_params(self) -> dict[str, str]:
+        conf = configobj_reads(self.config_dir / "renewal" / f"{self.name}.conf")
+        params: dict[str, str] = conf["renewalparams"]
+        return params
+
+
+@pytest.fixture
+def peer(pebble_factory: Callable[..., Any], tmp_path: Path) -> Iterator[Peer]:
+    name = unique_name("cbngx")
+    # certbot's ACME client retries a rejected nonce only once: no nonce rejection here.
+    pebble = pebble_factory(nonce_reject=0)
+    pebble.add_a(name, [NGINX_IP])
+    pebble.challtest("/set-default-ipv6", {"ip": ""})
+    (tmp_path / "root.pem").write_text(pebble.roots_pem())
+    www = tmp_path / "www"
+    www.mkdir()
+    site = NginxSiteRoot(tmp_path / "nginx")
+    site.write({"site": SITE.format(name=name, ip=NGINX_IP, http_port=pebble.http01_port, www=www)})
+    site.start(pebble.http01_port, host=NGINX_IP)
+    result = Peer(pebble, tmp_path, name, site, free_tcp_port("0.0.0.0"))
+    # certbot-nginx listens on the https port of every address (`listen PORT ssl`).
+    result.ctl.write_text(f'#!/bin/sh\nexec {shlex.quote(site.binary)} -e {site.error_log} "$@"\n')
+    result.ctl.chmod(0o755)
+    try:
+        yield result
+    finally:
+        site.stop()
+
+
+def test_certsmith_renews_a_certbot_nginx_lineage_through_nginx(peer: Peer) -> None:
+    peer.run(CERTBOT, *peer.obtain_args())
+    first = peer.live_serial()
+    assert peer.wait_served(first) == first
+    params = peer.renewal_params()
+    assert (params["authenticator"], params["installer"]) == ("nginx", "nginx")
+    assert params["nginx_server_root"] == str(peer.site.root)
+
+    peer.renew(CERTSMITH)
+
+    renewed = peer.live_serial()
+    assert renewed != first
+    assert peer.wait_served(renewed) == renewed
+    after = peer.renewal_params()
+    assert {k: after.get(k) for k in params} == params  # certbot's settings kept as they were
+
+
+def test_certbot_renews_a_certsmith_nginx_lineage_through_nginx(peer: Peer) -> None:
+    peer.run(CERTSMITH, *peer.obtain_args())
+    first = peer.live_serial()
+    assert peer.wait_served(first) == first
+
+    peer.renew(CERTBOT)
+
+    renewed = peer.live_serial()
+    assert renewed != first
+    assert peer.wait_served(renewed) == renewed
