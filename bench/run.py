@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cli_figures
 import core
+import fleet
 from common import ROOT, Row, not_run
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -40,6 +41,7 @@ def _figures(args: argparse.Namespace) -> dict[str, Callable[[Path], list[Row]]]
         "4": lambda _w: cli_figures.figure4(),
         "5": lambda w: cli_figures.figure5(w, count=args.lineages),
         "6": cli_figures.figure6,
+        "7": lambda w: fleet.figure7(w, tuple(int(n) for n in args.fleet.split(","))),
     }
 
 
@@ -59,8 +61,9 @@ def _format(row: Row) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated figure numbers")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="comma-separated figure numbers")
     parser.add_argument("--lineages", type=int, default=1000, help="lineages for figure 5")
+    parser.add_argument("--fleet", default="1000,10000,100000", help="fleet sizes, figure 7")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

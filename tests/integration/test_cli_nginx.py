@@ -348,3 +348,11 @@ def test_a_dry_run_with_nginx_installs_nothing(nginx_cli: NginxCli) -> None:
     assert nginx_cli.config_bytes() == before  # the http-01 edit came and went
     assert not (nginx_cli.config_dir / "live" / name).exists()
     assert "No changes" in nginx_cli.run("config_changes").stdout
+
+
+def test_https_port_reaches_the_installer_but_not_the_renewal_conf(nginx_cli: NginxCli) -> None:
+    name = nginx_cli.names[0]
+    nginx_cli.obtain(name)
+    assert nginx_cli.wait_served(name, nginx_cli.live_serial(name)) == nginx_cli.live_serial(name)
+    # certbot writes only what renewal.py restores, and --https-port is not among it.
+    assert "https_port" not in nginx_cli.renewal_conf(name)

@@ -201,9 +201,10 @@ async def test_a_deploy_nginx_rejects_is_rolled_back_and_the_old_certificate_sta
     checkpoints = config_changes({"config_dir": str(setup.config_dir)})
 
     installer = installer_factory(setup.config_dir)("nginx", setup.options())
+    # Other live/ paths, so the deploy has something to edit (the same paths edit nothing).
     live = {
-        "fullchain": setup.config_dir / "live" / setup.name / "fullchain.pem",
-        "privkey": setup.config_dir / "live" / setup.name / "privkey.pem",
+        "fullchain": setup.config_dir / "live" / "other" / "fullchain.pem",
+        "privkey": setup.config_dir / "live" / "other" / "privkey.pem",
     }
     with pytest.raises(InstallError, match="no_such_directive"):
         installer.deploy(setup.name, [setup.name], live)

@@ -18,8 +18,7 @@ import pytest
 
 from certsmith import crypto
 from certsmith.acme.identifier import Identifier
-from certsmith.storage import ALL_FOUR, LineageStore
-from certsmith.storage import links
+from certsmith.storage import ALL_FOUR, LineageStore, links
 
 CA_KEY = crypto.generate_private_key()
 CA_PEM = crypto.make_self_signed(CA_KEY, [], issuer_cn="Switch CA")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from certsmith.renewal.engine import Engine
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.settings import LineageSettings, SettingOverrides
 from certsmith.storage import Lineage
-from certsmith.storage.interface import LineageStorage, RenewalStateCache
+from certsmith.storage.history import last_result_per_lineage
+from certsmith.storage.interface import LineageStorage, RenewalStateCache, Stores
 
 
 def _load_locked(store: LineageStorage, name: str) -> Lineage:
@@ -81,7 +83,7 @@ def _summary(store: LineageStorage, states: RenewalStateCache, name: str) -> Cer
 def certificates(options: CertificatesOptions, console: Console) -> int:
     stores = common.environment(options.common).stores
     store = stores.lineages
-    summaries = [_summary(store, stores.states, name) for name in store.names()]
+    summaries = _with_last_runs(stores, [_summary(store, stores.states, n) for n in store.names()])
     wanted = [*options.domains, *options.ip_addresses]
     chosen = select_certificates(summaries, options.cert_name, wanted)
     now = datetime.datetime.now(datetime.UTC)
@@ -91,6 +93,23 @@ def certificates(options: CertificatesOptions, console: Console) -> int:
         filtered = bool(options.cert_name or wanted)
         console.say(render_certificates_text(chosen, now, filtered=filtered))
     return 0
+
+
+def _with_last_runs(
+    stores: Stores, summaries: list[CertificateSummary]
+) -> list[CertificateSummary]:
+    """Each summary with the newest run that renewed, failed or skipped it (the history)."""
+    if stores.history is None:
+        return summaries
+    last = last_result_per_lineage(stores.history.recent(), [s.name for s in summaries])
+    out = []
+    for s in summaries:
+        if s.name in last:
+            record, outcome = last[s.name]
+            last_run = (record.started, outcome, record.reason_for(s.name))
+            s = dataclasses.replace(s, last_run=last_run)
+        out.append(s)
+    return out
 
 
 def _revoke_target(options: RevokeOptions, store: LineageStorage) -> tuple[bytes, str | None, str]:

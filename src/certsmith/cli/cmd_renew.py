@@ -13,6 +13,7 @@ import time
 from certsmith.cli.console import Console
 from certsmith.cli.options import RenewOptions
 from certsmith.cli.renew_summary import RenewSummary, say_summary
+from certsmith.cli.run_history import record_not_due, record_results
 from certsmith.errors import UsageError
 from certsmith.renewal.check import Verdict, quick_verdict
 from certsmith.storage.filesystem import file_stores
@@ -55,6 +56,7 @@ def renew(options: RenewOptions, console: Console) -> int:
             verdicts.append(verdict)
         kept = stores.pending.names() if stores.pending is not None else []
         if len(verdicts) == len(names) and not kept:
+            record_not_due(stores, len(verdicts), started)
             return _report_not_due(options, console, verdicts, started)
         known = {v.name: v for v in verdicts}
         return _renew_with_engine(options, console, stores, names, known, started)
@@ -154,6 +156,15 @@ def _renew_with_engine(
     for error in renewer.reload_errors:
         console.explain(error)
     hook_failed = bool(hooks.failures) or bool(renewer.reload_errors)
+    errors = [str(e) for e in renewer.reload_errors] + [f"hook failed: {f}" for f in hooks.failures]
+    record_results(
+        stores,
+        results,
+        started,
+        errors=errors,
+        dry_run=options.issuance.dry_run,
+        forced=options.issuance.force_renewal,
+    )
     if hook_failed:
         console.error(f"{len(hooks.failures)} hook(s) failed; see the log.")
     return 1 if counts[Outcome.FAILED] or hook_failed else 0

@@ -63,6 +63,9 @@ class CertificateSummary:
     test_cert: bool = False
     due: bool | None = None
     problem: str | None = None
+    # The newest `renew` run that renewed, failed or skipped it (storage/history.py): when it
+    # started, "renewed" / "failed" / "skipped", and why (failed or skipped).
+    last_run: tuple[datetime, str, str | None] | None = None
 
 
 def certificate_status(cert: CertificateSummary, now: datetime) -> CertStatus:
@@ -137,6 +140,13 @@ def certificate_to_json(cert: CertificateSummary, now: datetime) -> dict[str, An
             "privkey": str(cert.paths.privkey),
         },
         "renewal_conf": str(cert.renewal_conf),
+        "last_run": None
+        if cert.last_run is None
+        else {
+            "started": _iso(cert.last_run[0]),
+            "outcome": cert.last_run[1],
+            "reason": cert.last_run[2],
+        },
     }
 
 
@@ -207,8 +217,18 @@ def _cert_block(cert: CertificateSummary, now: datetime) -> str:
         f"    Identifiers: {' '.join(cert.identifiers)}\n"
         f"    Expiry Date: {_expiry_text(cert, now)}\n"
         f"    Certificate Path: {cert.paths.fullchain}\n"
-        f"    Private Key Path: {cert.paths.privkey}"
+        f"    Private Key Path: {cert.paths.privkey}" + _last_run_text(cert)
     )
+
+
+def _last_run_text(cert: CertificateSummary) -> str:
+    """certsmith's line after certbot's block, only when a run is recorded (so a tree certbot
+    made prints certbot's block unchanged)."""
+    if cert.last_run is None:
+        return ""
+    started, outcome, reason = cert.last_run
+    why = f": {reason}" if reason else ""
+    return f"\n    Last Renewal Run: {started.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z ({outcome}{why})"
 
 
 def format_renew_summary(renewed: int, not_due: int, failed: int, skipped_locked: int) -> str:

@@ -206,7 +206,9 @@ class LineageSettings:
         """certbot's spelling; None values are left out, as certbot does. Keys certsmith does
         not manage (``extra``) come back unchanged."""
         out: dict[str, Any] = {
-            **self.extra,
+            # --https-port is for this run's installer only: certbot neither writes nor
+            # restores it (renewal.py CONFIG_ITEMS), so a renewal uses 443 as certbot's does.
+            **{k: v for k, v in self.extra.items() if k != "https_port"},
             "account": self.account,
             "authenticator": self.plugin_name,
             "server": self.server,

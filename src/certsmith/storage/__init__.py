@@ -3,7 +3,7 @@
 LineageStore(config_dir)   renewal/, archive/, live/ (crash-safe versions, per-lineage locks)
 AccountStore(config_dir)   accounts/<server>/<id>/{private_key,regr,meta}.json
 RenewalConf                renewal/<name>.conf (configobj subset, round-trips unknown keys)
-RenewalStateStore          .certsmith-state/cache.json (what lets `renew` skip quickly)
+RenewalStateStore          .certsmith-state/renewal-index.tsv (what lets `renew` skip quickly)
 
 The names are loaded on first use (PEP 562), so `renew` can read renewal confs and its cache
 without importing `cryptography` when nothing is due.

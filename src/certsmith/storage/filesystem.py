@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from certsmith.storage.accounts import AccountStore
+from certsmith.storage.history import HistoryFile
 from certsmith.storage.interface import Stores
 from certsmith.storage.lineage import LineageStore
 from certsmith.storage.locks import excluding_certbot
@@ -20,6 +21,7 @@ def file_stores(config_dir: Path) -> Stores:
         states=RenewalStateStore(config_dir),
         exclusive=lambda: excluding_certbot(config_dir),
         pending=PendingStore(config_dir),
+        history=HistoryFile(config_dir),
     )
 
 

@@ -3,7 +3,8 @@
     Stores                  the three stores of one run, built once and injected
     ├─ LineageStorage       lineages: list, read, save a version atomically, delete, lock
     ├─ AccountStorage       ACME accounts per CA: list, load, save, delete
-    └─ RenewalStateCache    what `renew` needs to skip a lineage quickly, keyed by revision
+    ├─ RenewalStateCache    what `renew` needs to skip a lineage quickly, keyed by revision
+    └─ HistoryStorage       one record per `renew` run, bounded (storage/history.py)
 
 Two backends implement them: ``storage.files`` (certbot's ``/etc/letsencrypt`` layout, what
 runs in production) and ``storage.memory`` (dicts; proves the interface is complete and keeps
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from certsmith.crypto import PrivateKey
     from certsmith.storage.accounts import StoredAccount
+    from certsmith.storage.history import HistoryStorage
     from certsmith.storage.lineage import Lineage
     from certsmith.storage.pending import PendingVersion
     from certsmith.storage.renewal_conf import RenewalConf, Value
@@ -237,6 +239,7 @@ class Stores:
     # Keeps other tools (certbot) out while this run may write; None: nothing to exclude.
     exclusive: Callable[[], AbstractContextManager[None]] | None = None
     pending: PendingStorage | None = None  # None: an issued certificate is not kept on failure
+    history: HistoryStorage | None = None  # the run history (storage/history.py); None: none kept
 
     def guard(self) -> AbstractContextManager[None]:
         return self.exclusive() if self.exclusive is not None else nullcontext()

@@ -9,9 +9,9 @@ Saving version N+1 is crash safe: the four archive files are written (temp, fsyn
 fsync) before anything points at them; then an intent record names N+1 (archive.py); then the
 four live links are switched as a set (links.py: a new live/<name> exchanged with the old one),
 or, where the system cannot exchange directories, one at a time, so live/cert.pem always
-exists. A run stopped anywhere is healed by the next ``load``: links are made to match the record, a version with missing files
-or a key that does not match its certificate is never deployed. Lineages certbot wrote have no
-record; their deployed version is read from the links.
+exists. A run stopped anywhere is healed by the next ``load``: links are made to match the
+record, a version with missing files or a key that does not match its certificate is never
+deployed. Lineages certbot wrote have no record; their deployed version is read from the links.
 """
 
 from __future__ import annotations

@@ -51,9 +51,7 @@ def exchange_paths(first: Path, second: Path) -> None:
     call = getattr(libc, "renameat2", None)
     if call is None:  # glibc older than 2.28
         raise ExchangeUnsupported(errno.ENOSYS, "the C library has no renameat2")
-    result = call(
-        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
-    )
+    result = call(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
     if result != 0:
         code = ctypes.get_errno()
         kind = ExchangeUnsupported if code in (errno.EINVAL, errno.ENOSYS) else OSError
@@ -157,12 +155,12 @@ def _switch_directory(live: dict[str, Path], archive_dir: Path, version: int) ->
         for kind in ALL_FOUR:
             target = arc.archive_file(archive_dir, kind, version)
             # A sibling of live_dir, so the same relative target resolves from both.
-            os.symlink(os.path.relpath(target, live_dir), temp / f"{kind}.pem")
+            (temp / f"{kind}.pem").symlink_to(os.path.relpath(target, live_dir))
         if (live_dir / README).exists():
             shutil.copy2(live_dir / README, temp / README, follow_symlinks=False)
         with contextlib.suppress(OSError):
             os.chown(temp, old.st_uid, old.st_gid)
-        os.chmod(temp, old.st_mode & 0o7777)
+        temp.chmod(old.st_mode & 0o7777)
         fsync_dir(temp)
         exchange_paths(temp, live_dir)
     except BaseException:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from certsmith.errors import LineageCorrupt, LockHeld, StorageError, UsageError
 from certsmith.storage.accounts import StoredAccount, account_id, server_folder
 from certsmith.storage.archive import ALL_FOUR, check_pair
+from certsmith.storage.history import MemoryHistory
 from certsmith.storage.interface import Stores
 from certsmith.storage.lineage import (
     CONF_FORMAT_VERSION,
@@ -360,4 +361,5 @@ def memory_stores() -> Stores:
         lineages=MemoryLineageStore(),
         accounts=MemoryAccountStore(),
         states=MemoryStateCache(),
+        history=MemoryHistory(),
     )
