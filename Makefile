@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CERTBOT_VENV := .venv-certbot
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages pebble venv certbot-venv lint test unit demo bench clean
+.PHONY: setup system-packages pebble venv certbot-venv lint test corpus unit demo bench clean
 
 setup: system-packages pebble venv certbot-venv
 
@@ -36,7 +36,11 @@ lint: venv
 	$(BIN)/mypy src
 
 test: setup lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not corpus" $(PYTEST_ARGS)
+
+# The certbot command-line corpus (issue 14): slow, every line through certbot 5.8.0 too.
+corpus: setup
+	$(BIN)/python -m pytest -q -m corpus tests/integration/test_certbot_corpus.py $(PYTEST_ARGS)
 
 unit: venv
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)

@@ -75,6 +75,7 @@ def run_line(index: int, line: Line, root: Path, pebble: Any, rules: Rules) -> O
             cross = renew_crosswise(setup, shots, rules)
             if _cross_problem(cross):
                 found["cross"] = json.dumps(cross, sort_keys=True)
+        (setup.root / "found.json").write_text(json.dumps({"found": found, "cross": cross}))
         return Outcome(line, found, cross)
     finally:
         setup.close()
@@ -115,7 +116,9 @@ def corpus_pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def selected_lines() -> list[tuple[int, Line]]:
     """All lines, or those whose id starts with CORPUS_ONLY's comma-separated prefixes."""
     only = [p for p in os.environ.get("CORPUS_ONLY", "").split(",") if p]
-    return [(i, line) for i, line in enumerate(LINES) if not only or line.id.startswith(tuple(only))]
+    return [
+        (i, line) for i, line in enumerate(LINES) if not only or line.id.startswith(tuple(only))
+    ]
 
 
 def test_corpus_covers_every_verb_and_enough_lines() -> None:
@@ -146,7 +149,28 @@ def test_every_line_agrees_with_certbot_or_is_an_intended_difference(
                 unexpected.append(f"{outcome.line.id} [{aspect}] {detail}\n    {outcome.line.text}")
         stale += [f"{outcome.line.id} [{a}]" for a in sorted(listed - set(outcome.found))]
     report = tmp_path / "report.txt"
-    report.write_text("\n".join(unexpected + ["stale:"] + stale))
+    report.write_text("\n".join([*unexpected, "stale:", *stale]))
     print(f"corpus: {len(chosen)} lines, report in {report}", file=sys.stderr)
     assert unexpected == [], "\n".join(unexpected)
     assert stale == [], f"listed differences that no longer differ: {stale}"
+
+
+def test_comparison_names_each_aspect_that_differs(tmp_path: Path) -> None:
+    """The comparator itself: a file, a conf value, a hook line and a fact seen by one tool only."""
+    shots = []
+    for tool, value in (("certbot", "rsa"), ("certsmith", "ecdsa")):
+        base = tmp_path / tool
+        (base / "etc" / "renewal").mkdir(parents=True)
+        (base / "etc" / "renewal" / "a.conf").write_text(f"[renewalparams]\nkey_type = {value}\n")
+        (base / "hooks.log").write_text(f"RENEWED_DOMAINS={tool}\n")
+        if tool == "certbot":
+            (base / "etc" / "live").mkdir()
+            (base / "etc" / "live" / "README").write_text("")
+        said = "Certificate not yet due for renewal" if tool == "certbot" else "0 renewed"
+        shots.append(
+            snapshot(base, [StepResult(["x"], 0 if tool == "certbot" else 2, said)], RULES)
+        )
+    found = differences(*shots)
+    assert sorted(found) == ["conf", "facts", "files", "hooks", "status"]
+    assert "key_type certbot='rsa' certsmith='ecdsa'" in found["conf"]
+    assert differences(shots[0], shots[0]) == {}

@@ -355,4 +355,4 @@ def test_https_port_reaches_the_installer_but_not_the_renewal_conf(nginx_cli: Ng
     nginx_cli.obtain(name)
     assert nginx_cli.wait_served(name, nginx_cli.live_serial(name)) == nginx_cli.live_serial(name)
     # certbot writes only what renewal.py restores, and --https-port is not among it.
-    assert "https_port" not in nginx_cli.renewal_conf(name)
+    assert "\nhttps_port = " not in nginx_cli.renewal_conf(name)

@@ -115,12 +115,12 @@ class LineSetup:
         base, url = self.base(tool), self.pebble.challtestsrv_url
         log = base / "hooks.log"
         scripts = {
-            "auth.sh": f"curl -s -X POST -d '{{\"token\":\"'$CERTBOT_TOKEN'\",\"content\":\"'"
+            "auth.sh": f'curl -s -X POST -d \'{{"token":"\'$CERTBOT_TOKEN\'","content":"\''
             f"$CERTBOT_VALIDATION'\"}}' {url}/add-http01 >/dev/null\n"
             f"echo auth $CERTBOT_DOMAIN >> {log}\n",
             "cleanup.sh": f"echo cleanup $CERTBOT_DOMAIN >> {log}\n",
-            "dns.sh": f"curl -s -X POST -d '{{\"host\":\"_acme-challenge.'$CERTBOT_DOMAIN'.\","
-            f"\"value\":\"'$CERTBOT_VALIDATION'\"}}' {url}/set-txt >/dev/null\n"
+            "dns.sh": f'curl -s -X POST -d \'{{"host":"_acme-challenge.\'$CERTBOT_DOMAIN\'.",'
+            f'"value":"\'$CERTBOT_VALIDATION\'"}}\' {url}/set-txt >/dev/null\n'
             f"echo dns $CERTBOT_DOMAIN >> {log}\n",
             "dnsclean.sh": f"curl -s -X POST -d '{{\"host\":\"_acme-challenge.'$CERTBOT_DOMAIN'"
             f".\"}}' {url}/clear-txt >/dev/null\necho dnsclean $CERTBOT_DOMAIN >> {log}\n",
@@ -159,7 +159,8 @@ class LineSetup:
 
     def values(self, tool: str) -> dict[str, str]:
         base, q = self.base(tool), shlex.quote
-        sa = f"--standalone --http-01-port {self.pebble.http01_port} --http-01-address {self.address}"
+        port, hook = self.pebble.http01_port, ENV_HOOK.format(hooks=base / "hooks.log")
+        sa = f"--standalone --http-01-port {port} --http-01-address {self.address}"
         server = f"--server {self.pebble.directory_url}"
         register = "--agree-tos --register-unsafely-without-email"
         return {
@@ -167,13 +168,13 @@ class LineSetup:
             "addr": self.address, "port": str(self.pebble.http01_port),
             "SA": sa, "S": server, "REG": register, "CO": f"certonly {sa} {server} {register} -n",
             "hooks": str(base / "hooks.log"),
-            "ENV": q(ENV_HOOK.format(hooks=base / "hooks.log")),
+            "ENV": q(hook), "ENVRAW": hook,
             "webroot": str(self.root / "www"), "webroot2": str(self.root / "www2"),
             "authhook": str(base / "auth.sh"), "cleanuphook": str(base / "cleanup.sh"),
             "dnshook": str(base / "dns.sh"), "dnscleanup": str(base / "dnsclean.sh"),
             "ini": str(base / "cli.ini"), "csr": str(self.root / "req.csr"),
             "C": str(base / "etc"), "badhook": str(self.root / "no-such-hook"),
-            "server": self.pebble.directory_url, "ENVRAW": ENV_HOOK.format(hooks=base / "hooks.log"),
+            "server": self.pebble.directory_url,
         }  # fmt: skip
 
     def expand(self, step: str, tool: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from cryptography import x509
 
+from certsmith.errors import LineageCorrupt
 from certsmith.storage import RenewalConf
 from support.corpus import StepResult
 
@@ -105,7 +106,7 @@ def read_confs(etc: Path, base: Path, rules: Rules) -> dict[str, dict[str, str]]
     for path in sorted((etc / "renewal").glob("*.conf")) if (etc / "renewal").exists() else []:
         try:
             conf = RenewalConf.parse(path.read_text())
-        except Exception as err:  # noqa: BLE001 - a conf certsmith cannot read is a difference
+        except LineageCorrupt as err:  # a conf certsmith cannot read is a difference
             confs[path.name] = {"unreadable": type(err).__name__}
             continue
         values: dict[str, str] = {}

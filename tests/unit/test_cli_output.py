@@ -133,6 +133,7 @@ def test_json_schema() -> None:
             "privkey": "/etc/letsencrypt/live/a.com/privkey.pem",
         },
         "renewal_conf": "/etc/letsencrypt/renewal/a.com.conf",
+        "last_run": None,
     }
 
 

@@ -26,6 +26,11 @@ FORBIDDEN = {
     "issuance": {"storage", "renewal", "cli"},
     "renewal": {"cli", "installers"},
     "installers": {"cli"},
+    # alerts and the status page: below the CLI, above storage (no engine, no protocol)
+    "notify": {"cli", "installers", "issuance", "acme.client", "renewal.engine", "report"},
+    "report": {"cli", "installers", "issuance", "acme", "renewal", "notify"},
+    # check and schedule: storage and renewal.policy's pure rules; never the engine or the CLI
+    "monitor": {"cli", "installers", "challenges", "issuance", "acme", "renewal.engine"},
 }
 
 

@@ -99,6 +99,8 @@ def parse_args(
     verb, rest, typed = split_verb(args, parser)
     if verb in (Verb.CAA_CHECK.value, Verb.DOCTOR.value):  # `doctor NAME` as `doctor -d NAME`
         rest = _positional_domains(rest, parser)
+    elif verb == Verb.NOTIFY.value:  # `notify setup` as `notify --notify-action setup`
+        rest = _positional_domains(rest, parser, "--notify-action")
     cli_ns = _parse_tokens(parser, rest)
     given = {dest for dest, value in vars(cli_ns).items() if value is not None}
     defaults = default_dirs(env, root)
@@ -165,7 +167,9 @@ def split_verb(
     return Verb.RUN.value, list(args), None
 
 
-def _positional_domains(args: list[str], parser: argparse.ArgumentParser) -> list[str]:
+def _positional_domains(
+    args: list[str], parser: argparse.ArgumentParser, flag: str = "-d"
+) -> list[str]:
     """``caa-check DOMAIN`` (the documented contract): bare words become ``-d`` values."""
     out: list[str] = []
     skip_next = False
@@ -174,7 +178,7 @@ def _positional_domains(args: list[str], parser: argparse.ArgumentParser) -> lis
             skip_next = not skip_next and _takes_value(parser, token)
             out.append(token)
         else:
-            out += ["-d", token]
+            out += [flag, token]
     return out
 
 
@@ -277,6 +281,8 @@ VERB_HELP: dict[str, str] = {
     "reconfigure": "Change a certificate's renewal settings after a dry run with them succeeds.",
     "update_symlinks": "Point live/ links at one complete version again (all, or --cert-name).",
     "persist-record": "Print the dns-persist-01 TXT record(s) to publish once for -d names.",
+    "notify": "Alerts: 'notify setup' writes the e-mail/webhook channels, 'notify test' sends one.",
+    "report": "The status page: --html FILE writes it, --serve 127.0.0.1:PORT serves it.",
 }
 
 OVERVIEW = """usage:
@@ -304,6 +310,8 @@ manage certificates:
   caa-check        {caa_check}
   doctor           {doctor}
   persist-record   {persist_record}
+  notify           {notify}
+  report           {report}
 
 manage your account:
   register         {register}

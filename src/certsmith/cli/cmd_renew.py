@@ -165,6 +165,10 @@ def _renew_with_engine(
         dry_run=options.issuance.dry_run,
         forced=options.issuance.force_renewal,
     )
+    from certsmith.cli.notify_hook import alert_after_renew  # never fails the run
+
+    dry_run = options.issuance.dry_run
+    alert_after_renew(console, c.config_dir, stores.lineages, results, dry_run=dry_run)
     if hook_failed:
         console.error(f"{len(hooks.failures)} hook(s) failed; see the log.")
     return 1 if counts[Outcome.FAILED] or hook_failed else 0

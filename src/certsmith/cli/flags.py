@@ -339,8 +339,30 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
         help="policy=wildcard: the record also covers *.NAME and names below it")  # fmt: skip
     add(frozenset({"persist-record"}), "--until", metavar="DATE",
         help="persistUntil: YYYY-MM-DD, an ISO 8601 time or a Unix time")  # fmt: skip
+    _add_monitoring(add)
     _add_certbot_only(add)
     return t
+
+
+def _add_monitoring(add: Any) -> None:
+    """`notify setup|test` (the action arrives as a hidden flag, see args.py) and `report`."""
+    notify, report = frozenset({"notify"}), frozenset({"report"})
+    add(notify, "--notify-action", action="append", choices=("setup", "test"),
+        help=argparse.SUPPRESS)  # fmt: skip
+    add(notify, "--smtp", metavar="HOST:PORT", help="setup: the SMTP server alerts go through")
+    add(notify, "--mail-from", metavar="ADDR", help="setup: the alerts' sender address")
+    add(notify, "--mail-to", metavar="ADDR", action="append",
+        help="setup: where alerts go (repeat, or comma-separated)")  # fmt: skip
+    add(notify, "--smtp-security", choices=("starttls", "tls", "none"),
+        help="setup: starttls (default), tls (implicit, port 465) or none")  # fmt: skip
+    add(notify, "--smtp-credentials", metavar="FILE",
+        help="setup: username = / password = file, mode 0600")  # fmt: skip
+    add(notify, "--webhook", metavar="URL", help="setup: POST alerts as JSON to URL")
+    add(notify, "--webhook-format", choices=("json", "slack", "ntfy"),
+        help="setup: the webhook's body (default json)")  # fmt: skip
+    add(report, "--html", metavar="FILE", help="write the status page to FILE")
+    add(report, "--serve", metavar="ADDR:PORT",
+        help="serve the status page read-only on loopback, e.g. 127.0.0.1:8080")  # fmt: skip
 
 
 def _add_certbot_only(add: Any) -> None:

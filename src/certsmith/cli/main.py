@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def _dispatch(command: object, console: Console) -> int:
     # Imported per command so that `--help` and parse errors stay fast.
+    from certsmith.cli.monitor_args import CheckOptions, ScheduleOptions
     from certsmith.cli.options import (
         CertonlyOptions,
         ReconfigureOptions,
@@ -30,6 +31,14 @@ def _dispatch(command: object, console: Console) -> int:
     )
 
     verb = getattr(command, "verb", None)
+    if isinstance(command, ScheduleOptions):
+        from certsmith.cli.cmd_schedule import schedule
+
+        return schedule(command, console)
+    if isinstance(command, CheckOptions):
+        from certsmith.cli.cmd_check import check
+
+        return check(command, console)
     if isinstance(command, RunOptions):
         from certsmith.cli.cmd_run import run
 
@@ -66,6 +75,8 @@ def _dispatch(command: object, console: Console) -> int:
         Verb.CAA_CHECK: cmd_checks.caa_check,
         Verb.DOCTOR: cmd_checks.doctor,
         Verb.PERSIST_RECORD: cmd_persist.persist_record,
+        Verb.NOTIFY: _lazy("certsmith.cli.cmd_notify", "notify"),
+        Verb.REPORT: _lazy("certsmith.cli.cmd_report", "report"),
     }
     handler = handlers.get(verb) if isinstance(verb, Verb) else None
     if handler is None:
@@ -74,10 +85,24 @@ def _dispatch(command: object, console: Console) -> int:
     return result
 
 
+def _lazy(module: str, name: str) -> Callable[[Any, Console], int]:
+    def handler(command: Any, console: Console) -> int:
+        from importlib import import_module
+
+        result: int = getattr(import_module(module), name)(command, console)
+        return result
+
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run certsmith with ``argv`` (default sys.argv[1:]); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    text = help_request_text(args)  # --help and --version: no option classes, no logging
+    from certsmith.cli.monitor_args import monitor_verb  # stdlib only
+
+    monitor = monitor_verb(args) is not None  # `schedule` and `check` parse their own flags
+    # --help and --version: no option classes, no logging
+    text = None if monitor else help_request_text(args)
     if text is not None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
@@ -89,7 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log = logging.getLogger("certsmith")
     try:
-        command = parse_args(args)
+        if monitor:
+            from certsmith.cli.monitor_args import parse_monitor
+
+            command: Any = parse_monitor(args)
+        else:
+            command = parse_args(args)
     except UsageError as err:
         sys.stderr.write(f"certsmith: error: {err}\n")
         return USAGE_EXIT_CODE

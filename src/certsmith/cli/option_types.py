@@ -59,6 +59,8 @@ class Verb(StrEnum):
     RECONFIGURE = "reconfigure"
     UPDATE_SYMLINKS = "update_symlinks"
     PERSIST_RECORD = "persist-record"  # dns-persist-01's standing record (cmd_persist.py)
+    NOTIFY = "notify"  # alert channels: `notify setup|test` (cmd_notify.py)
+    REPORT = "report"  # the status page: `report --html FILE | --serve ADDR` (cmd_report.py)
 
 
 class Authenticator(StrEnum):
@@ -424,6 +426,32 @@ class PersistRecordOptions:
 
 
 @dataclass(frozen=True)
+class NotifyOptions:
+    """``certsmith notify setup|test``: write the alert channels, or send a test alert."""
+
+    verb: ClassVar[Verb] = Verb.NOTIFY
+    common: CommonOptions
+    action: str = "test"  # "setup" | "test"
+    smtp: str | None = None  # --smtp HOST:PORT (checked by the command, as all below)
+    mail_from: str | None = None
+    mail_to: tuple[str, ...] = ()
+    smtp_security: str | None = None  # starttls | tls | none (None: starttls, or tls on 465)
+    smtp_credentials: Path | None = None
+    webhook: str | None = None
+    webhook_format: str | None = None  # json | slack | ntfy
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """``certsmith report``: the status page to a file (--html) and/or served (--serve)."""
+
+    verb: ClassVar[Verb] = Verb.REPORT
+    common: CommonOptions
+    html: Path | None = None
+    serve: str | None = None  # --serve ADDRESS:PORT, loopback only (checked by the command)
+
+
+@dataclass(frozen=True)
 class HelpRequest:
     """``--help``/``--version``: print ``text`` to stdout and exit 0."""
 
@@ -444,4 +472,6 @@ Command = (
     | CaaCheckOptions
     | DoctorOptions
     | PersistRecordOptions
+    | NotifyOptions
+    | ReportOptions
 )

@@ -39,10 +39,12 @@ from certsmith.cli.option_types import (
     InstallerOptions,
     IssuanceOptions,
     KeyOptions,
+    NotifyOptions,
     PersistRecordOptions,
     ReconfigureOptions,
     RegisterOptions,
     RenewOptions,
+    ReportOptions,
     RevokeOptions,
     RunOptions,
     ShowAccountOptions,
@@ -78,10 +80,12 @@ __all__ = [
     "InstallerOptions",
     "IssuanceOptions",
     "KeyOptions",
+    "NotifyOptions",
     "PersistRecordOptions",
     "ReconfigureOptions",
     "RegisterOptions",
     "RenewOptions",
+    "ReportOptions",
     "RevokeOptions",
     "RunOptions",
     "ShowAccountOptions",
@@ -173,6 +177,10 @@ def build_command(
         return PersistRecordOptions(
             common, domains, bool(v.get("wildcard")), v.get("until"), bool(v.get("json")), account
         )
+    if verb is Verb.NOTIFY:
+        return _notify(common, v)
+    if verb is Verb.REPORT:
+        return ReportOptions(common, build.optional_path(v.get("html")), v.get("serve"))
     if verb is Verb.CAA_CHECK:
         method = v.get("method")
         if method is not None and method not in CHALLENGE_TYPES:
@@ -194,4 +202,14 @@ def _revoke(
     return RevokeOptions(
         common, cert_name, cert_path, v.get("reason") or "unspecified",
         v.get("delete_after_revoke"), account, build.optional_path(v.get("key_path")),
+    )  # fmt: skip
+
+
+def _notify(common: CommonOptions, v: dict[str, Any]) -> NotifyOptions:
+    actions = v.get("notify_action") or []
+    mail_to = tuple(a.strip() for t in v.get("mail_to") or () for a in t.split(",") if a.strip())
+    return NotifyOptions(
+        common, actions[0] if len(actions) == 1 else ",".join(actions), v.get("smtp"),
+        v.get("mail_from"), mail_to, v.get("smtp_security"),
+        build.optional_path(v.get("smtp_credentials")), v.get("webhook"), v.get("webhook_format"),
     )  # fmt: skip

@@ -40,4 +40,4 @@ def say_summary(console: Console, summary: RenewSummary, started: float, as_json
     s = summary
     console.say(format_renew_summary(s.renewed, s.not_due, s.failed, s.locked))
     if s.ari_deferred:
-        console.say(f"{s.ari_deferred} renewal-info requests are left for the next run.")
+        console.say(console.message("renew.ari_deferred", count=s.ari_deferred))

@@ -185,8 +185,11 @@ class HistoryFile:
             lock_fd = os.open(self.folder / (FILE_NAME + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
+                    end = os.fstat(fd).st_size
+                    if end and os.pread(fd, 1, end - 1) != b"\n":
+                        line = b"\n" + line  # a torn last line (a crash) stays on its own
                     os.write(fd, line)
                     size = os.fstat(fd).st_size
                 finally:

@@ -135,7 +135,7 @@ class LineageStore:
         """Changes whenever live/<name>/cert.pem points at another file (one stat); None when
         the lineage or its certificate is missing. ``locator``: that link's path."""
         if locator is not None:
-            return file_revision(Path(locator))
+            return file_revision(locator)
         if conf is None:
             try:
                 conf = self.read_conf(name)
@@ -148,7 +148,7 @@ class LineageStore:
 
     def conf_revision(self, name: str) -> str | None:
         """inode, mtime and size of renewal/<name>.conf (one stat); see ``_announce_save``."""
-        return file_revision(self.conf_path(name))
+        return file_revision(f"{self.renewal_dir}/{name}.conf")  # no Path: called per lineage
 
     def update_interrupted(self, name: str, conf: RenewalConf) -> bool:
         return update_interrupted(self.config_dir, conf)

@@ -37,11 +37,11 @@ from certsmith.storage.files import ensure_dir
 from certsmith.storage.renewal_conf import RenewalConf
 
 
-def file_revision(path: Path) -> str | None:
+def file_revision(path: Path | str) -> str | None:
     """The file backend's revision of a lineage: inode, mtime and size of what its live cert
     link points at (a new version is a new file). None when it cannot be read."""
     try:
-        st = path.stat()
+        st = os.stat(path)  # noqa: PTH116 (no Path object per lineage: renew calls it 200,000 times)
     except OSError:
         return None
     return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
@@ -281,10 +281,11 @@ class RenewalStateStore:
 
 def lineage_names(config_dir: Path) -> list[str]:
     """Names of all lineages (one per ``renewal/*.conf``), sorted."""
-    renewal_dir = Path(config_dir) / "renewal"
-    if not renewal_dir.is_dir():
+    try:  # os.listdir: no Path object per lineage (a tenth of the time at 100,000)
+        found = os.listdir(Path(config_dir) / "renewal")  # noqa: PTH208
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p.name[: -len(".conf")] for p in renewal_dir.glob("*.conf"))
+    return sorted(n[: -len(".conf")] for n in found if n.endswith(".conf") and n != ".conf")
 
 
 def _alive(pid: int) -> bool:
