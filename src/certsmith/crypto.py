@@ -237,9 +237,7 @@ def load_csr(data: bytes) -> tuple[bytes, list[Identifier]]:
     signed CSR or names nothing (as certbot, the subject CN alone is not enough)."""
     try:
         csr = (
-            x509.load_pem_x509_csr(data)
-            if b"-----BEGIN" in data
-            else x509.load_der_x509_csr(data)
+            x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data)
         )
     except ValueError:
         raise UsageError("The --csr file is not a signing request (PEM or DER).") from None

@@ -222,3 +222,11 @@ def test_fetch_chain_of_a_closed_port_is_an_error_not_an_exception() -> None:
         port = sock.getsockname()[1]
     served = fetch_chain("127.0.0.1", port, None, timeout=5)
     assert served.error is not None and served.certificates == ()
+
+
+def test_two_versions_issued_in_the_same_second_still_count_as_stale() -> None:
+    start = NOW - datetime.timedelta(days=1)
+    _, old = leaf("a.example", start=start)
+    _, new = leaf("a.example", start=start)
+    found = served_findings(on_disk(new), [old, INTER], True, "h:443", "a.example", NOW)
+    assert codes(found) == [Code.STALE]

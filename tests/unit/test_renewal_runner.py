@@ -234,7 +234,6 @@ async def test_the_first_renewal_delay_runs_once_before_any_hook(world: World) -
     assert waits == [(42.0, 0)]  # once, and before the pre hook ran
 
 
-
 # --- locked ---------------------------------------------------------------------------------
 
 

@@ -253,9 +253,7 @@ def _json_map(text: str | None) -> dict[str, str]:
 def installer_options(v: dict[str, Any], verb: Verb) -> InstallerOptions:
     """The web server of -i/--installer, --nginx/--apache or --configurator (certbot's rule in
     :func:`plugin_requests`), its options and the enhancements asked for."""
-    _auth, name = plugin_requests(
-        v.get("authenticator"), v.get("installer"), v.get("configurator")
-    )
+    _auth, name = plugin_requests(v.get("authenticator"), v.get("installer"), v.get("configurator"))
     if name is not None and name not in ("null", "nginx", "apache"):
         raise UsageError(f"There is no installer {name!r}; use nginx, apache or null.")
     options = tuple((dest, str(v[dest])) for dest in INSTALLER_OPTION_DESTS if v.get(dest))

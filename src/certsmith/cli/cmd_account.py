@@ -154,7 +154,7 @@ def unregister(options: UnregisterOptions, console: Console) -> int:
     wanted = options.account.account
     # Deactivation cannot be undone: an unknown --account must not fall back to another one.
     if wanted and wanted not in stores.accounts.ids(c.server):
-        raise UsageError(f"No account {wanted!r} for {c.server} is stored here.")
+        raise UsageError(console.message("account.unknown_id", account=wanted, server=c.server))
     stored = stores.accounts.load(c.server, wanted) if wanted else _stored(c, stores)
     if not make_prompter(c.non_interactive).confirm(
         "Deactivate the account? It cannot be used again, at this CA, ever.", True

@@ -83,8 +83,7 @@ _NOTES: dict[tuple[str, ...], str] = {
     ("--eff-email",): "certsmith shares your e-mail with nobody but the CA",
     ("--no-eff-email",): "certsmith shares your e-mail with nobody but the CA",
     ("--strict-permissions",): "certsmith always creates keys 0600 and folders 0700",
-    ("--renew-with-new-domains",): "certsmith renews at once when the names change (its "
-    "default)",
+    ("--renew-with-new-domains",): "certsmith renews at once when the names change (its default)",
     ("--force-interactive",): "certsmith asks only when it has a terminal",
     ("-t", "--text"): "certsmith has only the text interface",
     ("--preconfigured-renewal",): "certsmith leaves scheduling to you (cron or a timer)",
