@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from certsmith.monitor.compare import (
 )
 from certsmith.monitor.findings import SCHEMA, Code, Finding, Severity, worst
 from certsmith.monitor.served import ServedChain, fetch_chain
+from certsmith.storage.files import atomic_write
 from certsmith.storage.history import RunRecord, last_result_per_lineage
 from certsmith.storage.interface import Stores
 
@@ -254,13 +254,5 @@ def prometheus_text(report: CheckReport) -> str:
 
 
 def write_prometheus(path: Path, text: str) -> None:
-    """Atomically: a temporary file beside ``path``, then a rename (the collector never reads
-    half a file). Readable by the node_exporter user (0644)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+    """Atomically (the collector never reads half a file), readable by node_exporter (0644)."""
+    atomic_write(path, text.encode(), 0o644)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import shlex
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from certsmith.storage.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +162,7 @@ def _write(path: Path, text: str) -> bool:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+    atomic_write(path, text.encode(), 0o644)
     return True
 
 
