@@ -59,3 +59,14 @@ def test_a_closed_stdout_pipe_ends_quietly_with_exit_1(tmp_path: Path) -> None:
     assert done.stderr == ""
     log = "".join(p.read_text() for p in (tmp_path / "log").glob("*"))
     assert "Traceback" not in log and "internal error" not in log
+
+
+def test_every_command_handler_named_in_the_dispatch_table_exists() -> None:
+    from importlib import import_module
+
+    from certsmith.cli import main as cli_main
+
+    targets = [*cli_main._BY_OPTIONS.values(), *cli_main._BY_VERB.values()]
+    for target in targets:
+        module, name = target.split(":")
+        assert callable(getattr(import_module(f"certsmith.cli.{module}"), name)), target

@@ -18,81 +18,46 @@ if TYPE_CHECKING:
     from certsmith.cli.console import Console
 
 
+# Each command's handler, "module:function", imported only when that command runs (so `--help`
+# and parse errors stay fast). Option classes with their own handler come first; the others are
+# found by their verb.
+_BY_OPTIONS = {
+    "ScheduleOptions": "cmd_schedule:schedule",
+    "CheckOptions": "cmd_check:check",
+    "RunOptions": "cmd_run:run",
+    "ReconfigureOptions": "cmd_run:reconfigure",
+    "WebServerOptions": "cmd_run:web_server_command",
+    "CertonlyOptions": "cmd_certonly:certonly",
+    "RenewOptions": "cmd_renew:renew",
+}
+_BY_VERB = {
+    "certificates": "cmd_manage:certificates",
+    "revoke": "cmd_manage:revoke",
+    "delete": "cmd_manage:delete",
+    "register": "cmd_account:register",
+    "show_account": "cmd_account:show_account",
+    "update_account": "cmd_account:update_account",
+    "unregister": "cmd_account:unregister",
+    "caa-check": "cmd_checks:caa_check",
+    "doctor": "cmd_checks:doctor",
+    "persist-record": "cmd_persist:persist_record",
+    "notify": "cmd_notify:notify",
+    "report": "cmd_report:report",
+}
+
+
 def _dispatch(command: object, console: Console) -> int:
-    # Imported per command so that `--help` and parse errors stay fast.
-    from certsmith.cli.monitor_args import CheckOptions, ScheduleOptions
-    from certsmith.cli.options import (
-        CertonlyOptions,
-        ReconfigureOptions,
-        RenewOptions,
-        RunOptions,
-        Verb,
-        WebServerOptions,
-    )
+    from importlib import import_module
 
     verb = getattr(command, "verb", None)
-    if isinstance(command, ScheduleOptions):
-        from certsmith.cli.cmd_schedule import schedule
-
-        return schedule(command, console)
-    if isinstance(command, CheckOptions):
-        from certsmith.cli.cmd_check import check
-
-        return check(command, console)
-    if isinstance(command, RunOptions):
-        from certsmith.cli.cmd_run import run
-
-        return run(command, console)
-    if isinstance(command, ReconfigureOptions):
-        from certsmith.cli.cmd_run import reconfigure
-
-        return reconfigure(command, console)
-    if isinstance(command, WebServerOptions):
-        from certsmith.cli.cmd_run import web_server_command
-
-        return web_server_command(command, console)
-    if isinstance(command, CertonlyOptions):
-        from certsmith.cli.cmd_certonly import certonly
-
-        return certonly(command, console)
-    if isinstance(command, RenewOptions):
-        from certsmith.cli.cmd_renew import renew
-
-        return renew(command, console)
-    import certsmith.cli.cmd_account as cmd_account
-    import certsmith.cli.cmd_checks as cmd_checks
-    import certsmith.cli.cmd_manage as cmd_manage
-    import certsmith.cli.cmd_persist as cmd_persist
-
-    handlers: dict[Verb, Callable[[Any, Console], int]] = {
-        Verb.CERTIFICATES: cmd_manage.certificates,
-        Verb.REVOKE: cmd_manage.revoke,
-        Verb.DELETE: cmd_manage.delete,
-        Verb.REGISTER: cmd_account.register,
-        Verb.SHOW_ACCOUNT: cmd_account.show_account,
-        Verb.UPDATE_ACCOUNT: cmd_account.update_account,
-        Verb.UNREGISTER: cmd_account.unregister,
-        Verb.CAA_CHECK: cmd_checks.caa_check,
-        Verb.DOCTOR: cmd_checks.doctor,
-        Verb.PERSIST_RECORD: cmd_persist.persist_record,
-        Verb.NOTIFY: _lazy("certsmith.cli.cmd_notify", "notify"),
-        Verb.REPORT: _lazy("certsmith.cli.cmd_report", "report"),
-    }
-    handler = handlers.get(verb) if isinstance(verb, Verb) else None
-    if handler is None:
+    target = _BY_OPTIONS.get(type(command).__name__) or _BY_VERB.get(
+        str(getattr(verb, "value", ""))
+    )
+    if target is None:
         raise UsageError(f"certsmith cannot run {verb!r}.")
-    result: int = handler(command, console)
-    return result
-
-
-def _lazy(module: str, name: str) -> Callable[[Any, Console], int]:
-    def handler(command: Any, console: Console) -> int:
-        from importlib import import_module
-
-        result: int = getattr(import_module(module), name)(command, console)
-        return result
-
-    return handler
+    module, name = target.split(":")
+    handler: Callable[[Any, Console], int] = getattr(import_module(f"certsmith.cli.{module}"), name)
+    return handler(command, console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
