@@ -26,7 +26,7 @@ venv: $(BIN)/certsmith
 
 $(CERTBOT_VENV)/bin/certbot:
 	$(PY) -m venv $(CERTBOT_VENV)
-	$(CERTBOT_VENV)/bin/pip install -q certbot==5.8.0 certbot-nginx==5.8.0 certbot-dns-cloudflare==5.8.0
+	$(CERTBOT_VENV)/bin/pip install -q certbot==5.8.0 certbot-nginx==5.8.0 certbot-apache==5.8.0 certbot-dns-cloudflare==5.8.0
 
 certbot-venv: $(CERTBOT_VENV)/bin/certbot
 

@@ -12,6 +12,8 @@ have named || missing="$missing bind9 bind9-utils"
 have nginx || missing="$missing nginx"
 have apache2 || missing="$missing apache2"
 have chromium || missing="$missing chromium"  # renders the status page (test_status_report.py)
+# python-augeas (certbot-apache 5.8.0, the apache interop test) builds against libaugeas
+[ -e /usr/include/augeas.h ] || missing="$missing libaugeas-dev libaugeas0 augeas-lenses"
 [ -n "$missing" ] || exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "note: not installed:$missing (needs root); their tests will be skipped"

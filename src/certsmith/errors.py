@@ -56,7 +56,16 @@ class CertsmithError(Exception):
 
 
 class UsageError(CertsmithError):
-    """Bad input from the user: a name, a flag, a file. Nothing was changed."""
+    """Bad input from the user: a name, a flag, a file. Nothing was changed.
+
+    ``wording`` (a catalogue key and its values), when given, is what the CLI shows in the
+    user's language; the message is then the English of the same key."""
+
+    def __init__(
+        self, message: str = "", *, wording: tuple[str, dict[str, object]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.wording = wording
 
 
 class ManualRenewalNeedsHook(UsageError):

@@ -26,6 +26,7 @@ from cryptography import x509
 from pebble import PebbleCA
 from test_cli_e2e import CERTSMITH, unique_name
 
+from support import dry_run_diff
 from support.apache import ApacheServer, free_tcp_port, skip_reason
 
 pytestmark = [
@@ -258,3 +259,52 @@ def test_a_refused_graceful_undoes_the_install_and_keeps_the_config(
     assert "certsmith undid its changes" in installed.stderr
     assert apache_cli.config_bytes() == before
     assert "No changes" in apache_cli.run("config_changes").stdout
+
+
+def _files(cli: ApacheCli) -> dict[Path, bytes]:
+    """Regular files only (symlinks show in the preview as one header line), and certsmith's
+    TLS settings file in the config dir."""
+    found = {p: d for p, d in cli.config_bytes().items() if not p.is_symlink()}
+    options = cli.config_dir / "options-ssl-apache.conf"
+    if options.exists():
+        found[options] = options.read_bytes()
+    return found
+
+
+def test_install_and_enhance_redirect_dry_runs_show_the_diff_the_real_commands_write(
+    apache_cli: ApacheCli,
+) -> None:
+    got = apache_cli.run(
+        "certonly", "--apache", "-d", apache_cli.name, *apache_cli.apache_flags(),
+        "--agree-tos", "--register-unsafely-without-email",
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    before, links = _files(apache_cli), apache_cli.config_bytes()
+    marks = dry_run_diff.checkpoints(apache_cli.config_dir)
+
+    install = ("install", "--cert-name", apache_cli.name, *apache_cli.apache_flags())
+    preview = apache_cli.run(*install, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert apache_cli.config_bytes() == links and _files(apache_cli) == before
+    assert dry_run_diff.checkpoints(apache_cli.config_dir) == marks
+    assert "SSLCertificateFile" in preview.stdout and "(symlink to " in preview.stdout
+
+    assert apache_cli.run(*install).returncode == 0
+    installed = _files(apache_cli)
+    assert dry_run_diff.added_in_preview(preview.stdout) == dry_run_diff.added_between(
+        before, installed
+    )
+
+    redirect = ("enhance", "--cert-name", apache_cli.name, "--redirect")
+    marks = dry_run_diff.checkpoints(apache_cli.config_dir)
+    preview = apache_cli.run(*redirect, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert _files(apache_cli) == installed
+    assert dry_run_diff.checkpoints(apache_cli.config_dir) == marks
+    assert "RewriteRule" in preview.stdout
+
+    assert apache_cli.run(*redirect).returncode == 0
+    assert dry_run_diff.added_in_preview(preview.stdout) == dry_run_diff.added_between(
+        installed, _files(apache_cli)
+    )
+    assert apache_cli.http_status("/")[0] == 301

@@ -25,6 +25,7 @@ from cryptography import x509
 from pebble import PebbleCA
 from test_cli_e2e import CERTSMITH, unique_name
 
+from support import dry_run_diff
 from support.nginx import free_tcp_port, nginx_path
 from support.nginx_site import NginxSiteRoot
 
@@ -356,3 +357,34 @@ def test_https_port_reaches_the_installer_but_not_the_renewal_conf(nginx_cli: Ng
     assert nginx_cli.wait_served(name, nginx_cli.live_serial(name)) == nginx_cli.live_serial(name)
     # certbot writes only what renewal.py restores, and --https-port is not among it.
     assert "\nhttps_port = " not in nginx_cli.renewal_conf(name)
+
+
+def test_install_and_enhance_dry_runs_show_the_diff_the_real_commands_write(
+    nginx_cli: NginxCli,
+) -> None:
+    name = nginx_cli.names[0]
+    got = nginx_cli.run(
+        "certonly", "--nginx", "-d", name, *nginx_cli.nginx_flags(), "--agree-tos",
+        "--register-unsafely-without-email",
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    settings = nginx_cli.config_dir / "certsmith-options-ssl-nginx.conf"
+
+    def files() -> dict[Path, bytes]:
+        extra = {settings: settings.read_bytes()} if settings.exists() else {}
+        return nginx_cli.config_bytes() | extra
+
+    for command in (
+        ("install", "--cert-name", name, *nginx_cli.nginx_flags()),
+        ("enhance", "--cert-name", name, "--redirect"),
+    ):
+        before, marks = files(), dry_run_diff.checkpoints(nginx_cli.config_dir)
+        preview = nginx_cli.run(*command, "--dry-run")
+        assert preview.returncode == 0, preview.stderr
+        assert files() == before
+        assert dry_run_diff.checkpoints(nginx_cli.config_dir) == marks
+        assert "managed by certsmith" in preview.stdout
+        assert nginx_cli.run(*command).returncode == 0
+        assert dry_run_diff.added_in_preview(preview.stdout) == dry_run_diff.added_between(
+            before, files()
+        )

@@ -234,6 +234,42 @@ async def test_the_first_renewal_delay_runs_once_before_any_hook(world: World) -
     assert waits == [(42.0, 0)]  # once, and before the pre hook ran
 
 
+async def test_the_first_renewal_delay_runs_before_any_lineage_is_locked(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, hole 11: a run waiting out its random delay holds no lineage lock, so another
+    run (a person's) is not told "locked" for the delay's length."""
+    world.add_lineage("a", "a.example", renew_before_expiry="85 days")
+    world.add_lineage("b", "b.example", renew_before_expiry="85 days")
+    steps: list[str] = []
+    lock = LineageStore.lock
+
+    def recording_lock(self: LineageStore, name: str, *args: Any, **kwargs: Any) -> Any:
+        steps.append(f"lock {name}")
+        return lock(self, name, *args, **kwargs)
+
+    async def fake_sleep(seconds: float) -> None:
+        steps.append(f"sleep {seconds:.0f}")
+
+    monkeypatch.setattr(LineageStore, "lock", recording_lock)
+    results = await world.renew(sleep=fake_sleep, first_renewal_delay=42.0, parallel=2)
+    assert {r.outcome for r in results.values()} == {Outcome.RENEWED}
+    assert steps[0] == "sleep 42", steps
+    assert steps.count("sleep 42") == 1 and {"lock a", "lock b"} <= set(steps)
+
+
+async def test_no_random_delay_when_nothing_is_due(world: World) -> None:
+    world.add_lineage("a", "a.example")
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    results = await world.renew(sleep=fake_sleep, first_renewal_delay=42.0)
+    assert results["a"].outcome is Outcome.NOT_DUE
+    assert waits == []
+
+
 # --- locked ---------------------------------------------------------------------------------
 
 

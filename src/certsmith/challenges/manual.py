@@ -8,6 +8,11 @@ with certbot's variables (names and values as certbot 5 sets them):
     CERTBOT_TOKEN                        the token (http-01 only)
     CERTBOT_REMAINING_CHALLENGES         challenges after this one in the batch
     CERTBOT_ALL_DOMAINS, CERTBOT_ALL_IDENTIFIERS   comma-separated identifiers of the batch
+    CERTSMITH_TXT_NAME                   the TXT record's owner name (dns-01, dns-account-01)
+
+dns-account-01 (draft-ietf-acme-dns-account-label) is dns-01 at ``_<label>._acme-challenge.<name>``
+with the same value: certbot's variables stay as for dns-01, and ``CERTSMITH_TXT_NAME`` (a
+certsmith addition) says where the record goes, since a certbot hook assumes ``_acme-challenge``.
 
 ``cleanup_hook`` gets the same plus ``CERTBOT_AUTH_OUTPUT``, the auth hook's stripped stdout.
 Inherited ``CERTBOT_*`` variables are removed so a hook sees exactly these. Without hooks, the
@@ -37,6 +42,7 @@ import httpx
 
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, is_safe_token
+from certsmith.challenges.dns_account import account_challenge_name
 from certsmith.challenges.selfcheck import (
     Resolve,
     SelfCheckFailure,
@@ -47,7 +53,8 @@ from certsmith.errors import SelfCheckFailed, SolverError
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ("http-01", "dns-01")
+SUPPORTED = ("http-01", "dns-01", "dns-account-01")
+DNS_TYPES = ("dns-01", "dns-account-01")
 
 
 def dns01_txt_value(key_authorization: str) -> str:
@@ -64,6 +71,16 @@ def base_name(identifier: Identifier) -> str:
 def dns01_record_name(identifier: Identifier) -> str:
     """``_acme-challenge.<name>`` (no trailing dot) for a dns identifier, wildcard or not."""
     return f"_acme-challenge.{base_name(identifier).removesuffix('.')}"
+
+
+def txt_record_name(task: ChallengeTask) -> str:
+    """Where a dns-01 or dns-account-01 task's TXT record goes (no trailing dot)."""
+    name = dns01_record_name(task.identifier)
+    if task.challenge_type != "dns-01":
+        if not task.account_url:
+            raise SolverError("a dns-account-01 challenge without the account's URL")
+        name = account_challenge_name(name, task.account_url)
+    return name
 
 
 def http01_url(identifier: Identifier, token: str) -> str:
@@ -93,7 +110,7 @@ class ManualInstructions:
 
     def render(self) -> str:
         """The instructions as text for a terminal."""
-        if self.challenge_type == "dns-01":
+        if self.challenge_type in DNS_TYPES:
             text = (
                 f"Create a DNS TXT record named\n\n    {self.record_name}.\n\n"
                 f"with this value:\n\n    {self.content}\n"
@@ -108,7 +125,7 @@ class ManualInstructions:
                 "\nKeep the records and files of the earlier challenges in place: all of them "
                 "are checked.\n"
             )
-            if self.challenge_type == "dns-01":
+            if self.challenge_type in DNS_TYPES:
                 text += "(Several TXT records with the same name are allowed.)\n"
         if self.verify_dns:
             text += (
@@ -235,8 +252,10 @@ class ManualSolver:
             raise SolverError(f"refusing unsafe token {task.token[:40]!r}")
         if task.challenge_type == "http-01" and task.identifier.is_wildcard:
             raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
-        if task.challenge_type == "dns-01" and task.identifier.type != "dns":
+        if task.challenge_type in DNS_TYPES and task.identifier.type != "dns":
             raise SolverError(f"dns-01 cannot validate IP address {task.identifier}")
+        if task.challenge_type in DNS_TYPES:
+            txt_record_name(task)  # a dns-account-01 task needs the account's URL
         if task not in self._pending and task not in self._performed:
             self._pending.append(task)
 
@@ -270,7 +289,7 @@ class ManualSolver:
     @staticmethod
     def validation(task: ChallengeTask) -> str:
         """What the CA checks: the key authorization (http-01) or the TXT value (dns-01)."""
-        if task.challenge_type == "dns-01":
+        if task.challenge_type in DNS_TYPES:
             return dns01_txt_value(task.key_authorization)
         return task.key_authorization
 
@@ -279,7 +298,7 @@ class ManualSolver:
     ) -> dict[str, str]:
         """The auth hook's environment: the base environment minus ``CERTBOT_*``, plus ours."""
         base = os.environ if self._base_env is None else self._base_env
-        env = {k: v for k, v in base.items() if not k.startswith("CERTBOT_")}
+        env = {k: v for k, v in base.items() if not k.startswith(("CERTBOT_", "CERTSMITH_TXT"))}
         every = ",".join(base_name(t.identifier) for t in batch)
         env.update(
             CERTBOT_DOMAIN=base_name(task.identifier),
@@ -291,6 +310,8 @@ class ManualSolver:
         )
         if task.challenge_type == "http-01":
             env["CERTBOT_TOKEN"] = task.token
+        else:
+            env["CERTSMITH_TXT_NAME"] = txt_record_name(task)
         return env
 
     async def _run_auth_hook(
@@ -312,14 +333,16 @@ class ManualSolver:
         self, task: ChallengeTask, batch: list[ChallengeTask], index: int
     ) -> None:
         assert self._show is not None
-        is_dns = task.challenge_type == "dns-01"
-        last_dns = max((i for i, t in enumerate(batch) if t.challenge_type == "dns-01"), default=-1)
+        is_dns = task.challenge_type in DNS_TYPES
+        last_dns = max(
+            (i for i, t in enumerate(batch) if t.challenge_type in DNS_TYPES), default=-1
+        )
         instructions = ManualInstructions(
             challenge_type=task.challenge_type,
             identifier=task.identifier,
             content=self.validation(task),
             url=None if is_dns else http01_url(task.identifier, task.token),
-            record_name=dns01_record_name(task.identifier) if is_dns else None,
+            record_name=txt_record_name(task) if is_dns else None,
             subsequent=self._shown_any,
             verify_dns=is_dns and index == last_dns,
         )
@@ -338,8 +361,8 @@ class ManualSolver:
                     await self._check_http01(task)
         records: dict[str, set[str]] = {}
         for task in tasks:
-            if task.challenge_type == "dns-01":
-                name = dns01_record_name(task.identifier)
+            if task.challenge_type in DNS_TYPES:
+                name = txt_record_name(task)
                 records.setdefault(name, set()).add(dns01_txt_value(task.key_authorization))
         if records and self._wait_for_txt is not None:
             await self._wait_for_txt(records)

@@ -32,6 +32,7 @@ from certsmith.cli.option_types import (
     KeyOptions,
     Verb,
 )
+from certsmith.cli.usage import usage_error
 from certsmith.errors import UsageError
 from certsmith.hostport import HostPortError, parse_host_port
 
@@ -74,7 +75,7 @@ def common_options(
     server = _server(v.get("server") or LETSENCRYPT)
     # certbot's rule: --staging swaps the default server and conflicts with any other.
     if staging and server not in (LETSENCRYPT, LETSENCRYPT_STAGING):
-        raise UsageError("--server value conflicts with --staging.")
+        raise usage_error("usage.server_staging")
     if (staging or dry_run) and server == LETSENCRYPT:
         server = LETSENCRYPT_STAGING
     quiet = bool(v.get("quiet"))
@@ -109,9 +110,9 @@ def key_options(v: dict[str, Any]) -> KeyOptions:
     size, curve = v.get("rsa_key_size"), v.get("elliptic_curve")
     if size is not None and size not in RSA_KEY_SIZES:
         sizes = ", ".join(map(str, RSA_KEY_SIZES))
-        raise UsageError(f"--rsa-key-size {size} is not supported; use {sizes}.")
+        raise usage_error("usage.rsa_key_size", size=size, sizes=sizes)
     if curve is not None and curve not in ELLIPTIC_CURVES:
-        raise UsageError(f"--elliptic-curve {curve}: use one of {', '.join(ELLIPTIC_CURVES)}.")
+        raise usage_error("usage.elliptic_curve", curve=curve, curves=", ".join(ELLIPTIC_CURVES))
     return KeyOptions(v.get("key_type"), size, curve, v.get("reuse_key"), bool(v.get("new_key")))
 
 
@@ -122,18 +123,18 @@ def account_options(v: dict[str, Any]) -> AccountOptions:
         addresses = [e.strip() for e in email.split(",") if e.strip()]
         bad = [e for e in addresses if "@" not in e or " " in e or e.startswith("@")]
         if bad or not addresses:
-            raise UsageError(f"--email {email!r} is not an e-mail address.")
+            raise usage_error("usage.email_invalid", email=repr(email))
         email = ",".join(addresses)
     if email and v.get("register_unsafely_without_email"):
-        raise UsageError("--email and --register-unsafely-without-email contradict each other.")
+        raise usage_error("usage.email_contradiction")
     kid, hmac = v.get("eab_kid"), v.get("eab_hmac_key")
     if (kid is None) != (hmac is None):
-        raise UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key.")
+        raise usage_error("usage.eab_pair")
     if hmac is not None:
         _check_base64url(hmac)
     alg = (v.get("eab_hmac_alg") or "HS256").upper()
     if alg not in ("HS256", "HS384", "HS512"):
-        raise UsageError(f"--eab-hmac-alg {alg}: use HS256, HS384 or HS512.")
+        raise usage_error("usage.eab_alg", alg=alg)
     return AccountOptions(
         email, bool(v.get("agree_tos")), bool(v.get("register_unsafely_without_email")),
         kid, hmac, alg, v.get("account"),
@@ -144,9 +145,7 @@ def _check_base64url(text: str) -> None:
     try:
         base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
-        raise UsageError(
-            "--eab-hmac-key is not base64url; copy it exactly as the CA gave it."
-        ) from None
+        raise usage_error("usage.eab_key_base64") from None
 
 
 def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
@@ -155,10 +154,7 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
         # Accepted by the parser for certbot users, but a token in argv is visible to every
         # local user and would have to be copied into the renewal conf: refuse it clearly
         # rather than ignore it.
-        raise UsageError(
-            "--dns-duckdns-token is not supported: put `dns_duckdns_token = TOKEN` in a file, "
-            "chmod 600 it and pass --dns-duckdns-credentials FILE."
-        )
+        raise usage_error("usage.duckdns_token")
     order: list[tuple[str, str]] = list(v.get("ident_order") or ())
     paths, mapping = _webroot_map(order)
     for names, path in _json_map(v.get("webroot_map")).items():
@@ -169,6 +165,10 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
     )
     if name is None and (paths or mapping):
         name = Authenticator.WEBROOT.value
+    preferred = tuple(dict.fromkeys(v.get("preferred_challenges") or ()))
+    if name == "dns-account":  # dns-account-01 through --manual's hooks (docs/dns-persist.md)
+        name = Authenticator.MANUAL.value
+        preferred = tuple(dict.fromkeys(("dns-account-01", *preferred)))
     known = {a.value for a in Authenticator}
     auth: str | None = (Authenticator(name) if name in known else name) if name else None
     dns = auth.replace("-", "_") if auth and auth.startswith("dns-") else None
@@ -178,7 +178,7 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
         webroot_map=tuple(mapping.items()),
         manual_auth_hook=v.get("manual_auth_hook"),
         manual_cleanup_hook=v.get("manual_cleanup_hook"),
-        preferred_challenges=tuple(dict.fromkeys(v.get("preferred_challenges") or ())),
+        preferred_challenges=preferred,
         http01_port=v.get("http01_port"),
         http01_address=v.get("http01_address"),
         tls_alpn01_port=v.get("tls_alpn01_port"),
@@ -215,9 +215,7 @@ def _webroot_map(order: list[tuple[str, str]]) -> tuple[list[Path], dict[str, Pa
             pending.append(check(value))
             continue
         if ident_before_first_path:
-            raise UsageError(
-                "If you give several webroot paths, one must come before all -d flags."
-            )
+            raise usage_error("usage.webroot_order")
         if paths:
             for ident in pending:
                 mapping.setdefault(ident, paths[-1])
@@ -244,9 +242,9 @@ def _json_map(text: str | None) -> dict[str, str]:
     try:
         data = json.loads(text)
     except ValueError:
-        raise UsageError("--webroot-map is not valid JSON.") from None
+        raise usage_error("usage.webroot_map_json") from None
     if not isinstance(data, dict) or not all(isinstance(p, str) for p in data.values()):
-        raise UsageError('--webroot-map must look like {"a.com,www.a.com": "/var/www/a"}.')
+        raise usage_error("usage.webroot_map_shape")
     return data
 
 
@@ -255,12 +253,12 @@ def installer_options(v: dict[str, Any], verb: Verb) -> InstallerOptions:
     :func:`plugin_requests`), its options and the enhancements asked for."""
     _auth, name = plugin_requests(v.get("authenticator"), v.get("installer"), v.get("configurator"))
     if name is not None and name not in ("null", "nginx", "apache"):
-        raise UsageError(f"There is no installer {name!r}; use nginx, apache or null.")
+        raise usage_error("usage.no_installer", name=repr(name))
     options = tuple((dest, str(v[dest])) for dest in INSTALLER_OPTION_DESTS if v.get(dest))
     wanted = tuple(e for e in ("redirect", "hsts", "uir") if v.get(e))
     if wanted and verb in (Verb.RUN, Verb.INSTALL) and name in (None, "null"):
         flags = ", ".join(f"--{e}" for e in wanted)
-        raise UsageError(f"{flags} need a web server: add --nginx, --apache or -i NAME.")
+        raise usage_error("usage.enhancement_needs_server", flags=flags)
     return InstallerOptions(name, options, wanted)
 
 
@@ -275,10 +273,7 @@ def plugin_requests(
 
     def agree(previous: str | None, now: str | None) -> str | None:
         if previous and now and previous != now:
-            raise UsageError(
-                "Too many flags setting configurators/installers/authenticators "
-                f"{previous!r} -> {now!r}."
-            )
+            raise usage_error("usage.plugin_conflict", previous=repr(previous), now=repr(now))
         return now or previous
 
     entries = authenticator or []
@@ -312,7 +307,7 @@ def csr_options(v: dict[str, Any]) -> CsrOptions | None:
     if csr is None:
         return None
     if v.get("allow_subset_of_names"):
-        raise UsageError("--allow-subset-of-names cannot be used with --csr.")
+        raise usage_error("usage.subset_with_csr")
     return CsrOptions(
         csr,
         optional_path(v.get("cert_path")),
@@ -334,7 +329,7 @@ def issuance_options(v: dict[str, Any]) -> IssuanceOptions:
     """What the order asks for; --required-profile and --preferred-profile exclude each other."""
     required, preferred = v.get("required_profile"), v.get("preferred_profile")
     if required and preferred:
-        raise UsageError("Give --required-profile or --preferred-profile, not both.")
+        raise usage_error("usage.profile_both")
     return IssuanceOptions(
         v.get("preferred_chain"), preferred, required, bool(v.get("allow_subset_of_names")),
         v.get("preflight") is not False, bool(v.get("dry_run")), bool(v.get("force_renewal")),
@@ -354,7 +349,7 @@ def validate_domain(text: str) -> str:
     except ValueError:
         pass
     else:
-        raise UsageError(f"{text} is an IP address; pass it with --ip-address.")
+        raise usage_error("usage.ip_as_domain", name=text)
     if not name.isascii():
         # Internationalized names are converted (IDNA 2008) and checked by crypto.normalize_names,
         # which has the idna tables; this module stays free of heavy imports.
@@ -368,7 +363,7 @@ def validate_domain(text: str) -> str:
         or not all(_LABEL.fullmatch(label) for label in rest)
         or (wildcard and len(rest) < 2)
     ):
-        raise UsageError(f"{text!r} is not a valid domain name.")
+        raise usage_error("usage.bad_domain", name=repr(text))
     return name
 
 
@@ -380,7 +375,7 @@ def validate_ip_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
-        raise UsageError(f"--ip-address {text!r} is not an IP address.") from None
+        raise usage_error("usage.bad_ip", text=repr(text)) from None
 
 
 def validate_cert_name(text: str | None) -> str | None:
@@ -388,14 +383,14 @@ def validate_cert_name(text: str | None) -> str | None:
     if text is None:
         return None
     if not text or "/" in text or "\\" in text or text in (".", ".."):
-        raise UsageError(f"--cert-name {text!r}: a name must not be empty or contain / or \\.")
+        raise usage_error("usage.bad_cert_name", name=repr(text))
     return text
 
 
 def _server(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise UsageError(f"--server {url!r} is not an http(s) URL of an ACME directory.")
+        raise usage_error("usage.bad_server", url=repr(url))
     return url
 
 

@@ -16,13 +16,14 @@ from certsmith.cli.options import (
     UpdateAccountOptions,
 )
 from certsmith.cli.prompt import make_prompter
-from certsmith.errors import CertsmithError, UsageError
+from certsmith.errors import UsageError
 from certsmith.renewal.account import new_account_key, register_account
 from certsmith.renewal.ca import client_for
 from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.rollover import roll_over, settle_rollovers
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import StoredAccount
-from certsmith.storage.interface import LineageStorage, Stores, find_account
+from certsmith.storage.interface import Stores, find_account
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,17 @@ def _stored(options: CommonOptions, stores: Stores) -> StoredAccount:
 
 def _client(env: RunEnvironment, options: CommonOptions, stored: StoredAccount) -> AcmeClient:
     return client_for(env, _settings(options), stored.key, stored.uri)
+
+
+def _usable(env: RunEnvironment, options: CommonOptions) -> StoredAccount:
+    """The stored account, after an interrupted key rollover has been settled."""
+
+    def client(key: object) -> AcmeClient:
+        return client_for(env, _settings(options), key)
+
+    with env.stores.guard():
+        asyncio.run(settle_rollovers(env.stores, options.server, client))
+    return _stored(options, env.stores)
 
 
 def register(options: RegisterOptions, console: Console) -> int:
@@ -70,7 +82,7 @@ def register(options: RegisterOptions, console: Console) -> int:
 
 def show_account(options: ShowAccountOptions, console: Console) -> int:
     env = common.environment(options.common)
-    stored = _stored(options.common, env.stores)
+    stored = _usable(env, options.common)
 
     async def fetch() -> tuple[str, tuple[str, ...], str]:
         async with _client(env, options.common, stored) as client:
@@ -90,21 +102,17 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
     c = options.common
     env = common.environment(c)
     stores = env.stores
-    stored = _stored(c, stores)
+    stored = _usable(env, c)
     store = stores.accounts
     if options.rollover_key:
         new_key = new_account_key()
 
-        async def roll() -> None:
+        async def roll() -> tuple[str, list[str]]:
             async with _client(env, c, stored) as client:
-                await client.rollover_key(new_key)
+                return await roll_over(client, stores, c.server, stored, new_key)
 
         with stores.guard():
-            asyncio.run(roll())
-            # The account id comes from the key (as certbot's does), so the account moves.
-            new_id = store.save(c.server, new_key, stored.uri, stored.body, stored.meta)
-            moved = _move_lineages(stores.lineages, stored.id, new_id)
-            store.delete(c.server, stored.id)
+            _, moved = asyncio.run(roll())
         console.say(f"Rolled the account key over; the account URL stays {stored.uri}.")
         if moved:
             console.say(f"Renewal configurations now naming the new key: {', '.join(moved)}.")
@@ -122,29 +130,6 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
         store.update_regr(c.server, stored.id, stored.uri, {**stored.body, "contact": contact})
     console.say(f"Updated the account's contact to {options.account.email}.")
     return 0
-
-
-def _move_lineages(lineages: LineageStorage, old_id: str, new_id: str) -> list[str]:
-    """Point renewal confs whose ``account`` is ``old_id`` at the rolled key's id.
-
-    The account id is the key's digest, so a rollover moves the account; confs left naming the
-    old id would still renew (the server's remaining account is used) but warn every time.
-    A lineage that cannot be updated now (locked by a renewal, unreadable) is logged and left.
-    """
-    moved = []
-    for name in lineages.names():
-        try:
-            with lineages.lock(name, timeout=10.0):
-                conf = lineages.read_conf(name)
-                params = conf.renewalparams
-                if params.get_str("account") != old_id:
-                    continue
-                params.set("account", new_id)
-                lineages.write_conf(name, conf)
-                moved.append(name)
-        except CertsmithError as exc:
-            log.warning("could not point %s at the new account key: %s", name, exc)
-    return moved
 
 
 def unregister(options: UnregisterOptions, console: Console) -> int:

@@ -15,7 +15,8 @@ from certsmith.cli.console import Console
 from certsmith.cli.folders import check_writable
 from certsmith.cli.options import CertonlyOptions, RunOptions
 from certsmith.cli.prompt import MANUAL_NEEDS_TTY, make_prompter
-from certsmith.errors import CertsmithError, LockHeld, UsageError
+from certsmith.cli.usage import usage_error
+from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.engine import (
     Engine,
     HookCommands,
@@ -48,7 +49,7 @@ def _identifiers(options: CertonlyOptions) -> tuple[Identifier, ...]:
     identifiers = crypto.normalize_names(names)
     unique = tuple(dict.fromkeys(identifiers))
     if not unique:
-        raise UsageError("No domain given; pass -d NAME.")
+        raise usage_error("usage.no_domain")
     return unique
 
 
@@ -66,10 +67,7 @@ def _check_before_writing(
 ) -> None:
     """Refuse what cannot work before any file (lock, account) is written."""
     if len(os.fsencode(name)) + len(".conf") > MAX_FILE_NAME:
-        raise UsageError(
-            f"The certificate name {name[:40]}... is too long for a file name; pass a shorter "
-            "--cert-name."
-        )
+        raise usage_error("usage.cert_name_too_long", name=name[:40])
     wildcards = [i.value for i in identifiers if i.is_wildcard]
     authenticator = options.challenge.authenticator
     if not wildcards or authenticator is None:
@@ -78,10 +76,7 @@ def _check_before_writing(
     can_dns = authenticator == "manual" or str(authenticator).startswith("dns-")
     dns_types = ("dns-01", "dns-account-01", "dns-persist-01")
     if not can_dns or (preferred and not any(m in preferred for m in dns_types)):
-        raise UsageError(
-            f"The wildcard {wildcards[0]} can only be validated with dns-01; use --manual or a "
-            "--dns-* plugin (with dns in --preferred-challenges)."
-        )
+        raise usage_error("usage.wildcard_needs_dns", name=wildcards[0])
 
 
 def request_for(
@@ -93,10 +88,7 @@ def request_for(
         c, options.key, options.challenge, h, options.issuance, options.account, identifiers
     )
     if not exists and options.challenge.authenticator is None:
-        raise UsageError(
-            "Say how to prove control of the names: --standalone, --webroot -w PATH, --manual, "
-            "or a --dns-* plugin."
-        )
+        raise usage_error("usage.no_authenticator")
     if options.cert_name:
         change = NamesChange.REPLACE
     else:
@@ -146,7 +138,7 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
         and not options.challenge.manual_auth_hook
         and not prompter.interactive
     ):
-        raise UsageError(MANUAL_NEEDS_TTY)  # before the CA is contacted or a file written
+        raise usage_error(MANUAL_NEEDS_TTY)  # before the CA is contacted or a file written
     events = common.CliEvents(console, prompter, options.account)
     factory = common.installer_factory(options.common) if _uses_web_server(options) else None
     env = common.environment(options.common, events, installers=factory)
@@ -186,9 +178,9 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
     if reload_errors:
         return 1
     if request.install and options.installer.name not in (None, "null"):
-        console.say(f"The certificate is installed in {options.installer.name}.")
+        console.say(console.message("certonly.installed", installer=options.installer.name))
     if hooks.failures:
-        console.error(f"{len(hooks.failures)} hook(s) failed; see the log for their output.")
+        console.error(console.message("hooks.failed", count=len(hooks.failures)))
         return 1
     return 0
 
@@ -197,26 +189,21 @@ def _report(
     options: CertonlyOptions, console: Console, result: LineageResult, paths: Mapping[str, Path]
 ) -> None:
     if result.outcome is Outcome.NOT_DUE:
-        console.say(
-            "Certificate not yet due for renewal; no action taken.\n"
-            f"The certificate is at {paths['fullchain']}."
-        )
+        console.say(console.message("certonly.not_due", fullchain=paths["fullchain"]))
         return
     for note in result.notes:
         console.note(note)
     if result.lineage is None:
-        console.say("The dry run was successful.")
+        console.say(console.message("certonly.dry_run_ok"))
         return
     cert = result.lineage.certificate()
     expires = cert.not_valid_after_utc.strftime("%Y-%m-%d")
-    console.say(
-        "Successfully received certificate.\n"
-        f"Certificate is saved at: {paths['fullchain']}\n"
-        f"Key is saved at:         {paths['privkey']}\n"
-        f"This certificate expires on {expires}.\n" + _renewal_sentence(console, result)
+    received = console.message(
+        "certonly.received", fullchain=paths["fullchain"], privkey=paths["privkey"], expires=expires
     )
+    console.say(received + "\n" + _renewal_sentence(console, result))
     if result.replaced:
-        console.say(f"It replaces the previous certificate (ARI id {result.replaced}).")
+        console.say(console.message("certonly.replaces", ari_id=result.replaced))
 
 
 def _renewal_sentence(console: Console, result: LineageResult) -> str:

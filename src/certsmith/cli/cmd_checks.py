@@ -93,6 +93,32 @@ async def _probe(options: DoctorOptions, identifiers: list[Identifier]) -> list[
         return await probe_http01(solvers["http-01"], identifiers, settings)
 
 
+async def _persist(
+    options: DoctorOptions, identifiers: list[Identifier], issuers: list[str], console: Console
+) -> list[CheckResult]:
+    """The dns-persist-01 record of each name, judged for the account stored for --server:
+    an error only with -a dns-persist (or --preferred-challenges dns-persist-01); otherwise
+    names without a record are not mentioned."""
+    import datetime
+
+    from certsmith.dnsutil import make_resolver
+    from certsmith.preflight.persist import check_persist_records
+    from certsmith.storage.interface import find_account
+
+    c, ch = options.common, options.challenge
+    account = find_account(common.environment(c).stores.accounts, c.server)
+    required = ch.authenticator == "dns-persist" or "dns-persist-01" in ch.preferred_challenges
+    return await check_persist_records(
+        identifiers,
+        issuers,
+        account.uri if account else None,
+        resolver=make_resolver(common.dns_resolver_text(c)),
+        now=datetime.datetime.now(datetime.UTC),
+        catalogue=console.catalogue,
+        required=required,
+    )
+
+
 def doctor(options: DoctorOptions, console: Console) -> int:
     from certsmith.dnsutil import make_resolver
     from certsmith.preflight import run_preflight
@@ -115,6 +141,7 @@ def doctor(options: DoctorOptions, console: Console) -> int:
         )
     )
     results = [*results, *asyncio.run(_probe(options, list(identifiers)))]
+    results += asyncio.run(_persist(options, list(identifiers), identities, console))
     if options.json:
         console.data(json.dumps({"checks": [r.to_json() for r in results]}, ensure_ascii=False))
     else:

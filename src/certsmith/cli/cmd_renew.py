@@ -14,7 +14,7 @@ from certsmith.cli.console import Console
 from certsmith.cli.options import RenewOptions
 from certsmith.cli.renew_summary import RenewSummary, say_summary
 from certsmith.cli.run_history import record_not_due, record_results
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 from certsmith.renewal.check import Verdict, quick_verdict
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.interface import Stores
@@ -35,12 +35,10 @@ def renew(options: RenewOptions, console: Console) -> int:
     names = stores.lineages.names()
     if options.cert_name:
         if options.cert_name not in names:
-            raise UsageError(
-                f"No certificate named {options.cert_name!r}; see `certsmith certificates`."
-            )
+            raise usage_error("usage.no_such_certificate", name=repr(options.cert_name))
         names = [options.cert_name]
     if not names:
-        console.say("No certificates found.")
+        console.say(console.message("renew.none_found"))
         return 0
     every = options.issuance.force_renewal or options.issuance.dry_run
     if not every:
@@ -68,7 +66,7 @@ def _report_not_due(
 ) -> int:
     if options.common.verbose and not options.json:
         for verdict in verdicts:
-            console.say(f"{verdict.name}: not due ({verdict.reason}).")
+            console.say(console.message("renew.not_due", name=verdict.name, reason=verdict.reason))
     summary = RenewSummary(checked=len(verdicts), not_due=len(verdicts))
     say_summary(console, summary, started, options.json)
     return 0
@@ -127,19 +125,19 @@ def _renew_with_engine(
     for result in results:
         counts[result.outcome] += 1
         if result.outcome == Outcome.RENEWED:
-            done = "simulated renewal succeeded" if options.issuance.dry_run else "renewed"
-            console.say(f"{result.name}: {done} ({result.reason}).")
+            done = "renew.dry_run_ok" if options.issuance.dry_run else "renew.renewed"
+            console.say(console.message(done, name=result.name, reason=result.reason))
             if result.replaced:
                 console.say(
-                    f"{result.name}: replaces the certificate with ARI id {result.replaced}."
+                    console.message("renew.replaces", name=result.name, ari_id=result.replaced)
                 )
         elif result.outcome == Outcome.FAILED and result.error is not None:
-            console.note(f"{result.name}: renewal failed.")
+            console.note(console.message("renew.failed", name=result.name))
             console.explain(result.error)
         elif result.outcome == Outcome.LOCKED:
-            console.note(f"{result.name}: skipped, another certsmith is renewing it.")
+            console.note(console.message("renew.locked", name=result.name))
         elif options.common.verbose and not options.json:
-            console.say(f"{result.name}: not due ({result.reason}).")
+            console.say(console.message("renew.not_due", name=result.name, reason=result.reason))
         for note in result.notes:
             console.note(f"{result.name}: {note}")
     summary = RenewSummary(
@@ -170,7 +168,7 @@ def _renew_with_engine(
     dry_run = options.issuance.dry_run
     alert_after_renew(console, c.config_dir, stores.lineages, results, dry_run=dry_run)
     if hook_failed:
-        console.error(f"{len(hooks.failures)} hook(s) failed; see the log.")
+        console.error(console.message("hooks.failed_short", count=len(hooks.failures)))
     return 1 if counts[Outcome.FAILED] or hook_failed else 0
 
 

@@ -63,6 +63,7 @@ def _server_options(options: WebServerOptions) -> dict[str, str]:
 
 def _install(options: WebServerOptions, console: Console) -> int:
     """Deploy an existing lineage into its web server (-i/--nginx/--apache or its conf's)."""
+    from certsmith.renewal import installing
     from certsmith.renewal.engine import Engine
 
     name = _cert_name(options)
@@ -74,6 +75,16 @@ def _install(options: WebServerOptions, console: Console) -> int:
             await engine.install_lineage(name, overrides, options.installer.enhancements)
             return await engine.reload_servers()
 
+    async def preview() -> str | None:
+        async with Engine(env) as engine:
+            return await installing.install_lineage(
+                env, engine.installers, name, overrides, options.installer.enhancements, True
+            )
+
+    if options.dry_run:
+        with env.stores.guard():
+            _show_preview(console, name, asyncio.run(preview()))
+        return 0
     with env.stores.guard():
         errors = asyncio.run(go())
     for error in errors:
@@ -100,10 +111,24 @@ def _enhance(options: WebServerOptions, console: Console) -> int:
     if settings.http01_port:  # the port whose server blocks --redirect edits
         extra.setdefault("http01_port", str(settings.http01_port))
     installer = common.installer_factory(options.common)(settings.installer, extra)
+    if options.dry_run:
+        domains = [i.value for i in lineage.identifiers]
+        diff = installer.preview(name, domains, None, wanted)
+        _show_preview(console, name, diff)
+        return 0
     installer.enhance([i.value for i in lineage.identifiers], wanted)
     installer.reload()
     console.say(f"Added {', '.join(wanted)} for {name} in {settings.installer}.")
     return 0
+
+
+def _show_preview(console: Console, name: str, diff: str | None) -> None:
+    """--dry-run: the diff on stdout, then one sentence (nothing was changed)."""
+    if diff:
+        console.data(diff)
+        console.say(console.message("install.preview.changes", name=name))
+    else:
+        console.say(console.message("install.preview.nothing", name=name))
 
 
 def _server_name(options: WebServerOptions) -> str:

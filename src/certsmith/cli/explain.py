@@ -165,7 +165,10 @@ def sanitize(text: str) -> str:
     return text
 
 
-def _detail(error: Any) -> str:
+def _detail(error: Any, cat: Catalogue | None = None) -> str:
+    wording = getattr(error, "wording", None)  # a UsageError worded from the catalogue
+    if cat is not None and isinstance(wording, tuple) and cat.has(wording[0]):
+        return sanitize(cat.get(wording[0], **wording[1]))
     detail = _attr(error, "detail")
     if isinstance(detail, str) and detail:
         return sanitize(detail)
@@ -271,7 +274,7 @@ def explain(
             return _explain_problem(inner, suffix, cat, clock(), 0, outer=error)
         if suffix is not None:
             return _explain_problem(error, suffix, cat, clock(), 0)
-        detail = _detail(error)
+        detail = _detail(error, cat)
         key = error_key(error)
         chosen = getattr(error, "catalogue_key", None)  # a variant of the class's sentence
         if isinstance(chosen, str) and cat.has(chosen):

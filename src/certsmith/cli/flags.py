@@ -21,7 +21,7 @@ from certsmith.cli.build import (
     WEB_SERVERS as _WEB_SERVERS,
 )
 from certsmith.cli.options import REVOCATION_REASONS as REASONS, Verb
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 
 # certbot verbs certsmith does not run, and why (none today; kept for the help text).
 UNSUPPORTED_VERBS: dict[str, str] = {}
@@ -157,10 +157,8 @@ class _Authenticator(argparse.Action):
             and name not in _WEB_SERVERS
             and not _PLUGIN_RE.fullmatch(name)
         ):
-            raise UsageError(
-                f"authenticator {name!r} is not supported; use one of "
-                f"{', '.join((*_AUTHENTICATORS, *_WEB_SERVERS))}."
-            )
+            names = ", ".join((*_AUTHENTICATORS, *_WEB_SERVERS))
+            raise usage_error("usage.unknown_authenticator", name=repr(name), names=names)
         entry = ("flag" if self.nargs == 0 else "-a", name)
         namespace.authenticator = [*(namespace.authenticator or []), entry]
 
@@ -217,7 +215,8 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_NAMED, "--cert-name", metavar="CERTNAME", help="certificate (lineage) name")
     add(_CO, "--expand", **flag, help="replace a certificate with a superset of its names")
     add(_ISSUE, "--allow-subset-of-names", **flag, help="drop names that fail validation")
-    add(_ISSUE, "--dry-run", **flag, help="test against staging, save nothing")
+    add(_ISSUE | {"install", "enhance"}, "--dry-run", **flag,
+        help="test against staging, save nothing (install, enhance: show the diff)")  # fmt: skip
     add(_ISSUE, "--break-my-certs", dest="break_my_certs", **flag,
         help="let a test (staging) certificate replace a real one, or the reverse")  # fmt: skip
     add(_ISSUE, "--force-renewal", "--renew-by-default", dest="force_renewal", **flag,

@@ -86,7 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             command = parse_args(args)
     except UsageError as err:
-        sys.stderr.write(f"certsmith: error: {err}\n")
+        from certsmith.cli.usage import usage_text
+        from certsmith.preflight.messages import Catalogue
+
+        sys.stderr.write(f"certsmith: error: {usage_text(err, Catalogue())}\n")
         return USAGE_EXIT_CODE
     if isinstance(command, HelpRequest):
         sys.stdout.write(command.text if command.text.endswith("\n") else command.text + "\n")
@@ -113,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _internal_error(console, exc, common.logs_dir)
         return _pipe_closed()
     except UsageError as err:
-        console.error(str(err))
+        from certsmith.cli.usage import usage_text
+
+        console.error(usage_text(err, console.catalogue))
         return USAGE_EXIT_CODE
     except CertsmithError as err:
         console.explain(err)

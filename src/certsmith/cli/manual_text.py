@@ -22,13 +22,13 @@ _KEYS = {"r": RETRY, "c": CONTINUE, "a": ABORT}
 
 def manual_text(console: Console, ins: ManualInstructions) -> str:
     """What to publish for one challenge, and where."""
-    if ins.challenge_type == "dns-01":
+    if ins.challenge_type in ("dns-01", "dns-account-01"):
         text = console.message("manual.dns01", record=ins.record_name, content=ins.content)
     else:
         text = console.message("manual.http01", url=ins.url, content=ins.content)
     if ins.subsequent:
         text += "\n\n" + console.message("manual.subsequent")
-        if ins.challenge_type == "dns-01":
+        if ins.challenge_type in ("dns-01", "dns-account-01"):
             text += "\n" + console.message("manual.subsequent.dns")
     if ins.verify_dns:
         text += "\n\n" + console.message("manual.verify_dns", record=ins.record_name)

@@ -300,6 +300,7 @@ class WebServerOptions:
     cert_name: str | None = None
     installer: InstallerOptions = InstallerOptions()
     checkpoints: int = 1
+    dry_run: bool = False  # install, enhance: show the diff, change nothing
 
 
 @dataclass(frozen=True)

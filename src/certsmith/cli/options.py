@@ -158,7 +158,9 @@ def build_command(
             build.issuance_options(v), installer, bool(v.get("json")), v.get("ari_fetch_limit"),
         )  # fmt: skip
     if verb in _WEB_SERVER_VERBS:
-        return WebServerOptions(verb, common, cert_name, installer, v.get("checkpoints") or 1)
+        return WebServerOptions(
+            verb, common, cert_name, installer, v.get("checkpoints") or 1, bool(v.get("dry_run"))
+        )
     if verb is Verb.CERTIFICATES:
         return CertificatesOptions(common, cert_name, domains, ips, bool(v.get("json")))
     if verb is Verb.REVOKE:

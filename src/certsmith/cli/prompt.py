@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from certsmith.cli.options import validate_domain
+from certsmith.cli.usage import usage_error
 from certsmith.crypto import normalize_name
 from certsmith.errors import UsageError
 
@@ -24,17 +25,15 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 3
 
-NO_DOMAIN = "No domain given; pass -d NAME"
-NO_EMAIL = "No e-mail given; pass --email ADDRESS or --register-unsafely-without-email"
-MANUAL_NEEDS_TTY = (
-    "The manual authenticator needs someone at a terminal; pass --manual-auth-hook CMD "
-    "or run without -n in a terminal"
-)
+# Catalogue keys of the refusals when nobody can answer.
+NO_DOMAIN = "usage.no_domain_prompt"
+NO_EMAIL = "usage.no_email"
+MANUAL_NEEDS_TTY = "usage.manual_needs_tty"
 
 
-def tos_refused(url: str) -> str:
-    """The message when the CA's terms were not agreed to."""
-    return f"You must agree to the CA's terms; pass --agree-tos (terms: {url})"
+def tos_refused(url: str) -> UsageError:
+    """The refusal when the CA's terms were not agreed to."""
+    return usage_error("usage.tos_refused", url=url)
 
 
 @contextlib.contextmanager
@@ -93,16 +92,16 @@ class NonInteractivePrompter:
     interactive = False
 
     def ask_domains(self) -> tuple[str, ...]:
-        raise UsageError(NO_DOMAIN)
+        raise usage_error(NO_DOMAIN)
 
     def ask_email(self) -> str | None:
-        raise UsageError(NO_EMAIL)
+        raise usage_error(NO_EMAIL)
 
     def ask_tos(self, url: str) -> None:
-        raise UsageError(tos_refused(url))
+        raise tos_refused(url)
 
     def wait_for_enter(self, instructions: str) -> None:
-        raise UsageError(MANUAL_NEEDS_TTY)
+        raise usage_error(MANUAL_NEEDS_TTY)
 
     def confirm(self, question: str, default: bool) -> bool:
         return default
@@ -167,10 +166,11 @@ class TTYPrompter:
                     if n
                 ]
             except UsageError as err:
-                self._out.write(f"{err}\n")
+                key, values = err.wording or ("", {})
+                self._out.write(f"{self._text(key, **values) if key else err}\n")
                 continue
             return tuple(dict.fromkeys(names))
-        raise UsageError(NO_DOMAIN)
+        raise usage_error(NO_DOMAIN)
 
     def ask_email(self) -> str | None:
         for _ in range(MAX_ATTEMPTS):
@@ -182,17 +182,17 @@ class TTYPrompter:
             if re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", answer):
                 return answer
             self._out.write(self._text("prompt.email.invalid", answer=answer) + "\n")
-        raise UsageError(NO_EMAIL)
+        raise usage_error(NO_EMAIL)
 
     def ask_tos(self, url: str) -> None:
         question = self._text("prompt.terms", url=url)
         if not self.confirm(question, default=False):
-            raise UsageError(tos_refused(url))
+            raise tos_refused(url)
 
     def wait_for_enter(self, instructions: str) -> None:
         text = f"{instructions.rstrip()}\n\n" if instructions.strip() else ""
         if self._ask(text + self._text("prompt.press_enter")) is None:
-            raise UsageError(MANUAL_NEEDS_TTY)
+            raise usage_error(MANUAL_NEEDS_TTY)
 
     def choose(self, question: str, choices: Sequence[tuple[str, str]], default: str) -> str:
         keys = {key.lower() for key, _ in choices}

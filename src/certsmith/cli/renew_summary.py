@@ -11,7 +11,6 @@ import time
 from dataclasses import asdict, dataclass
 
 from certsmith.cli.console import Console
-from certsmith.cli.output import format_renew_summary
 
 SCHEMA = 1
 
@@ -38,6 +37,12 @@ def say_summary(console: Console, summary: RenewSummary, started: float, as_json
         console.data(summary.to_json(time.monotonic() - started))
         return
     s = summary
-    console.say(format_renew_summary(s.renewed, s.not_due, s.failed, s.locked))
+    # The English line is format_renew_summary's, which log scrapers read (LANG=C); --json is
+    # the form that does not change with the language.
+    console.say(
+        console.message(
+            "renew.summary", renewed=s.renewed, not_due=s.not_due, failed=s.failed, locked=s.locked
+        )
+    )
     if s.ari_deferred:
         console.say(console.message("renew.ari_deferred", count=s.ari_deferred))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import difflib
 import json
 import os
 import secrets
@@ -48,6 +49,7 @@ __all__ = [
     "Checkpoints",
     "FileChange",
     "atomic_replace",
+    "diff",
     "reload_or_undo",
 ]
 
@@ -263,6 +265,27 @@ def reload_or_undo(
         except InstallError as again:
             after = f"reloading the previous configuration failed too: {again}"
         raise InstallError(f"{exc} certsmith undid its changes ({undone}); {after}.") from exc
+
+
+def diff(checkpoint: Checkpoint) -> str:
+    """The unified diff from what ``checkpoint`` saved to what is on disk now (a preview makes
+    its edits under a checkpoint, takes this diff, then restores it)."""
+    out: list[str] = []
+    for change in checkpoint.info.files:
+        path = Path(change.path)
+        if path.is_symlink() and not change.existed:
+            out.append(f"--- /dev/null\n+++ {path} (symlink to {path.readlink()})\n")
+            continue
+        old = (checkpoint.directory / str(change.saved)).read_bytes() if change.existed else b""
+        new = path.read_bytes() if path.exists() else b""
+        out += difflib.unified_diff(
+            _lines(old), _lines(new), change.path if change.existed else "/dev/null", change.path
+        )
+    return "".join(out)
+
+
+def _lines(data: bytes) -> list[str]:
+    return data.decode("utf-8", "surrogateescape").splitlines(keepends=True)
 
 
 def _write_index(directory: Path, info: CheckpointInfo) -> None:

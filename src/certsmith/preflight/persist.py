@@ -12,19 +12,35 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
 from certsmith.acme.identifier import Identifier
-from certsmith.challenges.dns_persist import Finding, evaluate, persist_owner, until_text
+from certsmith.challenges.dns_persist import (
+    Finding,
+    PersistRecord,
+    Verdict,
+    evaluate,
+    persist_owner,
+    until_text,
+)
 from certsmith.errors import SolverError
-from certsmith.preflight.checks import CheckResult
+from certsmith.preflight.checks import CheckResult, Severity
 from certsmith.preflight.messages import Catalogue
 
 CHECK_NAME = "dns_persist"
+# `persistUntil` this close is worth a warning (doctor, certificates, the alerts).
+UNTIL_WARNING = timedelta(days=30)
+
+
+def until_soon(persist_until: int | None, now: datetime) -> bool:
+    """Whether a record's ``persistUntil`` (Unix seconds) falls within ``UNTIL_WARNING``."""
+    if persist_until is None:
+        return False
+    return persist_until - now.timestamp() <= UNTIL_WARNING.total_seconds()
 
 
 async def txt_values(name: str, resolver: dns.asyncresolver.Resolver) -> set[str]:
@@ -46,12 +62,16 @@ async def check_persist_records(
     resolver: dns.asyncresolver.Resolver,
     now: datetime,
     catalogue: Catalogue | None = None,
+    required: bool = True,
 ) -> list[CheckResult]:
-    """One result per DNS identifier (IP addresses are not dns-persist-01's business)."""
+    """One result per DNS identifier (IP addresses are not dns-persist-01's business).
+
+    ``required`` False (``doctor`` for a name that may not use dns-persist-01): names with no
+    TXT record at all are left out, and a mismatch is a warning rather than an error."""
     cat = catalogue or Catalogue()
     issuer_list = list(issuers)
 
-    async def one(ident: Identifier) -> CheckResult:
+    async def one(ident: Identifier) -> CheckResult | None:
         try:
             owner = persist_owner(ident)
         except SolverError as exc:
@@ -73,18 +93,54 @@ async def check_persist_records(
             "until": until_text(found),
             "detail": verdict.detail,
         }
+        if verdict.ok and found is not None and until_soon(found.persist_until, now):
+            text = cat.get("check.persist.until_soon", **fields)
+            return CheckResult(CHECK_NAME, ident.value, True, "warning", text)
         if verdict.ok:
             text = cat.get("check.persist.ok", **fields)
             return CheckResult(CHECK_NAME, ident.value, True, "info", text)
+        if not required and not values:
+            return None
         finding = verdict.finding
         if account_uri is None and finding in (Finding.OTHER_ACCOUNT, Finding.MISSING):
             key = "check.persist.no_account"
         else:
             key = f"check.persist.{finding.value}"
-        next_step = cat.get("check.persist.next", **fields)
+        record = _record_to_set(owner, issuer_list, account_uri, ident.is_wildcard, verdict, now)
+        if record is not None:
+            next_step = cat.get("check.persist.next.record", record=record, **fields)
+        else:
+            next_step = cat.get("check.persist.next", **fields)
+        severity: Severity = "error" if required else "warning"
         return CheckResult(
-            CHECK_NAME, ident.value, False, "error", cat.get(key, **fields), next_step
+            CHECK_NAME, ident.value, False, severity, cat.get(key, **fields), next_step
         )
 
     dns_names = [i for i in identifiers if i.type == "dns"]
-    return list(await asyncio.gather(*(one(i) for i in dns_names)))
+    results = await asyncio.gather(*(one(i) for i in dns_names))
+    return [r for r in results if r is not None]
+
+
+def _record_to_set(
+    owner: str,
+    issuers: list[str],
+    account_uri: str | None,
+    wildcard: bool,
+    verdict: Verdict,
+    now: datetime,
+) -> str | None:
+    """The zone line that would fix ``verdict`` for the account in use (None: not known yet).
+    A record found for another account (a lineage moved to another account) keeps its
+    ``policy=wildcard`` and a ``persistUntil`` still ahead."""
+    if account_uri is None or not issuers:
+        return None
+    found = verdict.record
+    until = found.persist_until if found else None
+    if until is not None and until <= now.timestamp():
+        until = None
+    covers = wildcard or bool(found and found.wildcard)
+    try:
+        value = PersistRecord(issuers[0], account_uri, covers, until).to_text()
+    except ValueError:
+        return None
+    return f'{owner}. IN TXT "{value}"'

@@ -16,6 +16,7 @@ from certsmith.renewal.account import (
     register_account,
 )
 from certsmith.renewal.environment import RunEnvironment
+from certsmith.renewal.rollover import settle_rollovers
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage.accounts import StoredAccount
 from certsmith.storage.interface import find_account
@@ -56,6 +57,7 @@ class CaSessions:
         self._env, self._registration = env, registration
         self._sessions: dict[tuple[str, str | None, str | None], Session] = {}
         self._found: dict[tuple[str, str | None], StoredAccount | None] = {}
+        self._settled: set[str] = set()  # servers whose interrupted rollovers were settled
         self._lock = asyncio.Lock()
 
     def _stored(self, settings: LineageSettings) -> StoredAccount | None:
@@ -69,8 +71,28 @@ class CaSessions:
     def _client(self, settings: LineageSettings, key: object, url: str | None) -> AcmeClient:
         return client_for(self._env, settings, key, url)
 
-    async def session(self, settings: LineageSettings) -> Session:
+    async def _settle(self, settings: LineageSettings) -> None:
+        """Finish or undo a key rollover a crash interrupted (renewal/rollover.py), once per
+        server, before its stored account is looked up. Lineages this run holds locked keep
+        the old id in their conf; the account is still found as the server's remaining one."""
+        if settings.server in self._settled:
+            return
+        self._settled.add(settings.server)
+
+        def client(key: object) -> AcmeClient:
+            return self._client(settings, key, None)
+
+        await settle_rollovers(self._env.stores, settings.server, client, lock_timeout=None)
+        for found in [f for f in self._found if f[0] == settings.server]:
+            del self._found[found]  # looked up again: the account may have moved
+
+    async def session(self, settings: LineageSettings, *, settle: bool = True) -> Session:
+        """The session of the lineage's CA and account. ``settle``: finish an interrupted key
+        rollover first (it writes; the ARI GETs of the check, even in the read-only helper
+        process, do without)."""
         async with self._lock:
+            if settle:
+                await self._settle(settings)
             stored = self._stored(settings)
             # Lineages naming the account by id and those that do not share one session.
             key = (settings.server, stored.id if stored else None, settings.ca_bundle)
@@ -88,7 +110,7 @@ class CaSessions:
         """The client for renewalInfo GETs: the session's, with the stored account's key or,
         when none is stored, a throwaway one (the GET is unauthenticated, RFC 9773 section
         4.1; an account registered later in the run takes over the same session)."""
-        return (await self.session(settings)).client
+        return (await self.session(settings, settle=False)).client
 
     async def registered(self, session: Session, settings: LineageSettings) -> ActiveAccount:
         async with session.registering:

@@ -11,9 +11,8 @@ run's events (events.py). Post hooks run when the caller ends the run (``HookRun
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -102,8 +101,8 @@ class LineageResult:
 
 
 class Engine:
-    """Gets and renews lineages for one run. ``first_renewal_delay``: certbot's random wait
-    before the first order of an unattended run (only the first lineage found due waits)."""
+    """Gets and renews lineages for one run. (certbot's random wait of an unattended `renew`
+    is the Renewer's: it must come before any lineage is locked.)"""
 
     def __init__(
         self,
@@ -111,8 +110,6 @@ class Engine:
         hooks: HookRunner | None = None,
         registration: Registration | None = None,
         *,
-        first_renewal_delay: float = 0.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         settings_overrides: SettingOverrides | None = None,
     ) -> None:
         self.env = env
@@ -125,10 +122,7 @@ class Engine:
             self.ca.ari_client,
             lambda conf: overrides.apply(settings_from_conf(conf)),
         )
-        self._sleep = sleep
-        self._delay_lock = asyncio.Lock()
-        self._delay_pending = first_renewal_delay
-        self.servers = ServerPool()
+        self.servers = ServerPool(lock_dir=env.config_dir)
         self.installers = RunInstallers(env.installers, env.config_dir)
         self._services = issue.Services(env, self.ca, self.due, self.servers, self.installers)
 
@@ -226,15 +220,6 @@ class Engine:
             settings = settings.replace(webroot_map=webroot, webroot_default=None)
         return settings
 
-    async def _delay_first_order(self) -> None:
-        async with self._delay_lock:
-            delay, self._delay_pending = self._delay_pending, 0.0
-            if delay > 0:
-                log.info("Non-interactive renewal: random delay of %.0f seconds", delay)
-                for handler in logging.getLogger("certsmith").handlers:
-                    handler.flush()  # a buffered log must show why the run is waiting
-                await self._sleep(delay)
-
     async def _obtain(
         self,
         request: LineageRequest,
@@ -245,7 +230,6 @@ class Engine:
         hooks = request.hooks or HookCommands(
             settings.pre_hook, settings.post_hook, settings.deploy_hook
         )
-        await self._delay_first_order()
         await self.hooks.before_renewal_async(pre_hook=hooks.pre, post_hook=hooks.post)
         log.info("%s: obtaining a certificate (%s)", request.name, request.reason or "requested")
         order = issue.Order(request.name, identifiers, settings, request.dry_run, previous)

@@ -12,6 +12,8 @@ When the engine calls an installer:
                         tests the configuration and restores it byte for byte when the test
                         fails; it raises InstallError, and the certificate stays saved.
 - ``enhance()``         after ``deploy`` when the request asks for --redirect/--hsts/...
+- ``preview()``         never by the engine: ``install``/``enhance``/``run`` with --dry-run show
+                        the diff a deploy and its enhancements would write.
 - ``reload()``          once per run, at its end, for every installer that deployed something
                         (a renewal of 40 lineages reloads nginx once, not 40 times).
 """
@@ -50,6 +52,16 @@ class Installer(Protocol):
 
     def reload(self) -> None:
         """Make the running server use what ``deploy`` wrote (graceful reload)."""
+
+    def preview(
+        self,
+        lineage: str,
+        domains: Sequence[str],
+        live: Mapping[str, Path] | None,
+        enhancements: Sequence[str] = (),
+    ) -> str:
+        """The unified diff ``deploy`` (when ``live`` is given) then ``enhance`` would write
+        (``--dry-run``); afterwards every file is as it was and no checkpoint is left."""
 
 
 class InstallerFactory(Protocol):
@@ -110,6 +122,22 @@ class RunInstallers:
         if name not in self._to_reload:
             self._to_reload.append(name)
         return True
+
+    async def preview(
+        self,
+        settings: LineageSettings,
+        lineage: str,
+        domains: Sequence[str],
+        live: Mapping[str, Path],
+        enhancements: Sequence[str] = (),
+    ) -> str | None:
+        """The diff ``deploy`` would write (None when the lineage names no installer)."""
+        name = settings.installer
+        if not name or name == NULL_INSTALLER:
+            return None
+        installer = self._get(name, settings)
+        async with self._editing[name]:
+            return await asyncio.to_thread(installer.preview, lineage, domains, live, enhancements)
 
     async def reload_all(self) -> list[CertsmithError]:
         """Reload every server something was deployed into; the errors, not raised, so one

@@ -23,16 +23,23 @@ async def install_lineage(
     name: str,
     overrides: SettingOverrides,
     enhancements: Sequence[str] = (),
-) -> None:
-    """Deploy lineage ``name`` into its installer; UsageError when none is named."""
+    preview: bool = False,
+) -> str | None:
+    """Deploy lineage ``name`` into its installer; UsageError when none is named. With
+    ``preview`` nothing is changed: the diff the deploy would write is returned."""
     lineages = env.stores.lineages
     if not lineages.exists(name):
         raise UsageError(f"No certificate named {name!r}; see `certsmith certificates`.")
     with lineages.lock(name, blocking=True, timeout=60.0):
-        lineages.heal(name)
+        if not preview:
+            lineages.heal(name)
         lineage = lineages.load(name)
         settings = overrides.apply(settings_from_conf(lineage.conf))
         if settings.installer in (None, NULL_INSTALLER):
             raise UsageError(f"Say which web server to install {name} into: --nginx, --apache.")
         domains = [i.value for i in lineage.identifiers]
-        await installers.deploy(settings, name, domains, lineages.live_paths(name), enhancements)
+        live = lineages.live_paths(name)
+        if preview:
+            return await installers.preview(settings, name, domains, live, enhancements)
+        await installers.deploy(settings, name, domains, live, enhancements)
+        return None

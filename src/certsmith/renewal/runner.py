@@ -64,12 +64,11 @@ class Renewer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.env, self.plan, self.hooks = env, plan, hooks
+        self._sleep = sleep
         self.engine = Engine(
             env,
             hooks,
             registration,
-            first_renewal_delay=plan.first_renewal_delay,
-            sleep=sleep,
             settings_overrides=plan.overrides,
         )
         self._known: dict[str, Verdict] = {}
@@ -93,6 +92,8 @@ class Renewer:
             limit = asyncio.Semaphore(max(1, self.plan.parallel))
             # Coroutines only for the lineages to renew; the others are answered at once.
             due = [v for v in verdicts if v.due is not False]
+            if any(v.due for v in due):
+                await self._delay_first_renewal()
             done = await asyncio.gather(*(self._guarded(limit, self._renew_if_due, v) for v in due))
             by_name = {r.name: r for r in done}
             return [
@@ -104,6 +105,17 @@ class Renewer:
             self.reload_errors = await self.engine.reload_servers()
             await self.engine.aclose()
             await self.hooks.finish_async()
+
+    async def _delay_first_renewal(self) -> None:
+        """certbot's random wait of an unattended run, once, when something is due: before any
+        lineage is locked (another run may renew it meanwhile; the engine re-checks under the
+        lock) and before any hook."""
+        delay = self.plan.first_renewal_delay
+        if delay > 0:
+            log.info("Non-interactive renewal: random delay of %.0f seconds", delay)
+            for handler in logging.getLogger("certsmith").handlers:
+                handler.flush()  # a buffered log must show why the run is waiting
+            await self._sleep(delay)
 
     async def check(self, names: Sequence[str]) -> list[Verdict]:
         """Phase one alone, without asking any CA: due, not due, or may ask the CA (``ask_ca``),

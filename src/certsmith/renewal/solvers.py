@@ -145,7 +145,7 @@ CHALLENGES_BY_AUTHENTICATOR = {
     "nginx": ("http-01",),
     "apache": ("http-01",),
     "webroot": ("http-01",),
-    "manual": ("http-01", "dns-01"),
+    "manual": ("http-01", "dns-01", "dns-account-01"),
     **{plugin: ("dns-01", "dns-account-01") for plugin in DNS_PLUGINS},
     # dns-persist-01: the standing _validation-persist record answers; no DNS change, no
     # credentials (certsmith persist-record prints the record to publish once).
@@ -215,7 +215,7 @@ async def solvers_for(
                 on_self_check_failure=context.on_self_check_failure,
             )
             solvers["http-01"] = manual
-            solvers["dns-01"] = manual
+            solvers["dns-01"] = solvers["dns-account-01"] = manual
         elif kind == PERSIST:
             pass  # added below
         elif kind.startswith("dns-"):

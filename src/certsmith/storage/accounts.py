@@ -2,6 +2,7 @@
 
     accounts/<netloc + path of the directory URL>/<account id>/
         private_key.json   the account key as a JWK with its private parts (0400)
+        rollover_key.json  only while a key rollover is in flight: the new key (0400)
         regr.json          {"body": {...}, "uri": "<account URL>"}
         meta.json          {"creation_dt": "<RFC 3339>", "creation_host": "<host>"}
 
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from certsmith.errors import StorageError
-from certsmith.storage.files import atomic_write, create_private_file, ensure_dir
+from certsmith.storage.files import atomic_write, create_private_file, ensure_dir, fsync_dir
 
 if TYPE_CHECKING:  # `cryptography` is imported when a key is used, not by `renew`'s fast path
     from certsmith.crypto import PrivateKey
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # `cryptography` is imported when a key is used, not by `rene
 logger = logging.getLogger(__name__)
 
 ACCOUNT_KEY_MODE = 0o400
+PENDING_KEY_FILE = "rollover_key.json"
 _CRV_BY_CURVE = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 _CURVE_NAME_BY_CRV = {crv: curve for curve, crv in _CRV_BY_CURVE.items()}
 # certbot reuses accounts of Let's Encrypt's ACME v1 endpoints for v2 (constants.LE_REUSE_SERVERS).
@@ -275,6 +277,33 @@ class AccountStore:
         if account_id(key) != ident:
             raise StorageError(f"Account {ident}: the stored key belongs to another account.")
         return StoredAccount(ident, key, uri, body, meta if isinstance(meta, dict) else {})
+
+    # --- a key rollover in flight (see renewal/rollover.py) --------------------------------
+
+    def save_pending_key(self, directory_url: str, ident: str, key: PrivateKey) -> None:
+        """Write ``key`` as account ``ident``'s rollover key in flight (``rollover_key.json``,
+        0400, fsynced) before the CA is asked to switch to it."""
+        path = self._account_dir(directory_url, ident) / PENDING_KEY_FILE
+        create_private_file(path, json.dumps(private_jwk(key)).encode(), mode=ACCOUNT_KEY_MODE)
+
+    def pending_key(self, directory_url: str, ident: str) -> PrivateKey | None:
+        """Account ``ident``'s rollover key in flight; None when there is none (or it is
+        unreadable: a key the CA may not know is then simply not tried)."""
+        path = self._existing_server_dir(directory_url) / ident / PENDING_KEY_FILE
+        jwk = _read_json(path)
+        if jwk is None:
+            return None
+        try:
+            return key_from_jwk(jwk)
+        except StorageError as exc:
+            logger.warning("Ignoring the rollover key of account %s: %s", ident, exc)
+            return None
+
+    def discard_pending_key(self, directory_url: str, ident: str) -> None:
+        """Remove account ``ident``'s rollover key in flight, if any."""
+        path = self._existing_server_dir(directory_url) / ident / PENDING_KEY_FILE
+        path.unlink(missing_ok=True)
+        fsync_dir(path.parent)
 
     def delete(self, directory_url: str, ident: str) -> None:
         """Remove one account folder (and the server folder if it becomes empty)."""

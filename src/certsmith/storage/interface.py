@@ -184,6 +184,15 @@ class AccountStorage(Protocol):
 
     def delete(self, server: str, ident: str, /) -> None: ...
 
+    # A key rollover in flight (renewal/rollover.py): the new key is saved before the CA is
+    # asked to switch; whoever next loads the account for use settles it first.
+    def save_pending_key(self, server: str, ident: str, key: PrivateKey, /) -> None:
+        """Store ``key`` durably as account ``ident``'s rollover key in flight."""
+
+    def pending_key(self, server: str, ident: str, /) -> PrivateKey | None: ...
+
+    def discard_pending_key(self, server: str, ident: str, /) -> None: ...
+
 
 class RenewalStateCache(Protocol):
     """Per lineage: the deployed certificate's facts and the CA's last ARI answer.

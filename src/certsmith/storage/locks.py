@@ -130,3 +130,17 @@ def excluding_certbot(config_dir: Path, attempts: int = 10) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases a POSIX lock
+
+
+STANDALONE_LOCKS = ".certsmith-locks"
+
+
+def try_standalone_lock(config_dir: Path, address: str, port: int) -> LineageLock:
+    """The lock of a standalone challenge listener on (``address``, ``port``) among the
+    certsmith processes of ``config_dir``: ``<config_dir>/.certsmith-locks/standalone-<address>-
+    <port>.lock``. Never waits; LockHeld while another process holds it (the caller waits)."""
+    directory = Path(config_dir) / STANDALONE_LOCKS
+    ensure_dir(directory)
+    label = "".join(c if c.isalnum() or c in ".-" else "_" for c in address) or "any"
+    path = directory / f"standalone-{label}-{port}.lock"
+    return acquire(path, f"port {port} ({address or 'all addresses'})", blocking=False)

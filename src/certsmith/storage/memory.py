@@ -265,6 +265,7 @@ class MemoryAccountStore:
 
     def __init__(self) -> None:
         self._accounts: dict[tuple[str, str], StoredAccount] = {}
+        self._pending: dict[tuple[str, str], PrivateKey] = {}
 
     def ids(self, server: str) -> list[str]:
         folder = server_folder(server)
@@ -317,6 +318,17 @@ class MemoryAccountStore:
     def delete(self, server: str, ident: str) -> None:
         if self._accounts.pop((server_folder(server), ident), None) is None:
             raise StorageError(f"No account {ident} is stored for {server}.")
+        self._pending.pop((server_folder(server), ident), None)
+
+    def save_pending_key(self, server: str, ident: str, key: PrivateKey) -> None:
+        self.load(server, ident)
+        self._pending[server_folder(server), ident] = key
+
+    def pending_key(self, server: str, ident: str) -> PrivateKey | None:
+        return self._pending.get((server_folder(server), ident))
+
+    def discard_pending_key(self, server: str, ident: str) -> None:
+        self._pending.pop((server_folder(server), ident), None)
 
 
 class MemoryStateCache:

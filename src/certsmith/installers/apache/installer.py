@@ -34,6 +34,7 @@ from certsmith.installers.checkpoints import (
     Checkpoint,
     Checkpoints,
     atomic_replace,
+    diff,
     reload_or_undo,
 )
 from certsmith.renewal.install import InstallError
@@ -76,24 +77,41 @@ class ApacheInstaller:
         self._checkpointed(note, partial(self._deploy, domains=domains, live=live))
 
     def enhance(self, domains: Sequence[str], enhancements: Sequence[str]) -> None:
-        unknown = [e for e in enhancements if e not in ("redirect", "hsts", "uir")]
-        if unknown:
-            raise InstallError(
-                f"The apache installer does not know the {unknown[0]!r} "
-                "enhancement (it knows redirect, hsts and uir)."
-            )
-        names = ", ".join(domains)
+        _known(enhancements)
         for enhancement in enhancements:
-            if enhancement == "redirect":
-                self._checkpointed(
-                    f"redirect to https for {names}", partial(self._redirect, domains=domains)
-                )
-            else:
-                header = HSTS if enhancement == "hsts" else UIR
-                self._checkpointed(
-                    f"{enhancement} for {names}",
-                    partial(self._header, domains=domains, header=header),
-                )
+            self._checkpointed(*self._enhancement(enhancement, domains))
+
+    def preview(
+        self,
+        lineage: str,
+        domains: Sequence[str],
+        live: Mapping[str, Path] | None,
+        enhancements: Sequence[str] = (),
+    ) -> str:
+        """The unified diff of what ``deploy`` (when ``live`` is given) and then ``enhance``
+        would write. The same edits are made under a checkpoint that is restored byte for byte
+        before this returns (apachectl is not run, Apache not reloaded), so the diff is exactly
+        what a real run writes, and no checkpoint is left."""
+        _known(enhancements)
+        with self.lock:
+            checkpoint = self.checkpoints.begin(self.name, f"preview of {lineage}")
+            try:
+                if live is not None:
+                    self._deploy(checkpoint, domains, live)
+                for enhancement in enhancements:
+                    self._enhancement(enhancement, domains)[1](checkpoint)
+                return diff(checkpoint)
+            except OSError as exc:
+                raise InstallError(f"{exc} (the configuration was left as it was)") from exc
+            finally:
+                checkpoint.restore()
+
+    def _enhancement(self, enhancement: str, domains: Sequence[str]) -> tuple[str, _Edit]:
+        names = ", ".join(domains)
+        if enhancement == "redirect":
+            return f"redirect to https for {names}", partial(self._redirect, domains=domains)
+        header = HSTS if enhancement == "hsts" else UIR
+        return f"{enhancement} for {names}", partial(self._header, domains=domains, header=header)
 
     def reload(self) -> None:
         """``apachectl -k graceful``; when Apache refuses it, the edits since the last reload
@@ -276,6 +294,15 @@ class ApacheInstaller:
                 line = f"{indent}Header always set {header[0]} {header[1]}{newline}"
                 splices.before_close(vhost.node, [line])
         self._apply(checkpoint, splices)
+
+
+def _known(enhancements: Sequence[str]) -> None:
+    unknown = [e for e in enhancements if e not in ("redirect", "hsts", "uir")]
+    if unknown:
+        raise InstallError(
+            f"The apache installer does not know the {unknown[0]!r} "
+            "enhancement (it knows redirect, hsts and uir)."
+        )
 
 
 def _listens(config: ApacheConfig, port: int) -> bool:

@@ -12,7 +12,6 @@ nginx_ctl, nginx_sleep_seconds, http01_port, https_port, config_dir.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import threading
 import time
@@ -28,6 +27,7 @@ from certsmith.installers.checkpoints import (
     Checkpoint,
     Checkpoints,
     atomic_replace,
+    diff,
     reload_or_undo,
 )
 from certsmith.installers.nginx import control
@@ -116,20 +116,13 @@ class NginxInstaller:
     def deploy(self, lineage: str, domains: Sequence[str], live: Mapping[str, Path]) -> None:
         with self.lock:
             plan = self._plan_deploy(domains, live)
-            created = [] if self.options.tls_settings.exists() else [self.options.tls_settings]
-            self.apply(plan, f"deploy {lineage} for {', '.join(domains)}", created)
+            self.apply(plan, f"deploy {lineage} for {', '.join(domains)}", self._created())
             log.info("nginx now names %s's certificate for %s", lineage, ", ".join(domains))
 
     def enhance(self, domains: Sequence[str], enhancements: Sequence[str]) -> None:
         with self.lock:
             for enhancement in enhancements:
-                plan = plan_enhancement(
-                    self.load(),
-                    domains,
-                    enhancement,
-                    self.options.https_port,
-                    self.options.http_port,
-                )
+                plan = self._plan_enhancement(domains, enhancement)
                 self.apply(plan, f"{enhancement} for {', '.join(domains)}")
 
     def reload(self) -> None:
@@ -147,19 +140,28 @@ class NginxInstaller:
 
     # -- for the CLI's --dry-run ------------------------------------------------------------
 
-    def preview_deploy(self, domains: Sequence[str], live: Mapping[str, Path]) -> str:
-        """The unified diff ``deploy`` would write (nothing is changed)."""
-        plan = self._plan_deploy(domains, live)
-        out: list[str] = []
-        for path, new in plan.texts().items():
-            old = plan.file(path)[0]
-            out += difflib.unified_diff(
-                old.splitlines(keepends=True),
-                new.splitlines(keepends=True),
-                str(path),
-                str(path),
-            )
-        return "".join(out)
+    def preview(
+        self,
+        lineage: str,
+        domains: Sequence[str],
+        live: Mapping[str, Path] | None,
+        enhancements: Sequence[str] = (),
+    ) -> str:
+        """The unified diff of what ``deploy`` (when ``live`` is given) and then ``enhance``
+        would write. The same plans are written under a checkpoint that is restored byte for
+        byte before this returns (``nginx -t`` is not run, nginx not reloaded), so the diff is
+        exactly what a real run writes (an enhancement sees the deploy's block), and no
+        checkpoint is left."""
+        with self.lock:
+            checkpoint = self.checkpoints.begin(self.name, f"preview of {lineage}")
+            try:
+                if live is not None:
+                    self.write_plan(checkpoint, self._plan_deploy(domains, live), self._created())
+                for enhancement in enhancements:
+                    self.write_plan(checkpoint, self._plan_enhancement(domains, enhancement))
+                return diff(checkpoint)
+            finally:
+                checkpoint.restore()
 
     # -- shared by deploy, enhance and the authenticator ------------------------------------
 
@@ -185,18 +187,30 @@ class NginxInstaller:
             return
         checkpoint = self.checkpoints.begin(self.name, note)
         try:
-            for path in created:
-                if plan_needs(texts, path):
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self.write(checkpoint, path, _tls_settings())
-            for path, text in texts.items():
-                self.write(checkpoint, path, text.encode())
+            self.write_plan(checkpoint, plan, created)
             self.test(note)
         except BaseException:
             checkpoint.restore()
             raise
         checkpoint.commit()
         self.unreloaded.append(checkpoint)
+
+    def write_plan(self, checkpoint: Checkpoint, plan: Plan, created: Sequence[Path] = ()) -> None:
+        texts = plan.texts()
+        for path in created:
+            if plan_needs(texts, path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.write(checkpoint, path, _tls_settings())
+        for path, text in texts.items():
+            self.write(checkpoint, path, text.encode())
+
+    def _created(self) -> list[Path]:
+        return [] if self.options.tls_settings.exists() else [self.options.tls_settings]
+
+    def _plan_enhancement(self, domains: Sequence[str], enhancement: str) -> Plan:
+        return plan_enhancement(
+            self.load(), domains, enhancement, self.options.https_port, self.options.http_port
+        )
 
     def _plan_deploy(self, domains: Sequence[str], live: Mapping[str, Path]) -> Plan:
         try:
