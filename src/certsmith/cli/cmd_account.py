@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from certsmith.acme import AcmeClient
 from certsmith.cli import common
@@ -24,8 +23,6 @@ from certsmith.renewal.rollover import roll_over, settle_rollovers
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage import StoredAccount
 from certsmith.storage.interface import Stores, find_account
-
-log = logging.getLogger(__name__)
 
 
 def _settings(options: CommonOptions) -> LineageSettings:
