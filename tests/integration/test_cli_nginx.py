@@ -351,6 +351,36 @@ def test_a_dry_run_with_nginx_installs_nothing(nginx_cli: NginxCli) -> None:
     assert "No changes" in nginx_cli.run("config_changes").stdout
 
 
+def test_a_run_dry_run_with_nginx_prints_the_diff_at_the_would_be_live_paths(
+    nginx_cli: NginxCli,
+) -> None:
+    name = nginx_cli.names[0]
+    settings = nginx_cli.config_dir / "certsmith-options-ssl-nginx.conf"
+
+    def files() -> dict[Path, bytes]:
+        extra = {settings: settings.read_bytes()} if settings.exists() else {}
+        return nginx_cli.config_bytes() | extra
+
+    before = files()
+    command = ("--nginx", "-d", name, *nginx_cli.nginx_flags(), "--agree-tos",
+               "--register-unsafely-without-email")  # fmt: skip
+
+    preview = nginx_cli.run(*command, "--dry-run")
+
+    assert preview.returncode == 0, preview.stderr
+    live = nginx_cli.config_dir / "live" / name
+    assert f"+    ssl_certificate {live / 'fullchain.pem'};" in preview.stdout
+    assert f"+    ssl_certificate_key {live / 'privkey.pem'};" in preview.stdout
+    assert files() == before
+    assert not live.exists()
+    assert "No changes" in nginx_cli.run("config_changes").stdout
+    # and the real run writes what the dry run showed
+    assert nginx_cli.run(*command).returncode == 0
+    assert dry_run_diff.added_in_preview(preview.stdout) == dry_run_diff.added_between(
+        before, files()
+    )
+
+
 def test_https_port_reaches_the_installer_but_not_the_renewal_conf(nginx_cli: NginxCli) -> None:
     name = nginx_cli.names[0]
     nginx_cli.obtain(name)

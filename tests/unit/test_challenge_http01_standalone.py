@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from certsmith.acme.identifier import Identifier
-from certsmith.challenges._listener import has_ipv6_loopback
+from certsmith.challenges._listener import MAX_CONNECTIONS_PER_PEER, has_ipv6_loopback
 from certsmith.challenges.base import ChallengeTask
 from certsmith.challenges.http01_standalone import StandaloneHttp01Server, normalize_host
 from certsmith.errors import SolverError
@@ -226,21 +226,33 @@ async def test_unsafe_token_and_wildcard_are_refused() -> None:
     assert srv.sockets == []
 
 
-async def test_connection_limit() -> None:
+async def test_connection_limit_drops_the_oldest_for_a_new_request() -> None:
     async with StandaloneHttp01Server(address="127.0.0.1", port=0, max_connections=2) as srv:
         await srv.present(task())
         idle = [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(2)]
         await asyncio.sleep(0.05)
+        served = await exchange("127.0.0.1", srv.port, get(PATH))
         try:
-            refused = await exchange("127.0.0.1", srv.port, get(PATH))
+            oldest_got = await asyncio.wait_for(idle[0][0].read(), 1.0)
         except ConnectionResetError:
-            refused = b""  # closed unread: the kernel resets instead of a clean FIN
+            oldest_got = b""  # aborted: the kernel resets instead of a clean FIN
+        still_open = srv.open_connections
         for _, writer in idle:
             writer.close()
-        await asyncio.sleep(0.05)
-        accepted = await exchange("127.0.0.1", srv.port, get(PATH))
-    assert refused == b""
-    assert status_of(accepted) == 200
+    assert status_of(served) == 200
+    assert oldest_got == b""
+    assert still_open == 1  # the younger idle connection is kept
+
+
+async def test_one_address_cannot_hold_more_than_its_share() -> None:
+    async with StandaloneHttp01Server(address="127.0.0.1", port=0, max_connections=64) as srv:
+        await srv.present(task())
+        held = [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(12)]
+        await asyncio.sleep(0.1)
+        count = srv.open_connections
+        for _, writer in held:
+            writer.close()
+    assert count == MAX_CONNECTIONS_PER_PEER
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback here")

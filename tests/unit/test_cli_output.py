@@ -134,6 +134,7 @@ def test_json_schema() -> None:
         },
         "renewal_conf": "/etc/letsencrypt/renewal/a.com.conf",
         "last_run": None,
+        "dns_persist": None,
     }
 
 

@@ -3,6 +3,13 @@
 A ``Listener`` binds one or more addresses on one port (``""`` means every IPv4 and IPv6
 address, like certbot's ``--http-01-address``), caps the number of connections served at once,
 and on ``close`` ends every connection it still holds, so nothing outlives the solver.
+
+Against a slow-loris (many connections that never finish their request) the caps work together:
+one remote address holds at most ``max_per_peer`` connections (more are closed at once), and
+when all ``max_connections`` are taken a new connection is served by dropping the oldest one, so
+the CA's short request still gets through while the oldest, slowest clients are let go. Each
+handler bounds its own time (the http-01 server's header timeout). Refusals are logged once per
+listener and counted at ``close``, so a flood cannot flood the log.
 ``ListeningSolver`` is the solver lifecycle built on it that both servers share.
 """
 
@@ -28,6 +35,8 @@ ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Await
 # errno values that mean "this address family or address does not exist on this host".
 _UNAVAILABLE = {errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT}
 _PORT_RETRIES = 5
+# Connections one remote address may hold at once: a validation needs one (a CA retry two).
+MAX_CONNECTIONS_PER_PEER = 8
 
 
 def listen_addresses(address: str | Sequence[str]) -> tuple[list[str], bool]:
@@ -66,6 +75,7 @@ class Listener:
         max_connections: int,
         name: str,
         read_limit: int = 65536,
+        max_per_peer: int = MAX_CONNECTIONS_PER_PEER,
     ) -> None:
         self._handler = handler
         self._addresses, self._default = listen_addresses(address)
@@ -75,11 +85,20 @@ class Listener:
         self._read_limit = read_limit
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
+        # Open connections, oldest first, each with its remote address.
+        self._writers: dict[asyncio.StreamWriter, str] = {}
+        self._max_per_peer = max_per_peer
+        self._refused = 0
+        self._dropped = 0
 
     @property
     def running(self) -> bool:
         return bool(self._servers)
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are being served now (never more than ``max_connections``)."""
+        return len(self._writers)
 
     @property
     def sockets(self) -> list[tuple[str, int]]:
@@ -146,14 +165,24 @@ class Listener:
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        if len(self._writers) >= self._max_connections:
-            logger.warning("%s: connection limit reached, refusing a connection", self._name)
+        peer = str((writer.get_extra_info("peername") or ("?",))[0])
+        if sum(1 for held in self._writers.values() if held == peer) >= self._max_per_peer:
+            self._refused += 1
+            if self._refused == 1:
+                logger.warning("%s: %s holds too many connections, refusing more", self._name, peer)
             writer.close()
             return
+        if len(self._writers) >= self._max_connections:
+            self._dropped += 1
+            if self._dropped == 1:
+                logger.warning("%s: connection limit reached, dropping the oldest", self._name)
+            oldest = next(iter(self._writers))
+            del self._writers[oldest]
+            oldest.transport.abort()  # its pending read ends, so its handler returns
         task = asyncio.current_task()
         assert task is not None  # always inside the server's task
         self._tasks.add(task)
-        self._writers.add(writer)
+        self._writers[writer] = peer
         try:
             await self._handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -165,7 +194,7 @@ class Listener:
         except Exception:
             logger.exception("%s: unexpected error while serving a connection", self._name)
         finally:
-            self._writers.discard(writer)
+            self._writers.pop(writer, None)
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
@@ -183,6 +212,14 @@ class Listener:
         """Stop listening and end every open connection; idempotent."""
         if self._servers:
             logger.info("%s stopped listening on %s", self._name, self._describe())
+        if self._refused or self._dropped:
+            logger.warning(
+                "%s: refused %d connections (too many from one address), dropped %d (limit)",
+                self._name,
+                self._refused,
+                self._dropped,
+            )
+            self._refused = self._dropped = 0
         for server in self._servers:
             server.close()
         for writer in list(self._writers):
@@ -232,6 +269,11 @@ class ListeningSolver:
     def port(self) -> int:
         """The port the server listens on (useful with port 0)."""
         return self._listener.port
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections the server holds now."""
+        return self._listener.open_connections
 
     async def start(self) -> None:
         """Start listening; idempotent. Raises ``SolverError`` if no address can be bound."""

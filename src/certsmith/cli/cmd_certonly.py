@@ -149,6 +149,7 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
     request = request_for(options, name, identifiers, env.stores.lineages.exists(name))
     _announce_wait(env.stores.lineages, name, console, request.lock_timeout)
     reload_errors: list[CertsmithError] = []
+    diffs: list[str | None] = []  # run --dry-run: what the installer would write
     hooks = HookRunner(
         config_dir=options.common.config_dir,
         directory_hooks=options.hooks.directory_hooks,
@@ -160,6 +161,8 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
         async with Engine(env, hooks, common.registration(options.account)) as engine:
             try:
                 result = await engine.obtain_lineage(request)
+                if request.dry_run and request.install and _uses_web_server(options):
+                    diffs.append(await engine.preview_install(request))
                 if result.outcome is Outcome.NOT_DUE and request.install:
                     # certbot's run keeps a certificate that is not due and installs it again
                     await engine.install_lineage(
@@ -172,17 +175,28 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
 
     with env.stores.guard():
         result = asyncio.run(run())
+    for diff in diffs:
+        show_preview(console, name, diff)
     _report(options, console, result, env.stores.lineages.live_paths(name))
     for error in reload_errors:
         console.explain(error)
     if reload_errors:
         return 1
-    if request.install and options.installer.name not in (None, "null"):
+    if request.install and not request.dry_run and options.installer.name not in (None, "null"):
         console.say(console.message("certonly.installed", installer=options.installer.name))
     if hooks.failures:
         console.error(console.message("hooks.failed", count=len(hooks.failures)))
         return 1
     return 0
+
+
+def show_preview(console: Console, name: str, diff: str | None) -> None:
+    """--dry-run: the diff on stdout, then one sentence (nothing was changed)."""
+    if diff:
+        console.data(diff)
+        console.say(console.message("install.preview.changes", name=name))
+    else:
+        console.say(console.message("install.preview.nothing", name=name))
 
 
 def _report(

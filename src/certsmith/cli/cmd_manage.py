@@ -87,12 +87,26 @@ def certificates(options: CertificatesOptions, console: Console) -> int:
     wanted = [*options.domains, *options.ip_addresses]
     chosen = select_certificates(summaries, options.cert_name, wanted)
     now = datetime.datetime.now(datetime.UTC)
+    chosen = _with_persist_checks(stores, chosen, now)
     if options.json:
         console.data(render_certificates_json(chosen, now))
     else:
         filtered = bool(options.cert_name or wanted)
-        console.say(render_certificates_text(chosen, now, filtered=filtered))
+        text = render_certificates_text(chosen, now, filtered=filtered, catalogue=console.catalogue)
+        console.say(text)
     return 0
+
+
+def _with_persist_checks(
+    stores: Stores, summaries: list[CertificateSummary], now: datetime.datetime
+) -> list[CertificateSummary]:
+    """dns-persist lineages with how long their standing records still count (a DNS lookup
+    each, bounded; a failed one says so)."""
+    from certsmith.cli.persist_watch import persist_checks
+
+    names = [s.name for s in summaries if s.problem is None]
+    checks = persist_checks(stores.lineages, stores.accounts, names, now)
+    return [dataclasses.replace(s, persist=checks.get(s.name)) for s in summaries]
 
 
 def _with_last_runs(

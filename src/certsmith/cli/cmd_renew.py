@@ -166,7 +166,9 @@ def _renew_with_engine(
     from certsmith.cli.notify_hook import alert_after_renew  # never fails the run
 
     dry_run = options.issuance.dry_run
-    alert_after_renew(console, c.config_dir, stores.lineages, results, dry_run=dry_run)
+    alert_after_renew(
+        console, c.config_dir, stores.lineages, results, accounts=stores.accounts, dry_run=dry_run
+    )
     if hook_failed:
         console.error(console.message("hooks.failed_short", count=len(hooks.failures)))
     return 1 if counts[Outcome.FAILED] or hook_failed else 0

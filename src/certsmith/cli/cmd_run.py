@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import replace
 
 from certsmith.cli import common
-from certsmith.cli.cmd_certonly import certonly
+from certsmith.cli.cmd_certonly import certonly, show_preview
 from certsmith.cli.console import Console
 from certsmith.cli.options import ReconfigureOptions, RunOptions, Verb, WebServerOptions
 from certsmith.errors import CertsmithError, UsageError
@@ -83,7 +83,7 @@ def _install(options: WebServerOptions, console: Console) -> int:
 
     if options.dry_run:
         with env.stores.guard():
-            _show_preview(console, name, asyncio.run(preview()))
+            show_preview(console, name, asyncio.run(preview()))
         return 0
     with env.stores.guard():
         errors = asyncio.run(go())
@@ -114,21 +114,12 @@ def _enhance(options: WebServerOptions, console: Console) -> int:
     if options.dry_run:
         domains = [i.value for i in lineage.identifiers]
         diff = installer.preview(name, domains, None, wanted)
-        _show_preview(console, name, diff)
+        show_preview(console, name, diff)
         return 0
     installer.enhance([i.value for i in lineage.identifiers], wanted)
     installer.reload()
     console.say(f"Added {', '.join(wanted)} for {name} in {settings.installer}.")
     return 0
-
-
-def _show_preview(console: Console, name: str, diff: str | None) -> None:
-    """--dry-run: the diff on stdout, then one sentence (nothing was changed)."""
-    if diff:
-        console.data(diff)
-        console.say(console.message("install.preview.changes", name=name))
-    else:
-        console.say(console.message("install.preview.nothing", name=name))
 
 
 def _server_name(options: WebServerOptions) -> str:

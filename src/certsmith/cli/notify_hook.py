@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from certsmith.notify import Alert, Notifier
     from certsmith.renewal.engine import LineageResult
-    from certsmith.storage.interface import LineageStorage
+    from certsmith.storage.interface import AccountStorage, LineageStorage
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +131,45 @@ def renew_alerts(
     return alerts, cleared
 
 
+def persist_alerts(
+    store: LineageStorage, accounts: AccountStorage, names: Iterable[str], now: datetime.datetime
+) -> tuple[list[Alert], list[str]]:
+    """dns-persist lineages whose standing record stops counting within 30 days (a lookup for
+    each of them only); those checked and fine are cleared, those not checked are left alone."""
+    from certsmith.cli.persist_watch import persist_checks
+    from certsmith.notify import Alert, Problem
+
+    alerts: list[Alert] = []
+    cleared: list[str] = []
+    for name, check in persist_checks(store, accounts, names, now).items():
+        if check.error is not None:
+            continue
+        if not check.soon or check.until is None:
+            cleared.append(f"{Problem.PERSIST_UNTIL.value}\t{name}")
+            continue
+        days = (check.until - now).total_seconds() / 86400
+        facts = {
+            "until": check.until.strftime("%Y-%m-%d %H:%M UTC"),
+            "days": f"{days:.1f}",
+            "names": ", ".join(check.names),
+            "domain": check.names[0].removeprefix("*.") if check.names else name,
+        }
+        alerts.append(Alert(name, Problem.PERSIST_UNTIL, check.until.isoformat(), facts))
+    return alerts, cleared
+
+
 def alert_after_renew(
     console: Console,
     config_dir: Path,
     store: LineageStorage,
     results: Sequence[LineageResult],
     *,
+    accounts: AccountStorage | None = None,
     dry_run: bool = False,
     now: Callable[[], datetime.datetime] = _utcnow,
 ) -> None:
-    """The end of `renew`: failures and late renewals to the channels (a dry run sends none)."""
+    """The end of `renew`: failures and late renewals to the channels (a dry run sends none);
+    with ``accounts``, a dns-persist record running out too."""
     if dry_run:
         return
     try:
@@ -148,6 +177,9 @@ def alert_after_renew(
         if notifier is None:
             return
         alerts, cleared = renew_alerts(console, store, results, now())
+        if accounts is not None:
+            more, gone = persist_alerts(store, accounts, [r.name for r in results], now())
+            alerts, cleared = alerts + more, cleared + gone
     except Exception:  # never fail the renewal for its alerts
         log.exception("preparing alerts failed")
         return

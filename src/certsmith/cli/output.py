@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from certsmith.preflight.messages import Catalogue
 
 SCHEMA_VERSION = 1
 SIDE_FRAME = ("- " * 39) + "-"  # certbot's notification frame
@@ -38,6 +41,19 @@ class CertificatePaths:
     chain: Path
     fullchain: Path
     privkey: Path
+
+
+@dataclass(frozen=True)
+class PersistCheck:
+    """A dns-persist lineage's standing records (cli/persist_watch.py): the soonest
+    ``persistUntil`` of its names (None: no limit), the names no record covers for the account,
+    ``soon`` (within 30 days, or past), or ``error`` when the records could not be looked up."""
+
+    until: datetime | None = None
+    missing: tuple[str, ...] = ()
+    soon: bool = False
+    error: str | None = None
+    names: tuple[str, ...] = ()  # the names looked up
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,7 @@ class CertificateSummary:
     # The newest `renew` run that renewed, failed or skipped it (storage/history.py): when it
     # started, "renewed" / "failed" / "skipped", and why (failed or skipped).
     last_run: tuple[datetime, str, str | None] | None = None
+    persist: PersistCheck | None = None  # dns-persist lineages only
 
 
 def certificate_status(cert: CertificateSummary, now: datetime) -> CertStatus:
@@ -147,6 +164,20 @@ def certificate_to_json(cert: CertificateSummary, now: datetime) -> dict[str, An
             "outcome": cert.last_run[1],
             "reason": cert.last_run[2],
         },
+        "dns_persist": _persist_json(cert.persist, now),
+    }
+
+
+def _persist_json(check: PersistCheck | None, now: datetime) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "checked": check.error is None,
+        "persist_until": _iso(check.until),
+        "days_left": None if check.until is None else (check.until - now).days,
+        "warning": check.error is None and (check.soon or bool(check.missing)),
+        "missing": list(check.missing),
+        "error": check.error,
     }
 
 
@@ -184,11 +215,16 @@ def _key_type_text(key_type: str | None) -> str:
 
 
 def render_certificates_text(
-    certs: Sequence[CertificateSummary], now: datetime, *, filtered: bool = False
+    certs: Sequence[CertificateSummary],
+    now: datetime,
+    *,
+    filtered: bool = False,
+    catalogue: Catalogue | None = None,
 ) -> str:
     """certbot's ``certificates`` block; broken lineages are listed by renewal file, as certbot
     lists renewal configurations it could not parse. ``filtered`` is true when --cert-name or -d
-    narrowed the list ("Found the following matching certs:")."""
+    narrowed the list ("Found the following matching certs:"). ``catalogue`` words certsmith's
+    own lines (the dns-persist record; English without one)."""
     good = [c for c in certs if certificate_status(c, now) is not CertStatus.BROKEN]
     broken = [c for c in certs if certificate_status(c, now) is CertStatus.BROKEN]
     out: list[str] = []
@@ -198,7 +234,7 @@ def render_certificates_text(
         out.append(
             "Found the following matching certs:" if filtered else "Found the following certs:"
         )
-        out.append("\n".join(_cert_block(c, now) for c in good))
+        out.append("\n".join(_cert_block(c, now, catalogue) for c in good))
     if broken:
         out.append("\nThe following renewal configurations were invalid:")
         out.append("\n".join(f"  {c.renewal_conf}" + _problem(c) for c in broken))
@@ -209,7 +245,7 @@ def _problem(cert: CertificateSummary) -> str:
     return f" ({cert.problem})" if cert.problem else ""
 
 
-def _cert_block(cert: CertificateSummary, now: datetime) -> str:
+def _cert_block(cert: CertificateSummary, now: datetime, catalogue: Catalogue | None) -> str:
     return (
         f"  Certificate Name: {cert.name}\n"
         f"    Serial Number: {cert.serial or 'unknown'}\n"
@@ -217,8 +253,39 @@ def _cert_block(cert: CertificateSummary, now: datetime) -> str:
         f"    Identifiers: {' '.join(cert.identifiers)}\n"
         f"    Expiry Date: {_expiry_text(cert, now)}\n"
         f"    Certificate Path: {cert.paths.fullchain}\n"
-        f"    Private Key Path: {cert.paths.privkey}" + _last_run_text(cert)
+        f"    Private Key Path: {cert.paths.privkey}"
+        + _last_run_text(cert)
+        + _persist_text(cert, now, catalogue)
     )
+
+
+def _persist_text(cert: CertificateSummary, now: datetime, catalogue: Catalogue | None) -> str:
+    """certsmith's line for a dns-persist lineage: when its standing record stops counting."""
+    check = cert.persist
+    if check is None:
+        return ""
+    if catalogue is None:
+        from certsmith.preflight.messages import Catalogue
+
+        catalogue = Catalogue("en")
+    until = _iso(check.until) or ""
+    days = (check.until - now).days if check.until is not None else ""
+    domain = cert.identifiers[0].removeprefix("*.") if cert.identifiers else cert.name
+    parts = []
+    if check.error is not None:
+        parts.append(catalogue.get("certificates.persist.unchecked", error=check.error))
+    else:
+        if check.missing:
+            names = ", ".join(check.missing)
+            parts.append(catalogue.get("certificates.persist.missing", names=names))
+        if check.soon:
+            key = "certificates.persist.soon"
+        else:
+            key = "certificates.persist.until" if check.until else "certificates.persist.no_limit"
+        if check.until is not None or not check.missing:
+            parts.append(catalogue.get(key, until=until, days=days, domain=domain))
+    label = catalogue.get("certificates.persist.label")
+    return f"\n    {label}: " + "; ".join(parts)
 
 
 def _last_run_text(cert: CertificateSummary) -> str:

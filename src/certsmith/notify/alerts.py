@@ -1,6 +1,6 @@
 """What deserves an alert, and whether it was already sent (pure functions, clock injected).
 
-Three problems, each about one lineage:
+Four problems, each about one lineage:
 
     renewal_failed   a `renew` run tried and failed (fingerprint: the kind of error)
     expiring         the certificate is half-way from its renewal moment to its expiry (or
@@ -8,6 +8,8 @@ Three problems, each about one lineage:
                      (fingerprint: the certificate's expiry)
     stale            `certsmith check` found a server presenting another certificate than
                      live/ (fingerprint: the served serial)
+    persist_until    the standing dns-persist-01 record of a dns-persist lineage stops
+                     counting (``persistUntil``) within 30 days (fingerprint: that moment)
 
 De-duplication (the memory is a JSON object the caller loads and saves): one alert per lineage
 per problem until the problem changes (another fingerprint) or ``REPEAT_AFTER`` has passed since
@@ -43,6 +45,7 @@ class Problem(StrEnum):
     RENEWAL_FAILED = "renewal_failed"
     EXPIRING = "expiring"
     STALE = "stale"
+    PERSIST_UNTIL = "persist_until"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dns.asyncresolver
@@ -52,6 +53,51 @@ async def txt_values(name: str, resolver: dns.asyncresolver.Resolver) -> set[str
     if answer.rrset is None:
         return set()
     return {b"".join(r.strings).decode("ascii", "replace") for r in answer.rrset}
+
+
+@dataclass(frozen=True)
+class PersistDeadline:
+    """How long the record of one name lets the CA validate it for one account (a fact for
+    `certificates` and the alerts). ``until``: the record's ``persistUntil`` (Unix seconds;
+    None: no limit); ``found`` False: no record names the account; ``error``: the lookup failed
+    (the DNS exception's class name)."""
+
+    name: str
+    until: int | None = None
+    found: bool = True
+    error: str | None = None
+
+
+async def persist_deadlines(
+    identifiers: Iterable[Identifier],
+    account_uri: str,
+    *,
+    resolver: dns.asyncresolver.Resolver,
+) -> list[PersistDeadline]:
+    """One deadline per DNS identifier: of the records naming ``account_uri`` (an account URL
+    belongs to one CA, so no issuer is needed), the one that lasts longest. Bounded by the
+    resolver's lifetime."""
+
+    async def one(ident: Identifier) -> PersistDeadline:
+        try:
+            values = await txt_values(persist_owner(ident), resolver)
+        except (SolverError, dns.exception.DNSException) as exc:
+            return PersistDeadline(ident.value, found=False, error=type(exc).__name__)
+        records = []
+        for text in values:
+            try:
+                record = PersistRecord.parse(text)
+            except ValueError:
+                continue
+            if record.account_uri == account_uri and (record.wildcard or not ident.is_wildcard):
+                records.append(record)
+        if not records:
+            return PersistDeadline(ident.value, found=False)
+        untils = [r.persist_until for r in records]
+        return PersistDeadline(ident.value, None if None in untils else max(u or 0 for u in untils))
+
+    dns_names = [i for i in identifiers if i.type == "dns"]
+    return list(await asyncio.gather(*(one(i) for i in dns_names)))
 
 
 async def check_persist_records(

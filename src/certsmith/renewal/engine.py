@@ -130,6 +130,18 @@ class Engine:
         """Reload, once, every web server this run installed into (call at the run's end)."""
         return await self.installers.reload_all()
 
+    async def preview_install(self, request: LineageRequest) -> str | None:
+        """`run --dry-run`: the diff deploying ``request`` into its web server would write, at
+        the lineage's would-be live paths (a dry run saves no lineage); None without one."""
+        lineages = self.env.stores.lineages
+        previous = lineages.load(request.name) if lineages.exists(request.name) else None
+        settings = self._settings(request, previous)
+        domains = [i.value for i in _names(request, previous)]
+        live = lineages.live_paths(request.name)
+        return await self.installers.preview(
+            settings, request.name, domains, live, request.enhancements
+        )
+
     async def aclose(self) -> None:
         self.env.stores.states.flush()
         await self.ca.aclose()

@@ -1,0 +1,245 @@
+"""certbot 5.8.0 with its apache plugin and certsmith renew each other's `--apache` lineages.
+
+1. `certbot --apache` obtains and installs into a test apache2 (Pebble validates through it);
+   then `certsmith renew --force-renewal` renews that lineage from certbot's renewal conf,
+   unchanged (authenticator = apache, installer = apache, apache_server_root, apache_ctl, ...),
+   and apache serves the new certificate for the name (TLS handshake with SNI).
+2. The reverse: `certsmith --apache` obtains and installs; `certbot renew --force-renewal`
+   renews from certsmith's conf through certbot's apache plugin, and apache serves it.
+
+Both tools run with the same --config-dir/--work-dir/--logs-dir. apache2 has its own Debian-style
+server root (tests/support/apache.py) listening on APACHE_IP (Pebble's DNS answers it for the
+test's name) at Pebble's http-01 port. certbot's plugin defaults are Debian's /etc/apache2 paths,
+so the server root, vhost root, challenge location and logs root are all given, a2enmod is run
+with APACHE_CONFDIR pointing at the test's root, and --apache-ctl is a wrapper that turns
+apache2ctl's words (configtest, graceful) into apache2's flags for that root. The work dir is
+world-traversable: Apache's workers (www-data) read the http-01 responses there. certbot's apache
+plugin puts its TLS virtual host on port 443 whatever --https-port says (configurator.py's
+"443"), so the test's apache2 has its HTTPS port at 443 of its own loopback address.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from test_cli_e2e import unique_name
+
+from support.apache import ApacheServer, skip_reason
+from support.certbot_peer import CERTBOT, CERTSMITH, configobj_reads
+
+CERTBOT_PYTHON = CERTBOT.parent / "python"
+
+
+def _certbot_apache_missing() -> bool:
+    if not CERTBOT.exists():
+        return True
+    done = subprocess.run(
+        [str(CERTBOT_PYTHON), "-c", "import certbot_apache, augeas"],
+        capture_output=True,
+        timeout=60,
+    )
+    return done.returncode != 0
+
+
+pytestmark = [
+    pytest.mark.certbot,
+    pytest.mark.pebble,
+    pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason())),
+    pytest.mark.skipif(
+        _certbot_apache_missing(),
+        reason="certbot-apache or python-augeas missing in .venv-certbot (make certbot-venv)",
+    ),
+]
+
+APACHE_IP = "127.0.0.34"
+HTTPS_PORT = 443  # certbot's apache plugin writes <VirtualHost *:443> and Listen 443
+SITE = """\
+<VirtualHost *:{http_port}>
+\tServerName {name}
+\tDocumentRoot {www}
+</VirtualHost>
+"""
+# apache2ctl's words as apache2's flags, for certbot (configtest, graceful) and certsmith (-k ...).
+CTL = """\
+#!/bin/sh
+case "$1" in
+  configtest) shift; set -- -t "$@";;
+  start|stop|restart|graceful|graceful-stop) word=$1; shift; set -- -k "$word" "$@";;
+esac
+exec {server_ctl} "$@"
+"""
+
+
+@dataclass
+class Peer:
+    pebble: Any
+    tmp: Path
+    work: Path
+    name: str
+    server: ApacheServer
+
+    @property
+    def ctl(self) -> Path:
+        return self.tmp / "apache-ctl"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.tmp / "etc"
+
+    def run(self, tool: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle),
+            "PYTHONWARNINGS": "error" if tool == CERTSMITH else "ignore",
+            "APACHE_CONFDIR": str(self.server.root),  # a2enmod/a2dismod edit the test's root
+        }
+        extra: list[str] = []
+        if tool == CERTSMITH:
+            extra = ["--ca-bundle", str(self.pebble.ca_bundle)]
+            extra += ["--dns-resolver", self.pebble.dns_address]
+        folders = [
+            "--config-dir", str(self.config_dir),
+            "--work-dir", str(self.work),
+            "--logs-dir", str(self.tmp / "logs"),
+        ]  # fmt: skip
+        result = subprocess.run(
+            [str(tool), *args, *folders, *extra, "-n"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, f"{tool.name} {args}:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def obtain_args(self) -> list[str]:
+        """The --apache command line certbot and certsmith share."""
+        root = self.server.root
+        return [
+            "--apache", "-d", self.name,
+            "--apache-server-root", str(root),
+            "--apache-vhost-root", str(root / "sites-available"),
+            "--apache-challenge-location", str(root),
+            "--apache-logs-root", str(root / "logs"),
+            "--apache-ctl", str(self.ctl),
+            "--http-01-port", str(self.pebble.http01_port),
+            "--https-port", str(self.server.https_port),
+            "--server", self.pebble.directory_url,
+            "--agree-tos", "--register-unsafely-without-email",
+        ]  # fmt: skip
+
+    def renew(self, tool: Path) -> None:
+        self.run(tool, "renew", "--force-renewal", "--no-random-sleep-on-renew")
+
+    def live_serial(self) -> int:
+        cert = self.config_dir / "live" / self.name / "cert.pem"
+        return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+
+    def served_serial(self) -> int:
+        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
+        with (
+            socket.create_connection((APACHE_IP, self.server.https_port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=self.name) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der).serial_number
+
+    def wait_served(self, serial: int, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        seen = self.served_serial()
+        while seen != serial and time.monotonic() < deadline:
+            time.sleep(0.1)
+            seen = self.served_serial()
+        return seen
+
+    def renewal_params(self) -> dict[str, str]:
+        conf = configobj_reads(self.config_dir / "renewal" / f"{self.name}.conf")
+        params: dict[str, str] = conf["renewalparams"]
+        return params
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def peer(pebble_factory: Callable[..., Any], tmp_path: Path) -> Iterator[Peer]:
+    if not _port_free(APACHE_IP, HTTPS_PORT):
+        pytest.skip(f"{APACHE_IP}:{HTTPS_PORT} is taken (certbot's apache plugin needs 443)")
+    name = unique_name("cbapa")
+    # certbot's ACME client retries a rejected nonce only once: no nonce rejection here.
+    pebble = pebble_factory(nonce_reject=0)
+    pebble.add_a(name, [APACHE_IP])
+    pebble.challtest("/set-default-ipv6", {"ip": ""})
+    (tmp_path / "root.pem").write_text(pebble.roots_pem())
+    work = Path(tempfile.mkdtemp(prefix="certsmith-apache-interop-"))
+    work.chmod(0o755)
+    server = ApacheServer(
+        tmp_path / "apache",
+        host=APACHE_IP,
+        http_port=pebble.http01_port,
+        https_port=HTTPS_PORT,
+    )
+    server.write_root()
+    (server.root / "envvars").write_text("")  # a2enmod reads $APACHE_CONFDIR/envvars
+    www = server.root / "www"
+    server.add_site("example.conf", SITE.format(name=name, http_port=pebble.http01_port, www=www))
+    server.start()
+    result = Peer(pebble, tmp_path, work, name, server)
+    result.ctl.write_text(CTL.format(server_ctl=shlex.quote(str(server.ctl))))
+    result.ctl.chmod(0o755)
+    try:
+        yield result
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_certsmith_renews_a_certbot_apache_lineage_through_apache(peer: Peer) -> None:
+    peer.run(CERTBOT, *peer.obtain_args())
+    first = peer.live_serial()
+    assert peer.wait_served(first) == first
+    params = peer.renewal_params()
+    assert (params["authenticator"], params["installer"]) == ("apache", "apache")
+    assert params["apache_server_root"] == str(peer.server.root)
+
+    peer.renew(CERTSMITH)
+
+    renewed = peer.live_serial()
+    assert renewed != first
+    assert peer.wait_served(renewed) == renewed
+    after = peer.renewal_params()
+    assert {k: after.get(k) for k in params} == params  # certbot's settings kept as they were
+
+
+def test_certbot_renews_a_certsmith_apache_lineage_through_apache(peer: Peer) -> None:
+    peer.run(CERTSMITH, *peer.obtain_args())
+    first = peer.live_serial()
+    assert peer.wait_served(first) == first
+
+    peer.renew(CERTBOT)
+
+    renewed = peer.live_serial()
+    assert renewed != first
+    assert peer.wait_served(renewed) == renewed
