@@ -136,7 +136,7 @@ async def flood(port: int, count: int, sources: list[str]) -> dict[str, int]:
         stdout=asyncio.subprocess.PIPE,
     )
     try:
-        out, _ = await asyncio.wait_for(child.communicate(), 30.0)
+        out, _ = await asyncio.wait_for(child.communicate(), 90.0)  # slow when CI is busy
     finally:
         if child.returncode is None:
             child.kill()
@@ -171,7 +171,9 @@ async def test_ten_thousand_unknown_paths_keep_memory_bounded() -> None:
         return "certsmith" in name or "asyncio" in name
 
     grown = traced_bytes(after, is_server) - traced_bytes(before, is_server)
-    assert grown < 64 * 1024, f"server-side allocations grew by {grown} bytes"
+    # Without the cap on the request log the growth is about 3 MB; a busy machine adds some
+    # tens of KiB of asyncio bookkeeping, hence the margin.
+    assert grown < 256 * 1024, f"server-side allocations grew by {grown} bytes"
     assert warmup == {"404": 1600}
     assert statuses == {"404": 8400}
     assert seen == 1000
