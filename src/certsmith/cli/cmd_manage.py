@@ -193,10 +193,11 @@ def _revoke_guarded(options: RevokeOptions, console: Console, env: RunEnvironmen
     )
     if name is None:
         return 0
+    # certbot 5.8's default: delete ("Yes (recommended)"), also without a terminal.
     delete_it = options.delete_after_revoke
     if delete_it is None:
         delete_it = make_prompter(options.common.non_interactive).confirm(
-            f"Delete {name} and all its versions now?", False
+            f"Delete {name} and all its versions now?", True
         )
     if delete_it:
         retire.delete_lineage(stores, name)  # takes the lineage's lock itself

@@ -39,7 +39,8 @@ class CertificatesOptions:
 class RevokeOptions:
     """``certsmith revoke``: revoke by lineage name or certificate file.
 
-    ``delete_after_revoke`` is None when neither flag was given (ask, or keep if non-interactive).
+    ``delete_after_revoke`` is None when neither flag was given: ask (default yes), or delete
+    when non-interactive, as certbot 5.8 does.
     """
 
     verb: ClassVar[Verb] = Verb.REVOKE
