@@ -20,10 +20,12 @@ from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.account import Registration
 from certsmith.renewal.ari_schedule import DEFAULT_DEADLINE, DEFAULT_FETCH_LIMIT, ask_chosen, choose
 from certsmith.renewal.check import Verdict
+from certsmith.renewal.due import settings_from_conf
 from certsmith.renewal.engine import Engine, LineageRequest, LineageResult, Outcome
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.helper_process import HelperCheck
 from certsmith.renewal.hooks import HookRunner
+from certsmith.renewal.manual_policy import needs_a_person
 from certsmith.renewal.settings import SettingOverrides
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ class Renewer:
             limit = asyncio.Semaphore(max(1, self.plan.parallel))
             # Coroutines only for the lineages to renew; the others are answered at once.
             due = [v for v in verdicts if v.due is not False]
-            if any(v.due for v in due):
+            if any(v.due and self._renewable_unattended(v.name) for v in due):
                 await self._delay_first_renewal()
             done = await asyncio.gather(*(self._guarded(limit, self._renew_if_due, v) for v in due))
             by_name = {r.name: r for r in done}
@@ -116,6 +118,17 @@ class Renewer:
             for handler in logging.getLogger("certsmith").handlers:
                 handler.flush()  # a buffered log must show why the run is waiting
             await self._sleep(delay)
+
+    def _renewable_unattended(self, name: str) -> bool:
+        """False for a lineage only a person can renew: the engine refuses it at once, and a
+        run with nothing else to do must not wait certbot's random delay for that."""
+        if self.env.events.can_ask():
+            return True
+        try:
+            conf = self.env.stores.lineages.read_conf(name)
+        except CertsmithError:
+            return True
+        return not needs_a_person(self.plan.overrides.apply(settings_from_conf(conf)))
 
     async def check(self, names: Sequence[str]) -> list[Verdict]:
         """Phase one alone, without asking any CA: due, not due, or may ask the CA (``ask_ca``),
