@@ -32,6 +32,7 @@ from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.events import QuietEvents
 from certsmith.renewal.install import InstallError
 from certsmith.renewal.settings import SettingOverrides
+from support import served
 from support.apache import ApacheServer, free_tcp_port, skip_reason
 
 pytestmark = [
@@ -113,23 +114,14 @@ class Setup:
         return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
 
     def served_serial(self) -> int:
-        """The leaf apache presents for SNI ``name``, verified against Pebble's root."""
-        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
-        with (
-            socket.create_connection((APACHE_IP, self.server.https_port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=self.name) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
-        assert der is not None
-        return x509.load_der_x509_certificate(der).serial_number
+        return served.served_serial(
+            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem"
+        )
 
     def wait_served(self, serial: int, timeout: float = 10.0) -> int:
-        deadline = time.monotonic() + timeout
-        seen = self.served_serial()
-        while seen != serial and time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = self.served_serial()
-        return seen
+        return served.wait_served(
+            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem", serial, timeout
+        )
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ import http.client
 import os
 import shlex
 import shutil
-import socket
-import ssl
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,7 @@ from cryptography import x509
 from pebble import PebbleCA
 from test_cli_e2e import CERTSMITH, unique_name
 
-from support import dry_run_diff
+from support import dry_run_diff, served
 from support.apache import ApacheServer, free_tcp_port, skip_reason
 
 pytestmark = [
@@ -129,22 +126,14 @@ class ApacheCli:
         return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
 
     def served_serial(self) -> int:
-        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
-        with (
-            socket.create_connection((APACHE_IP, self.server.https_port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=self.name) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
-        assert der is not None
-        return x509.load_der_x509_certificate(der).serial_number
+        return served.served_serial(
+            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem"
+        )
 
     def wait_served(self, serial: int, timeout: float = 10.0) -> int:
-        deadline = time.monotonic() + timeout
-        seen = self.served_serial()
-        while seen != serial and time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = self.served_serial()
-        return seen
+        return served.wait_served(
+            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem", serial, timeout
+        )
 
     def http_status(self, path: str) -> tuple[int, str]:
         conn = http.client.HTTPConnection(APACHE_IP, self.ca.http01_port, timeout=5)

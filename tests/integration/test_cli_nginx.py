@@ -12,10 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import shlex
-import socket
-import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +22,7 @@ from cryptography import x509
 from pebble import PebbleCA
 from test_cli_e2e import CERTSMITH, unique_name
 
-from support import dry_run_diff
+from support import dry_run_diff, served
 from support.nginx import free_tcp_port, nginx_path
 from support.nginx_site import NginxSiteRoot
 
@@ -140,23 +137,13 @@ class NginxCli:
         return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
 
     def served_serial(self, name: str) -> int:
-        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
-        with (
-            socket.create_connection((NGINX_IP, self.https_port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=name) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
-        assert der is not None
-        return x509.load_der_x509_certificate(der).serial_number
+        root = self.tmp / "root.pem"
+        return served.served_serial(NGINX_IP, self.https_port, name, root)
 
     def wait_served(self, name: str, serial: int, timeout: float = 10.0) -> int:
         """The serial served for ``name`` once it is ``serial`` (or at the deadline)."""
-        deadline = time.monotonic() + timeout
-        seen = self.served_serial(name)
-        while seen != serial and time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = self.served_serial(name)
-        return seen
+        root = self.tmp / "root.pem"
+        return served.wait_served(NGINX_IP, self.https_port, name, root, serial, timeout)
 
     def http_get(self, name: str, path: str) -> tuple[int, str]:
         conn = http.client.HTTPConnection(NGINX_IP, self.ca.http01_port, timeout=5)

@@ -24,10 +24,8 @@ import os
 import shlex
 import shutil
 import socket
-import ssl
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ import pytest
 from cryptography import x509
 from test_cli_e2e import unique_name
 
+from support import served
 from support.apache import ApacheServer, skip_reason
 from support.certbot_peer import CERTBOT, CERTSMITH, configobj_reads
 
@@ -151,22 +150,14 @@ class Peer:
         return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
 
     def served_serial(self) -> int:
-        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
-        with (
-            socket.create_connection((APACHE_IP, self.server.https_port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=self.name) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
-        assert der is not None
-        return x509.load_der_x509_certificate(der).serial_number
+        return served.served_serial(
+            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem"
+        )
 
     def wait_served(self, serial: int, timeout: float = 10.0) -> int:
-        deadline = time.monotonic() + timeout
-        seen = self.served_serial()
-        while seen != serial and time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = self.served_serial()
-        return seen
+        return served.wait_served(
+            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem", serial, timeout
+        )
 
     def renewal_params(self) -> dict[str, str]:
         conf = configobj_reads(self.config_dir / "renewal" / f"{self.name}.conf")

@@ -12,9 +12,6 @@ from __future__ import annotations
 import difflib
 import http.client
 import os
-import socket
-import ssl
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +28,7 @@ from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.events import QuietEvents
 from certsmith.renewal.install import InstallError
 from certsmith.renewal.settings import SettingOverrides
+from support import served
 from support.nginx import free_tcp_port, nginx_path
 from support.nginx_site import NginxSiteRoot
 
@@ -108,22 +106,13 @@ class Setup:
         return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
 
     def served_serial(self) -> int:
-        context = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
-        with (
-            socket.create_connection((NGINX_IP, self.https_port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=self.name) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
-        assert der is not None
-        return x509.load_der_x509_certificate(der).serial_number
+        root = self.tmp / "root.pem"
+        return served.served_serial(NGINX_IP, self.https_port, self.name, root)
 
     def wait_served(self, serial: int, timeout: float = 10.0) -> int:
-        deadline = time.monotonic() + timeout
-        seen = self.served_serial()
-        while seen != serial and time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = self.served_serial()
-        return seen
+        return served.wait_served(
+            NGINX_IP, self.https_port, self.name, self.tmp / "root.pem", serial, timeout
+        )
 
 
 @pytest.fixture
