@@ -85,10 +85,13 @@ def _free_tcp_udp_port() -> int:
     raise RuntimeError("no port free for both TCP and UDP")
 
 
-def _write_listener_cert(directory: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for Pebble's own HTTPS listener."""
+def write_loopback_cert(
+    directory: Path, common_name: str = "pebble test listener", stem: str = "listener"
+) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for a loopback HTTPS listener (Pebble's own, a
+    test's proxy): ``<stem>-cert.pem`` and ``<stem>-key.pem`` in ``directory``."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble test listener")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -111,7 +114,7 @@ def _write_listener_cert(directory: Path) -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "listener-cert.pem", directory / "listener-key.pem"
+    cert_path, key_path = directory / f"{stem}-cert.pem", directory / f"{stem}-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -189,7 +192,7 @@ class PebbleCA:
         self.acme_port, self.mgmt_port = free_port(), free_port()
         self.http01_port, self.tlsalpn_port = free_port(), free_port()
         self.dns_port, self.challtest_port = _free_tcp_udp_port(), free_port()
-        cert, key = _write_listener_cert(self.workdir)
+        cert, key = write_loopback_cert(self.workdir)
         self.ca_bundle = cert
         self._start_challtestsrv(bin_dir)
         self._start_pebble(bin_dir, cert, key)
