@@ -9,7 +9,6 @@ a configuration apache rejects (rolled back byte for byte), and rollback.
 
 from __future__ import annotations
 
-import difflib
 import http.client
 import shutil
 import socket
@@ -148,22 +147,6 @@ def setup(pebble: PebbleCA, tmp_path: Path) -> Iterator[Setup]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def only_insertions(old: str, new: str) -> bool:
-    """True when ``new`` is ``old`` with lines added and none removed or changed."""
-    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
-    return all(tag in {"equal", "insert"} for tag, *_ in matcher.get_opcodes())
-
-
-def http_get(setup: Setup, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(APACHE_IP, setup.ca.http01_port, timeout=5)
-    try:
-        conn.request("GET", path, headers={"Host": setup.name})
-        response = conn.getresponse()
-        return response.status, response.getheader("Location") or ""
-    finally:
-        conn.close()
-
-
 def https_header(setup: Setup, header: str) -> str | None:
     context = ssl.create_default_context(cafile=str(setup.tmp / "root.pem"))
     conn = http.client.HTTPSConnection(
@@ -192,7 +175,7 @@ async def test_apache_issues_installs_redirects_and_serves_a_forced_renewal(setu
         # The http-01 folder is gone and the site file only gained the redirect.
         assert list((setup.work / "http_challenges").iterdir()) == []
         assert "IncludeOptional" not in setup.site.read_text()
-        assert only_insertions(before[setup.site].decode(), setup.site.read_text())
+        assert served.only_insertions(before[setup.site].decode(), setup.site.read_text())
         ssl_site = setup.server.root / "sites-available" / "example-le-ssl.conf"
         enabled = setup.server.root / "sites-enabled" / "example-le-ssl.conf"
         assert str(enabled.readlink()) == "../sites-available/example-le-ssl.conf"
@@ -200,13 +183,17 @@ async def test_apache_issues_installs_redirects_and_serves_a_forced_renewal(setu
         assert (setup.server.root / "mods-enabled" / "ssl.load").is_symlink()
 
         assert setup.wait_served(setup.live_serial()) == setup.live_serial()
-        status, location = http_get(setup, "/index.html")
+        status, location = served.http_status(
+            APACHE_IP, setup.ca.http01_port, setup.name, "/index.html"
+        )
         assert (status, location) == (
             301,
             f"https://{setup.name}:{setup.server.https_port}/index.html",
         )
         # Not redirected (403: www-data cannot enter the test's tmp folder; any answer but 301).
-        assert http_get(setup, "/.well-known/acme-challenge/none") == (403, "")
+        assert served.http_status(
+            APACHE_IP, setup.ca.http01_port, setup.name, "/.well-known/acme-challenge/none"
+        ) == (403, "")
         assert https_header(setup, "Strict-Transport-Security") == "max-age=31536000"
         changes = config_changes({"config_dir": str(setup.config_dir)})
         assert [c.split(": ", 1)[1].split(" ")[0] for c in changes] == [

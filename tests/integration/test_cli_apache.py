@@ -8,7 +8,6 @@ plain site on APACHE_IP at Pebble's http-01 port; Pebble's DNS points the test's
 
 from __future__ import annotations
 
-import http.client
 import os
 import shlex
 import shutil
@@ -136,13 +135,7 @@ class ApacheCli:
         )
 
     def http_status(self, path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection(APACHE_IP, self.ca.http01_port, timeout=5)
-        try:
-            conn.request("GET", path, headers={"Host": self.name})
-            response = conn.getresponse()
-            return response.status, response.getheader("Location") or ""
-        finally:
-            conn.close()
+        return served.http_status(APACHE_IP, self.ca.http01_port, self.name, path)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ TLS server block certsmith adds listens on NGINX_IP only.
 
 from __future__ import annotations
 
-import http.client
 import os
 import shlex
 import subprocess
@@ -146,13 +145,7 @@ class NginxCli:
         return served.wait_served(NGINX_IP, self.https_port, name, root, serial, timeout)
 
     def http_get(self, name: str, path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection(NGINX_IP, self.ca.http01_port, timeout=5)
-        try:
-            conn.request("GET", path, headers={"Host": name})
-            response = conn.getresponse()
-            return response.status, response.getheader("Location") or ""
-        finally:
-            conn.close()
+        return served.http_status(NGINX_IP, self.ca.http01_port, name, path)
 
     def renewal_conf(self, name: str) -> str:
         return (self.config_dir / "renewal" / f"{name}.conf").read_text()

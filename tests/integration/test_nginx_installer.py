@@ -9,8 +9,6 @@ enhance, renew, and a broken configuration that must be rolled back.
 
 from __future__ import annotations
 
-import difflib
-import http.client
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +20,10 @@ from pebble import PebbleCA
 from test_cli_e2e import unique_name
 
 from certsmith.acme.identifier import Identifier
-from certsmith.installers import config_changes, installer_factory, rollback
+from certsmith.installers import installer_factory
 from certsmith.renewal.engine import Engine, LineageRequest
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.events import QuietEvents
-from certsmith.renewal.install import InstallError
 from certsmith.renewal.settings import SettingOverrides
 from support import served
 from support.nginx import free_tcp_port, nginx_path
@@ -131,89 +128,3 @@ def setup(pebble: PebbleCA, tmp_path: Path) -> Iterator[Setup]:
         yield Setup(pebble, tmp_path, name, site, free_tcp_port(NGINX_IP))
     finally:
         site.stop()
-
-
-def only_insertions(old: str, new: str) -> bool:
-    """True when ``new`` is ``old`` with lines added and none removed or changed."""
-    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
-    return all(tag in {"equal", "insert"} for tag, *_ in matcher.get_opcodes())
-
-
-def http_get(setup: Setup, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(NGINX_IP, setup.ca.http01_port, timeout=5)
-    try:
-        conn.request("GET", path, headers={"Host": setup.name})
-        response = conn.getresponse()
-        return response.status, response.getheader("Location") or ""
-    finally:
-        conn.close()
-
-
-async def test_nginx_issues_installs_redirects_and_serves_a_forced_renewal(setup: Setup) -> None:
-    before = setup.config_bytes()
-    async with setup.engine() as engine:
-        issued = await engine.obtain_lineage(setup.request(enhancements=("redirect",)))
-        assert issued.error is None, issued.error
-        assert await engine.reload_servers() == []
-
-        # The challenge files are gone, the site file gained only what certsmith added.
-        assert not (setup.site.root / "certsmith-acme-challenge.conf").exists()
-        assert setup.wait_served(setup.live_serial()) == setup.live_serial()
-        status, location = http_get(setup, "/index.html")
-        assert (status, location) == (301, f"https://{setup.name}:{setup.https_port}/index.html")
-        assert http_get(setup, "/.well-known/acme-challenge/none")[0] == 404  # not redirected
-        site_file = setup.site.root / "sites-enabled" / "example"
-        assert only_insertions(before[site_file].decode(), site_file.read_text())
-        assert len(config_changes({"config_dir": str(setup.config_dir)})) == 2  # deploy, redirect
-
-        first = setup.live_serial()
-        renewed = await engine.obtain_lineage(setup.request(force=True))
-        assert renewed.error is None, renewed.error
-        assert setup.live_serial() != first
-        assert await engine.reload_servers() == []
-        assert setup.wait_served(setup.live_serial()) == setup.live_serial()
-
-
-async def test_a_deploy_nginx_rejects_is_rolled_back_and_the_old_certificate_stays(
-    setup: Setup,
-) -> None:
-    async with setup.engine() as engine:
-        issued = await engine.obtain_lineage(setup.request())
-        assert issued.error is None, issued.error
-        await engine.reload_servers()
-    served = setup.wait_served(setup.live_serial())
-    # A config nginx -t rejects from now on (crossplane reads it; nginx does not know it).
-    (setup.site.root / "sites-enabled" / "broken").write_text(
-        f"server {{ listen {NGINX_IP}:{setup.https_port}; no_such_directive on; }}\n"
-    )
-    before = setup.config_bytes()
-    checkpoints = config_changes({"config_dir": str(setup.config_dir)})
-
-    installer = installer_factory(setup.config_dir)("nginx", setup.options())
-    # Other live/ paths, so the deploy has something to edit (the same paths edit nothing).
-    live = {
-        "fullchain": setup.config_dir / "live" / "other" / "fullchain.pem",
-        "privkey": setup.config_dir / "live" / "other" / "privkey.pem",
-    }
-    with pytest.raises(InstallError, match="no_such_directive"):
-        installer.deploy(setup.name, [setup.name], live)
-
-    assert setup.config_bytes() == before
-    assert config_changes({"config_dir": str(setup.config_dir)}) == checkpoints
-    assert setup.served_serial() == served
-
-
-async def test_rollback_restores_the_site_as_it_was_before_the_install(setup: Setup) -> None:
-    before = setup.config_bytes()
-    async with setup.engine() as engine:
-        issued = await engine.obtain_lineage(setup.request())
-        assert issued.error is None, issued.error
-        await engine.reload_servers()
-    assert setup.config_bytes() != before
-
-    undone = rollback("nginx", {**setup.options(), "config_dir": str(setup.config_dir)}, 1)
-
-    assert len(undone) == 1
-    assert setup.config_bytes() == before
-    with pytest.raises(OSError):  # reloaded: nothing listens on the https port any more
-        setup.served_serial()

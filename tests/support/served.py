@@ -1,8 +1,11 @@
-"""What a test web server presents over TLS: the served leaf's serial, verified against the CA
-root the test trusts, and a bounded wait until a renewed certificate is served."""
+"""What a test web server presents: over TLS the served leaf's serial (verified against the CA
+root the test trusts) and a bounded wait until a renewed certificate is served; over plain
+HTTP a status and redirect; and whether an edited config only gained lines."""
 
 from __future__ import annotations
 
+import difflib
+import http.client
 import socket
 import ssl
 import time
@@ -34,3 +37,20 @@ def wait_served(
         time.sleep(0.1)
         seen = served_serial(address, port, name, root_pem)
     return seen
+
+
+def http_status(address: str, port: int, host: str, path: str) -> tuple[int, str]:
+    """(status, Location) of a plain-HTTP GET of ``path`` with ``Host: host``."""
+    conn = http.client.HTTPConnection(address, port, timeout=5)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.getheader("Location") or ""
+    finally:
+        conn.close()
+
+
+def only_insertions(old: str, new: str) -> bool:
+    """True when ``new`` is ``old`` with lines added and none removed or changed."""
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    return all(tag in {"equal", "insert"} for tag, *_ in matcher.get_opcodes())
