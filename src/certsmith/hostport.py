@@ -23,6 +23,15 @@ class HostPortError(UsageError):
         self.port_out_of_range = port_out_of_range
 
 
+def is_ip_literal(host: str) -> bool:
+    """``True`` for an IPv4 or IPv6 address, bracketed (``[::1]``) or not; ``False`` for a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def parse_host_port(text: str, default_port: int = 53) -> tuple[str, int]:
     """``"127.0.0.1:5353"``, ``"[::1]:53"``, ``"::1"`` or ``"10.0.0.1"`` -> (host, port).
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certsmith.ca_urls import LETSENCRYPT, LETSENCRYPT_STAGING
+from certsmith.cli.contact import is_email_address
 from certsmith.cli.option_types import (
     ELLIPTIC_CURVES,
     RSA_KEY_SIZES,
@@ -121,7 +122,7 @@ def account_options(v: dict[str, Any]) -> AccountOptions:
     email = v.get("email")
     if email is not None:
         addresses = [e.strip() for e in email.split(",") if e.strip()]
-        bad = [e for e in addresses if "@" not in e or " " in e or e.startswith("@")]
+        bad = [e for e in addresses if not is_email_address(e)]
         if bad or not addresses:
             raise usage_error("usage.email_invalid", email=repr(email))
         email = ",".join(addresses)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from certsmith.cli.contact import is_email_address
 from certsmith.cli.options import validate_domain
 from certsmith.cli.usage import usage_error
 from certsmith.crypto import normalize_name
@@ -179,7 +180,7 @@ class TTYPrompter:
                 break
             if not answer:
                 return None
-            if re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", answer):
+            if is_email_address(answer):
                 return answer
             self._out.write(self._text("prompt.email.invalid", answer=answer) + "\n")
         raise usage_error(NO_EMAIL)

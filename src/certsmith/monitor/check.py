@@ -10,7 +10,6 @@ The schema and the metrics are documented in docs/monitoring.md; add fields, nev
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from certsmith import crypto
+from certsmith.hostport import is_ip_literal
 from certsmith.monitor.compare import (
     OnDisk,
     choose_lineage,
@@ -127,14 +127,6 @@ def endpoint_text(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def run_check(
     stores: Stores,
     endpoints: Sequence[tuple[str, int]] = (),
@@ -171,7 +163,7 @@ def _check_endpoint(
     fetch: Fetch,
 ) -> None:
     where = endpoint_text(host, port)
-    sni = server_name or (None if _is_ip(host) else host)
+    sni = server_name or (None if is_ip_literal(host) else host)
     chain = fetch(host, port, sni)
     if chain.error is not None or not chain.certificates:
         facts = {"error": chain.error or "no certificate"}

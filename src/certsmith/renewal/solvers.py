@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from certsmith.challenges.manual import ManualSolver, OnSelfCheckFailure, ShowIn
 from certsmith.challenges.selfcheck import Resolve
 from certsmith.challenges.webroot import WebrootSolver
 from certsmith.errors import UsageError
+from certsmith.hostport import is_ip_literal
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import LineageSettings
 
@@ -60,20 +60,12 @@ def http01_resolver(nameserver: str | None, http01_port: int | None = None) -> R
     async def resolve(host: str, port: int) -> tuple[str, int]:
         if http01_port and port == 80:
             port = http01_port
-        if resolver is None or _is_ip(host):
+        if resolver is None or is_ip_literal(host):
             return host, port
         answer = await resolver.resolve(host, "A")
         return str(answer[0]), port
 
     return resolve
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _checker(settings: LineageSettings, context: SolverContext) -> PropagationChecker:

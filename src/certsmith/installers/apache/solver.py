@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import secrets
 import shutil
@@ -34,6 +33,7 @@ import httpx
 
 from certsmith.challenges.base import ChallengeTask, is_safe_token
 from certsmith.errors import CertsmithError, SolverError
+from certsmith.hostport import is_ip_literal
 from certsmith.installers.apache.edits import Splices, body_indent, directive_line, line_ending
 from certsmith.installers.apache.layout import ApacheOptions, Ctl
 from certsmith.installers.apache.parser import ApacheConfig, ConfFile
@@ -273,22 +273,14 @@ def _key(vhost: VirtualHost) -> _VhostKey:
     return vhost.path, tuple(vhost.node.args), vhost.server_name
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
 def _local_address(config: ApacheConfig, vhost: VirtualHost, port: int) -> str:
     """Where this machine reaches ``vhost``: its own IP, else the IP of a ``Listen`` on
     ``port``, else 127.0.0.1."""
     for address in vhost.addresses:
-        if _is_ip(address.host) and address.on_port(port):
+        if is_ip_literal(address.host) and address.on_port(port):
             return address.host
     for node in config.root.find("Listen"):
         host, _, listened = node.args[0].rpartition(":") if node.args else ("", "", "")
-        if listened == str(port) and _is_ip(host):
+        if listened == str(port) and is_ip_literal(host):
             return host
     return "127.0.0.1"
