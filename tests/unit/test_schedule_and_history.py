@@ -133,6 +133,20 @@ def test_install_and_remove_cron_without_systemd(tmp_path: Path) -> None:
     assert sched.remove(paths) == []
 
 
+def test_status_of_a_cron_entry_says_when_it_runs_next(tmp_path: Path) -> None:
+    paths = fake_root(tmp_path, systemd=False)
+    con, out, _ = console()
+    assert schedule(options(tmp_path, "install"), con, paths, certsmith="/bin/true") == 0
+    line = (paths.cron_dir / "certsmith").read_text().splitlines()[-1]
+    minute, hours = int(line.split()[0]), [int(h) for h in line.split()[1].split(",")]
+    now = datetime.datetime(2026, 12, 6, hours[0], minute, tzinfo=datetime.timezone.utc)
+    state = sched.status(paths, now)
+    assert state.kind == "cron" and state.cron_line == line
+    assert state.next_run == f"2026-12-06 {hours[1]:02d}:{minute:02d} UTC"
+    schedule(options(tmp_path, "status"), con, paths)
+    assert "Next run: 2026-12-" in out.getvalue()
+
+
 def test_install_refuses_while_certbot_timer_is_enabled_and_says_how(tmp_path: Path) -> None:
     paths = fake_root(tmp_path, systemd=True, enabled="certbot.timer")
     con, _, err = console()

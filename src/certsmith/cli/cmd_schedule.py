@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from certsmith.cli.args import default_dirs
@@ -79,13 +80,15 @@ def _remove(console: Console, paths: sched.SystemPaths) -> int:
 
 
 def _status(options: ScheduleOptions, console: Console, paths: sched.SystemPaths) -> int:
-    state = sched.status(paths)
+    state = sched.status(paths, datetime.now().astimezone())
     if state.kind == "systemd":
         console.say(console.message("schedule.status.systemd", timer=sched.TIMER))
         if state.next_run:
             console.say(console.message("schedule.status.next", when=state.next_run))
     elif state.kind == "cron":
         console.say(console.message("schedule.status.cron", line=state.cron_line or ""))
+        if state.next_run:
+            console.say(console.message("schedule.status.next", when=state.next_run))
     else:
         console.say(console.message("schedule.status.none"))
     history = file_stores(options.common.config_dir).history

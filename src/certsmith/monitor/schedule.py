@@ -19,8 +19,10 @@ import shlex
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from certsmith.monitor.cron import next_cron_run
 from certsmith.storage.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -197,11 +199,13 @@ def remove(paths: SystemPaths) -> list[Path]:
 @dataclass(frozen=True)
 class ScheduleStatus:
     kind: str | None  # "systemd", "cron", or None: not installed
-    next_run: str | None = None  # as systemctl shows it (systemd only)
+    next_run: str | None = None  # as systemctl shows it, or computed from the cron line
     cron_line: str | None = None
 
 
-def status(paths: SystemPaths) -> ScheduleStatus:
+def status(paths: SystemPaths, now: datetime) -> ScheduleStatus:
+    """What is installed; ``now`` (aware, local time as cron reads it) dates a cron line's
+    next run."""
     if (paths.unit_dir / TIMER).exists():
         next_run = None
         if paths.systemd:
@@ -216,5 +220,8 @@ def status(paths: SystemPaths) -> ScheduleStatus:
             for ln in cron.read_text(encoding="utf-8", errors="replace").splitlines()
             if ln.strip() and not ln.startswith("#")
         ]
-        return ScheduleStatus("cron", cron_line=lines[0] if lines else None)
+        line = lines[0] if lines else None
+        when = next_cron_run(line, now) if line else None
+        next_run = f"{when:%Y-%m-%d %H:%M %Z}".strip() if when else None
+        return ScheduleStatus("cron", next_run, cron_line=line)
     return ScheduleStatus(None)
