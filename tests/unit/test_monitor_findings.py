@@ -22,12 +22,14 @@ from certsmith.monitor.compare import (
     choose_lineage,
     covers,
     disk_findings,
+    read_lineage,
     served_findings,
 )
 from certsmith.monitor.findings import Code, Finding, Severity, worst
 from certsmith.monitor.served import ServedChain, fetch_chain
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.history import Problem, RunRecord
+from certsmith.storage.interface import Stores
 
 NOW = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC)
 ROOT_KEY = crypto.generate_private_key()
@@ -230,3 +232,43 @@ def test_two_versions_issued_in_the_same_second_still_count_as_stale() -> None:
     _, new = leaf("a.example", start=start)
     found = served_findings(on_disk(new), [old, INTER], True, "h:443", "a.example", NOW)
     assert codes(found) == [Code.STALE]
+
+
+def on_disk_of(stores: Stores) -> OnDisk:
+    disk = read_lineage(stores, "site", NOW)
+    assert isinstance(disk, OnDisk)
+    return disk
+
+
+def test_a_past_ari_window_on_disk_is_a_warning_long_before_expiry(tmp_path: Path) -> None:
+    """The CA said "renew now" (a window already passed, e.g. before a mass revocation): `check`
+    warns as `renew` would act, though the certificate has 80 days left."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from certsmith.renewal.ari_cache import AriCacheRecord
+    from certsmith.storage.renewal_state import RenewalState
+
+    stores = file_stores(tmp_path / "cfg")
+    key, cert = leaf("a.example")
+    stores.lineages.save_version(
+        "site", crypto.private_key_pem(key), cert.public_bytes(Encoding.PEM),
+        INTER.public_bytes(Encoding.PEM),
+    )  # fmt: skip
+    assert codes(disk_findings(on_disk_of(stores), NOW)) == []
+    past = (NOW - datetime.timedelta(days=2), NOW - datetime.timedelta(days=1))
+    record = AriCacheRecord("id", NOW + datetime.timedelta(hours=6), NOW, past)
+
+    def remember(serial: int) -> None:
+        state = RenewalState(
+            stores.lineages.revision("site"), cert.not_valid_before_utc,
+            cert.not_valid_after_utc, serial, "id", record.to_json(),
+        )  # fmt: skip
+        stores.states.save("site", state)
+        stores.states.flush()
+
+    remember(cert.serial_number + 1)  # an answer about another certificate does not count
+    assert codes(disk_findings(on_disk_of(stores), NOW)) == []
+    remember(cert.serial_number)
+    disk = on_disk_of(stores)
+    assert disk.renew_at is not None and disk.renew_at <= NOW
+    assert codes(disk_findings(disk, NOW)) == [Code.EXPIRING]

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from certsmith import crypto
 from certsmith.errors import CertsmithError
 from certsmith.monitor.findings import Code, Finding
+from certsmith.renewal.check import ari_record
 from certsmith.renewal.policy import certificate_rng, decide, parse_renew_before_expiry
 from certsmith.storage.history import RunRecord
 from certsmith.storage.interface import Stores
@@ -36,7 +37,7 @@ class OnDisk:
     names: tuple[str, ...]
     cert: x509.Certificate
     chain: tuple[x509.Certificate, ...]  # the lineage's chain.pem, issuer first
-    renew_at: datetime.datetime | None  # when `renew` would renew it (its own rule)
+    renew_at: datetime.datetime | None  # when `renew` would renew it (its rule and ARI window)
 
 
 def read_lineage(stores: Stores, name: str, now: datetime.datetime) -> OnDisk | Finding:
@@ -55,6 +56,7 @@ def read_lineage(stores: Stores, name: str, now: datetime.datetime) -> OnDisk | 
             cert.not_valid_before_utc,
             cert.not_valid_after_utc,
             now,
+            ari_window=_ari_window(stores, name, cert),
             renew_before_expiry=parse_renew_before_expiry(before) if before else None,
             rng=certificate_rng(cert.serial_number),
         )
@@ -63,6 +65,18 @@ def read_lineage(stores: Stores, name: str, now: datetime.datetime) -> OnDisk | 
         renew_at = None
     names = tuple(i.value for i in crypto.certificate_identifiers(cert))
     return OnDisk(name, names, cert, chain, renew_at)
+
+
+def _ari_window(
+    stores: Stores, name: str, cert: x509.Certificate
+) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """The CA's last suggested window for this very certificate, as `renew` last saw it, so
+    `check` warns when `renew` should have acted (a CA's "renew now" included)."""
+    state = stores.states.load(name, stores.lineages.revision(name))
+    if state is None or state.serial != cert.serial_number:
+        return None
+    record = ari_record(state)
+    return record.window if record else None
 
 
 def _iso(moment: datetime.datetime) -> str:
