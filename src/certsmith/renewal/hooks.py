@@ -27,18 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shlex
 import shutil
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from certsmith.errors import UsageError
-from certsmith.renewal.shell import CommandOutcome, CommandRunner, run_shell
+from certsmith.renewal.shell import CommandOutcome, CommandRunner, RunningGroups, run_shell
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -163,7 +164,7 @@ class HookRunner:
         *,
         config_dir: Path | None = None,
         directory_hooks: bool = True,
-        runner: CommandRunner = run_shell,
+        runner: CommandRunner | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         dry_run: bool = False,
         run_deploy_hooks: bool = False,
@@ -176,7 +177,8 @@ class HookRunner:
         ``parallel_deploy`` lets deploy hooks of different lineages overlap."""
         self._hooks_root = config_dir / "renewal-hooks" if config_dir else None
         self._directory_hooks = directory_hooks and config_dir is not None
-        self._runner = runner
+        self._groups = RunningGroups()
+        self._runner = runner or functools.partial(run_shell, groups=self._groups)
         self._timeout = timeout
         self._dry_run = dry_run
         self._run_deploy_hooks = run_deploy_hooks
@@ -281,11 +283,26 @@ class HookRunner:
             }
         return [self._run(HookKind.POST, hook, env, None) for hook in hooks]
 
+    def interrupt(self) -> int:
+        """End the hooks running now (their whole process groups); returns how many ran. For an
+        interrupted run: hooks in worker threads do not see the main thread's Ctrl-C."""
+        return self._groups.kill_all()
+
+    async def _in_thread(self, call: Callable[[], list[HookResult]]) -> list[HookResult]:
+        try:
+            return await asyncio.to_thread(call)
+        except asyncio.CancelledError:  # Ctrl-C cancels the run; the thread would go on
+            if self.interrupt():
+                logger.warning("Interrupted: the running hook was stopped")
+            raise
+
     async def before_renewal_async(
         self, *, pre_hook: str | None = None, post_hook: str | None = None
     ) -> list[HookResult]:
         """:meth:`before_renewal` in a worker thread, for asyncio callers."""
-        return await asyncio.to_thread(self.before_renewal, pre_hook=pre_hook, post_hook=post_hook)
+        return await self._in_thread(
+            functools.partial(self.before_renewal, pre_hook=pre_hook, post_hook=post_hook)
+        )
 
     async def deploy_async(
         self,
@@ -296,17 +313,19 @@ class HookRunner:
         count_as_renewed: bool = True,
     ) -> list[HookResult]:
         """:meth:`deploy` in a worker thread, for asyncio callers."""
-        return await asyncio.to_thread(
-            self.deploy,
-            lineage_dir=lineage_dir,
-            domains=domains,
-            deploy_hook=deploy_hook,
-            count_as_renewed=count_as_renewed,
+        return await self._in_thread(
+            functools.partial(
+                self.deploy,
+                lineage_dir=lineage_dir,
+                domains=domains,
+                deploy_hook=deploy_hook,
+                count_as_renewed=count_as_renewed,
+            )
         )
 
     async def finish_async(self) -> list[HookResult]:
         """:meth:`finish` in a worker thread, for asyncio callers."""
-        return await asyncio.to_thread(self.finish)
+        return await self._in_thread(self.finish)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -51,6 +51,31 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
                 proc.wait(timeout=wait)
 
 
+class RunningGroups:
+    """The hook process groups running now, so that an interrupted run can end them: hooks
+    called from worker threads (``asyncio.to_thread``) never see the main thread's Ctrl-C."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+    def kill_all(self) -> int:
+        """SIGTERM, then SIGKILL, every group still running; returns how many there were."""
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            _kill_group(proc)
+        return len(running)
+
+
 class _CappedReader:
     """Drains one pipe in a thread, keeping at most ``limit`` bytes: a hook printing without end
     costs neither memory nor a blocked child (the rest is read and dropped, and counted)."""
@@ -93,10 +118,11 @@ def run_shell(
     env: Mapping[str, str],
     timeout: float,
     output_limit: int = OUTPUT_LIMIT,
+    groups: RunningGroups | None = None,
 ) -> CommandOutcome:
     """Run ``command`` with ``/bin/sh -c`` and no stdin, capture at most ``output_limit`` bytes
     of each of its outputs, bounded by ``timeout`` seconds after which its process group is
-    terminated, then killed."""
+    terminated, then killed. While it runs it is in ``groups`` (another thread may kill it)."""
     try:
         proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
@@ -109,6 +135,19 @@ def run_shell(
     except OSError as exc:
         return CommandOutcome(None, error=str(exc))
     assert proc.stdout is not None and proc.stderr is not None  # PIPE was asked for
+    if groups is not None:
+        groups.add(proc)
+    try:
+        return _wait(proc, command, timeout, output_limit)
+    finally:
+        if groups is not None:
+            groups.discard(proc)
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], command: str, timeout: float, output_limit: int
+) -> CommandOutcome:
+    assert proc.stdout is not None and proc.stderr is not None
     readers = (_CappedReader(proc.stdout, output_limit), _CappedReader(proc.stderr, output_limit))
     deadline = time.monotonic() + timeout
     timed_out = False
