@@ -139,7 +139,7 @@ def test_status_of_a_cron_entry_says_when_it_runs_next(tmp_path: Path) -> None:
     assert schedule(options(tmp_path, "install"), con, paths, certsmith="/bin/true") == 0
     line = (paths.cron_dir / "certsmith").read_text().splitlines()[-1]
     minute, hours = int(line.split()[0]), [int(h) for h in line.split()[1].split(",")]
-    now = datetime.datetime(2026, 12, 6, hours[0], minute, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 12, 6, hours[0], minute, tzinfo=datetime.UTC)
     state = sched.status(paths, now)
     assert state.kind == "cron" and state.cron_line == line
     assert state.next_run == f"2026-12-06 {hours[1]:02d}:{minute:02d} UTC"
