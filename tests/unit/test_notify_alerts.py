@@ -20,6 +20,7 @@ import pytest
 
 from certsmith import crypto
 from certsmith.cli.main import main
+from certsmith.errors import UsageError
 from certsmith.notify import Alert, Notifier, Problem, parse_config, render_config
 from certsmith.notify.alerts import expiry_is_alarming, remember, worth_sending
 from certsmith.notify.config import NotifyConfig, SmtpSettings, WebhookFormat, WebhookSettings
@@ -274,6 +275,20 @@ def test_setup_keeps_the_other_channel_and_refuses_half_mail_settings(
 # -- the pieces ----------------------------------------------------------------------------
 
 
+def test_setup_refuses_a_password_in_clear_text_to_another_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    creds = tmp_path / "smtp.ini"
+    creds.write_text("username = u\npassword = p\n")
+    creds.chmod(0o600)
+    flags = ["--mail-from", "a@example.com", "--mail-to", "b@example.com"]
+    flags += ["--smtp-security", "none", "--smtp-credentials", str(creds)]
+    code, out = _cli(tmp_path, capsys, "notify", "setup", "--smtp", "smtp.example:25", *flags)
+    assert code == 2 and "in clear text" in out
+    code, out = _cli(tmp_path, capsys, "notify", "setup", "--smtp", "127.0.0.1:25", *flags)
+    assert code == 0, out
+
+
 def test_config_survives_render_and_parse_with_awkward_characters() -> None:
     config = NotifyConfig(
         SmtpSettings(
@@ -287,6 +302,33 @@ def test_config_survives_render_and_parse_with_awkward_characters() -> None:
         "ko",
     )
     assert parse_config(render_config(config)) == config
+
+
+@pytest.mark.parametrize(
+    ("host", "security", "refused"),
+    [
+        ("smtp.example", "none", True),
+        ("192.0.2.5", "none", True),
+        ("smtp.example", "starttls", False),
+        ("smtp.example", "tls", False),
+        ("127.0.0.1", "none", False),
+        ("[::1]", "none", False),
+        ("localhost", "none", False),
+    ],
+)
+def test_a_password_is_never_configured_to_cross_the_network_in_clear_text(
+    host: str, security: str, refused: bool
+) -> None:
+    text = (
+        f'[smtp]\nhost = "{host}"\nport = 25\nmail_from = "a@example.com"\n'
+        f'mail_to = ["b@example.com"]\nsecurity = "{security}"\ncredentials = "/etc/smtp.ini"\n'
+    )
+    if refused:
+        with pytest.raises(UsageError, match="in clear text"):
+            parse_config(text)
+    else:
+        assert parse_config(text).smtp is not None
+    assert parse_config(text.replace('credentials = "/etc/smtp.ini"\n', "")).smtp is not None
 
 
 def test_one_alert_per_problem_until_it_changes_or_a_day_passes() -> None:

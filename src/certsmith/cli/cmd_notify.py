@@ -24,6 +24,7 @@ from certsmith.notify.config import (
     WebhookSettings,
     check_address,
     check_webhook_url,
+    on_this_machine,
     parse_config,
     parse_smtp_server,
     render_config,
@@ -61,6 +62,9 @@ def _smtp(options: NotifyOptions, console: Console) -> SmtpSettings | None:
     )
     if settings.credentials is not None:
         from certsmith.challenges.dns01.contract import read_credentials, require
+
+        if settings.security is SmtpSecurity.NONE and not on_this_machine(host):
+            raise UsageError(console.message("notify.setup.clear_text_password", host=host))
 
         values = read_credentials(settings.credentials)  # refuses a group/world-readable file
         for key in ("username", "password"):

@@ -20,6 +20,7 @@ small writer of our own is enough). Bad values are a ``UsageError`` naming the k
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -136,14 +137,29 @@ def _smtp(table: Any, where: str) -> SmtpSettings:
     creds = table.get("credentials")
     if creds is not None and not isinstance(creds, str):
         raise UsageError(f"{where}: smtp.credentials must be a path")
+    host = _text(table, "host", where)
+    if creds and security is SmtpSecurity.NONE and not on_this_machine(host):
+        raise UsageError(
+            f"{where}: smtp.security = none would send the password of smtp.credentials to "
+            f"{host} in clear text; use starttls or tls (none with credentials is allowed only "
+            "for a server on this machine)"
+        )
     return SmtpSettings(
-        host=_text(table, "host", where),
+        host=host,
         port=port,
         mail_from=check_address(_text(table, "mail_from", where), "smtp.mail_from"),
         mail_to=tuple(check_address(a, "smtp.mail_to") for a in to),
         security=security,
         credentials=Path(creds) if creds else None,
     )
+
+
+def on_this_machine(host: str) -> bool:
+    """``localhost`` or a loopback address: traffic to it never leaves the machine."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower().rstrip(".") == "localhost"
 
 
 def _webhook(table: Any, where: str) -> WebhookSettings:
