@@ -2,9 +2,9 @@
 error): kept in ``<config_dir>/.certsmith-state/pending/<name>.json`` (0600, it holds the key)
 so the next run installs them without a new order.
 
-The record is written before the lineage is touched, while the disk still has room for 10 KB
-more often than not; it is removed once the version is saved. Only the lineage's own run,
-holding its lock, reads or removes it.
+The record is written before the lineage is touched, while the disk still has room for its
+few KB (about 3 KB with an ECDSA key: one 4 KB block) more often than not; it is removed once
+the version is saved. Only the lineage's own run, holding its lock, reads or removes it.
 """
 
 from __future__ import annotations
