@@ -124,8 +124,8 @@ class FolderNotWritable(StorageError):
 
 
 class DiskWriteFailed(StorageError):
-    """Writing a lineage failed with an operating-system error (``errno``: ENOSPC, EACCES,
-    EIO...); the message names the cause in words ("the disk is full")."""
+    """Writing a lineage or an account failed with an operating-system error (``errno``: ENOSPC,
+    EACCES, EIO...); the message names the cause in words ("the disk is full")."""
 
     def __init__(self, message: str, *, errno: int | None = None) -> None:
         super().__init__(message)

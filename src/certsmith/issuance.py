@@ -36,6 +36,7 @@ from certsmith.acme import (
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
 from certsmith.errors import CertsmithError, UsageError
+from certsmith.wording import Said
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +190,10 @@ async def _obtain_once(
     return result
 
 
-OTHER_ACCOUNT_NOTE = (
+OTHER_ACCOUNT_NOTE = Said(
     "The CA refused the renewal hint (replaces): another ACME account obtained the previous "
-    "certificate. Ordered without it, which changes only the CA's renewal bookkeeping."
+    "certificate. Ordered without it, which changes only the CA's renewal bookkeeping.",
+    "note.replaces_other_account",
 )
 _OTHER_ACCOUNT_DETAIL = "did not request the certificate being replaced"
 

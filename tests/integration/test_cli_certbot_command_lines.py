@@ -29,7 +29,7 @@ def test_certonly_webroot_map_without_w(cli: Cli, webroot_server: WebrootServer)
     conf = (cli.config_dir / "renewal" / f"{first}.conf").read_text()
     assert f"{first} = {webroot_server.root}" in conf
     assert f"{second} = {webroot_server.root}" in conf
-    assert f"webroot_path = {webroot_server.root}," in conf
+    assert "webroot_path" not in conf  # as certbot: only -w folders are webroot_path
 
 
 def _names_in(cli: Cli, lineage: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_cli_e2e import Cli, cli, unique_name
+from test_cli_e2e import STANDALONE_IP, Cli, cli, unique_name
 
 pytestmark = pytest.mark.pebble
 
@@ -98,3 +98,12 @@ def test_dry_run_deploy_hooks_only_with_run_deploy_hooks(
     lines = log.read_text().splitlines()
     assert lines[0].startswith("pre ") and lines[-1].startswith("post ")
     assert (deploy in lines) is run_deploy_hooks
+
+
+def test_a_failing_deploy_hook_warns_but_certonly_exits_0_as_certbot(cli: Cli) -> None:
+    name = unique_name("hookfail")
+    cli.ca.add_a(name, [STANDALONE_IP])
+    result = cli.run(*cli.standalone(name, extra=("--deploy-hook", "false")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Warning: the deploy hook `false` failed (exit code 1)" in result.stderr
+    assert (cli.config_dir / "live" / name / "fullchain.pem").is_file()

@@ -3,6 +3,7 @@
     server = BindServer(tmp_path, zones={"example.test": ["www A 127.0.0.1"]})
     server.start()         # named -g -c <workdir>/named.conf on 127.0.0.1:<free port>
     server.port, server.address, server.key_name, server.key_secret, server.key_algorithm
+    server.write_credentials(path)   # a --dns-rfc2136-credentials file for that key
     server.stop()          # SIGTERM to the pid it started, SIGKILL after a grace period
 
 Each zone gets an SOA and ``NS ns1.<zone>`` with ``ns1 A 127.0.0.1`` (extra record lines, in
@@ -153,6 +154,18 @@ controls {{ }};
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"named did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def write_credentials(self, path: Path, secret: str | None = None) -> Path:
+        """A --dns-rfc2136-credentials file (0600) for this server's key; ``secret`` another."""
+        path.write_text(
+            f"dns_rfc2136_server = {self.host}\n"
+            f"dns_rfc2136_port = {self.port}\n"
+            f"dns_rfc2136_name = {self.key_name}\n"
+            f"dns_rfc2136_secret = {secret or self.key_secret}\n"
+            f"dns_rfc2136_algorithm = {self.key_algorithm.upper()}\n"
+        )
+        path.chmod(0o600)
+        return path
 
     def log_tail(self, lines: int = 30) -> str:
         return processes.log_tail(self.log_path, lines)

@@ -6,7 +6,8 @@ folder, account ids mapped, ``version`` dropped), the hook log, and the facts a 
 from the output (saved paths, "not yet due", the ``certificates`` fields). ``differences(a, b)``
 names each aspect that differs: ``status``, ``files``, ``conf``, ``hooks``, ``facts``.
 
-``intended.toml`` entries: ``line`` (an id, or "*" for every line), ``aspect``, ``what``, ``why``;
+``intended.toml`` entries: ``line`` (an id, a list of ids, or "*" for every line), ``aspect``
+(one, or a list: the entry stands for each line and aspect), ``what``, ``why``;
 "*" entries may list ``ignore_files`` (globs), ``ignore_conf_keys`` and ``default_conf_values``
 (a key whose value is the default compares as a missing key).
 """
@@ -54,13 +55,22 @@ def load_rules(path: Path) -> Rules:
     for entry in entries:
         assert {"line", "aspect", "what", "why"} <= set(entry), entry
     return Rules(
-        intended=tuple(Intended(e["line"], e["aspect"], e["what"], e["why"]) for e in entries),
+        intended=tuple(
+            Intended(line, aspect, e["what"], e["why"])
+            for e in entries
+            for line in _as_list(e["line"])
+            for aspect in _as_list(e["aspect"])
+        ),
         ignore_files=tuple(f for e in entries for f in e.get("ignore_files", [])),
         ignore_conf_keys=frozenset(k for e in entries for k in e.get("ignore_conf_keys", [])),
         default_conf_values={
             k: v for e in entries for k, v in e.get("default_conf_values", {}).items()
         },
     )
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 @dataclass

@@ -7,8 +7,14 @@ client's ``Host`` header unchanged. Pebble builds every URL it hands out, and ch
 rewriting.
 
 A ``Fault`` names the requests it applies to (method and a piece of the path) and how many of
-them it spoils; each fault counts what it injected. Everything is bounded: header and body sizes,
-the idle wait for the next request, the upstream timeout, the slow mode's delay.
+them it spoils; each fault counts what it injected. A ``Watch`` counts the requests whose path
+contains a piece (``renewalInfo``): how many came, and the most that were in the proxy at once
+(read, forwarded, answered), optionally holding each for ``hold`` seconds so that a client
+allowing more in flight than it should shows it here. A CA that writes its own origin into its
+answers (instead of the ``Host`` it was asked for) is rewritten to the proxy's, so every URL of
+the directory, ``renewalInfo`` included, keeps going through the proxy. Everything is bounded:
+header and body sizes, the idle wait for the next request, the upstream timeout, the slow
+mode's delay, the hold.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from pebble import write_loopback_cert
@@ -33,6 +42,7 @@ MODES = (
     "huge",  # forward; pad the JSON body past ``size`` bytes, with Content-Length
     "huge_chunked",  # the same, chunked, no length announced
     "location",  # forward; point Location at ``location``
+    "lose",  # forward, then close without answering: the CA acted, its answer is lost
 )
 
 _MAX_HEADER = 64 * 1024
@@ -70,6 +80,23 @@ class Fault:
 
 
 @dataclass
+class Watch:
+    """Counts the requests whose path contains ``path_contains``: ``total`` and the most in the
+    proxy at once (``most``), each held ``hold`` seconds before it is forwarded."""
+
+    path_contains: str
+    hold: float = 0.0
+    total: int = 0
+    in_flight: int = 0
+    most: int = 0
+
+    def enter(self) -> None:
+        self.total += 1
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+
+
+@dataclass
 class _Request:
     method: str
     path: str
@@ -85,6 +112,7 @@ class FaultProxy:
         self._upstream_ca = upstream_ca
         self._directory = directory
         self.faults: list[Fault] = []
+        self.watches: list[Watch] = []
         self.requests = 0
         self._server: asyncio.Server | None = None
         self._http: httpx.AsyncClient | None = None
@@ -99,6 +127,12 @@ class FaultProxy:
     @property
     def injected(self) -> int:
         return sum(fault.injected for fault in self.faults)
+
+    def watch(self, path_contains: str, hold: float = 0.0) -> Watch:
+        """Count the requests whose path contains ``path_contains`` from now on."""
+        watch = Watch(path_contains, min(hold, _MAX_DELAY))
+        self.watches.append(watch)
+        return watch
 
     async def __aenter__(self) -> FaultProxy:
         cert, key = write_loopback_cert(self._directory, "fault proxy", "proxy")
@@ -129,7 +163,7 @@ class FaultProxy:
         assert task is not None
         self._tasks.add(task)
         try:
-            for _ in range(1000):  # requests on one kept-alive connection
+            for _ in range(100_000):  # requests on one kept-alive connection (a fleet run)
                 request = await asyncio.wait_for(self._read_request(reader), _IDLE)
                 if request is None or not await self._answer(request, writer):
                     break
@@ -169,7 +203,19 @@ class FaultProxy:
         return None
 
     async def _answer(self, request: _Request, writer: asyncio.StreamWriter) -> bool:
-        """Answer one request; False when the connection is to be closed."""
+        """Answer one request, counted by the watches it matches; False to close."""
+        watches = [w for w in self.watches if w.path_contains in request.path]
+        for watch in watches:
+            watch.enter()
+        try:
+            if watches:
+                await asyncio.sleep(max(w.hold for w in watches))
+            return await self._answer_one(request, writer)
+        finally:
+            for watch in watches:
+                watch.in_flight -= 1
+
+    async def _answer_one(self, request: _Request, writer: asyncio.StreamWriter) -> bool:
         self.requests += 1
         fault = self._fault_for(request)
         mode = fault.mode if fault else ""
@@ -177,12 +223,15 @@ class FaultProxy:
             return False
         if fault and mode in ("status", "html_status"):
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            # A HEAD answer has no body (RFC 9110 section 9.3.2): the client would read one as
+            # the start of the next response on the kept-alive connection.
+            bare = request.method == "HEAD"
             if mode == "status":
                 body = b'{"type":"urn:ietf:params:acme:error:serverInternal","detail":"fault"}'
-                await _write(writer, fault.status, "application/problem+json", extra, body)
+                kind = "application/problem+json"
             else:
-                body = b"<html><body>Bad gateway</body></html>"
-                await _write(writer, fault.status, "text/html", extra, body)
+                body, kind = b"<html><body>Bad gateway</body></html>", "text/html"
+            await _write(writer, fault.status, kind, extra, b"" if bare else body)
             return True
         if fault and mode == "slow":
             await asyncio.sleep(min(fault.delay, _MAX_DELAY))
@@ -207,6 +256,8 @@ class FaultProxy:
         headers: dict[str, str],
         body: bytes,
     ) -> bool:
+        if fault.mode == "lose":
+            return False
         if fault.mode == "truncate":
             await _write(writer, status, content_type, headers, body[: len(body) // 2], len(body))
             return False
@@ -239,7 +290,33 @@ class FaultProxy:
             for k, v in response.headers.multi_items()
             if k.lower() not in _HOP_HEADERS | {"content-encoding"}
         }
-        return response.status_code, kept, response.content
+        # Pebble builds its URLs from the Host header; a CA that uses its own origin instead
+        # would send the client around the proxy.
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self._upstream))
+        for name in ("location", "link"):
+            if name in kept:
+                kept[name] = kept[name].replace(origin, self.url)
+        body = response.content.replace(origin.encode(), self.url.encode())
+        return response.status_code, kept, body
+
+
+@contextlib.contextmanager
+def in_thread(proxy: FaultProxy, timeout: float = 30.0) -> Iterator[FaultProxy]:
+    """Run ``proxy`` on an event loop of its own thread, for synchronous callers (the bench):
+    ``with in_thread(FaultProxy(...)) as proxy``. Its counters are read from this thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fault-proxy", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(proxy.__aenter__(), loop).result(timeout)
+        try:
+            yield proxy
+        finally:
+            asyncio.run_coroutine_threadsafe(proxy.__aexit__(), loop).result(timeout)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        loop.close()
 
 
 async def _write(

@@ -10,7 +10,7 @@ import pytest
 from test_acme_client import BASE, CHAINS, FakeCA, FakeTime, make_client, problem, registered
 
 from certsmith.acme import Identifier, ProblemError, ProtocolViolation
-from certsmith.acme.transport import parse_retry_after
+from certsmith.acme.retry import parse_retry_after
 
 
 @pytest.fixture

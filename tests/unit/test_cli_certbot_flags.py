@@ -95,6 +95,8 @@ def test_user_agent_flags() -> None:
 
     assert user_agent(parse("certificates --user-agent-comment ci").common) == f"{USER_AGENT} (ci)"
     assert user_agent(parse("certificates --user-agent x/1").common) == "x/1"
+    both = parse("certificates --user-agent x/1 --user-agent-comment ci").common
+    assert user_agent(both) == "x/1"  # certbot: --user-agent replaces the comment too
 
 
 ALL_NOTED = [names[0] for names in _NOTES] + [names[0] for names in _VALUED_NOTES]

@@ -121,7 +121,6 @@ def test_tty_wait_for_enter() -> None:
         tty("")[0].wait_for_enter("Create the record")
 
 
-
 @pytest.mark.parametrize("typed", ["a@", "a@example..com", "a@localhost", "a..b@example.com"])
 def test_an_answer_that_is_not_an_email_is_asked_again(typed: str) -> None:
     prompter, out = tty(f"{typed}\n관리자@예시.한국\n")

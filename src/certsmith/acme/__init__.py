@@ -66,7 +66,7 @@ from certsmith.acme.messages import (
     OrderStatus,
     RenewalInfo,
 )
-from certsmith.acme.transport import parse_retry_after
+from certsmith.acme.retry import parse_retry_after
 
 __all__ = [
     "PROBLEM_TYPES",

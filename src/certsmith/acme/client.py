@@ -7,11 +7,13 @@ newNonce`` when the directory response carries no Replay-Nonce (Pebble 2.10 send
     (poll until ready) -> POST finalize -> POST-as-GET order (poll until valid) -> POST-as-GET cert
 
 Later nonces come from the responses themselves, so ``HEAD newNonce`` is only sent when the pool
-runs dry. Polls start early and back off (see ``poll_order``): against a CA that validates and
-issues within a few milliseconds each of the two polls is sent once. Caller's duties: use
-``async with`` (or ``aclose()``), call ``new_account`` or ``find_account`` first unless
-``account_url`` is known, and pass one overall ``deadline`` (on the client's clock, see
-``deadline_in``) to every poll.
+runs dry. Polls start early and back off (``acme/polling.py``): against a CA that validates and
+issues within a few milliseconds each of the two polls is sent once. Dropped connections,
+timeouts and 5xx answers are retried within bounds where a repeat is safe (``acme/retry.py``);
+a repeated challenge response, finalize or revocation that the CA refuses because the lost
+first try went through is read as done. Caller's duties: use ``async with`` (or ``aclose()``),
+call ``new_account`` or ``find_account`` first unless ``account_url`` is known, and pass one
+overall ``deadline`` (on the client's clock, see ``deadline_in``) to every poll.
 """
 
 from __future__ import annotations
@@ -29,41 +31,32 @@ from cryptography import x509
 
 from certsmith.acme import jws
 from certsmith.acme.ari import cert_id, fetch_renewal_info
-from certsmith.acme.chains import choose_chain, parse_chain
+from certsmith.acme.chains import download_chain
 from certsmith.acme.errors import (
     AcmeError,
+    AlreadyRevoked,
     NotAnAcmeDirectory,
-    PollTimeout,
     ProblemError,
     ProtocolViolation,
-    ValidationFailed,
 )
 from certsmith.acme.identifier import Identifier
 from certsmith.acme.jws import AccountKey, ExternalAccountBinding
 from certsmith.acme.messages import (
     Account,
     Authorization,
-    AuthorizationStatus,
     CertificateChain,
     Challenge,
+    ChallengeStatus,
     Directory,
     Order,
     OrderStatus,
     RenewalInfo,
 )
+from certsmith.acme.polling import FIRST_POLL_DELAY, Poller
+from certsmith.acme.retry import Repeat
 from certsmith.acme.transport import JSON, PEM_CHAIN, Clock, Now, Response, Sender, Sleep
 
 logger = logging.getLogger(__name__)
-
-_MAX_POLLS = 1000
-_MAX_ALTERNATES = 10
-# The first poll after answering a challenge or finalizing. Pebble 2.10 without validation sleep
-# has validated within 3-8 ms and issued within 3 ms of the response on loopback; 20 ms leaves
-# room for a loaded machine, so one poll usually does, while a miss costs only one request.
-FIRST_POLL_DELAY = 0.02
-# Waits between polls never fall below this, whatever Retry-After says: a CA answering
-# "Retry-After: 0" must not get up to _MAX_POLLS requests back to back.
-_MIN_POLL_WAIT = 0.02
 
 
 def _utc_now() -> datetime:
@@ -96,9 +89,6 @@ class AcmeClient:
         self._key = account_key
         self._account_url = account_url
         self._clock = clock
-        self._sleep = sleep
-        self._first_poll_delay = first_poll_delay
-        self._max_poll_wait = max_poll_wait
         self._directory: Directory | None = None
         self._sender = Sender(
             ca_bundle=ca_bundle,
@@ -112,6 +102,14 @@ class AcmeClient:
             max_bad_nonce_retries=max_bad_nonce_retries,
         )
         self._sender.allow_http = directory_url.lower().startswith("http://")
+        self._poller = Poller(
+            lambda url: self._post(url, None),
+            self._sender.retry_after,
+            clock=clock,
+            sleep=sleep,
+            first_poll_delay=first_poll_delay,
+            max_poll_wait=max_poll_wait,
+        )
 
     async def __aenter__(self) -> AcmeClient:
         return self
@@ -148,6 +146,11 @@ class AcmeClient:
         """How many requests were repeated because the CA rejected their nonce."""
         return self._sender.bad_nonce_retries
 
+    @property
+    def retries(self) -> int:
+        """How many requests were repeated after a lost answer or a 5xx (``acme/retry.py``)."""
+        return self._sender.retries
+
     def deadline_in(self, seconds: float) -> float:
         """An absolute deadline ``seconds`` from now on this client's clock."""
         return self._clock() + seconds
@@ -175,7 +178,9 @@ class AcmeClient:
         key: AccountKey | None = None,
         use_jwk: bool = False,
         accept: str | None = JSON,
+        repeat: Repeat = Repeat.ONCE,
     ) -> Response:
+        """POST ``payload`` (None: POST-as-GET, always safe to repeat) signed by the account."""
         signer = key if key is not None else self._key
         kid = None if use_jwk else self._require_account()
         await self.directory()  # the newNonce URL, should the nonce pool run dry
@@ -183,8 +188,8 @@ class AcmeClient:
         def sign(nonce: str) -> dict[str, str]:
             return jws.sign(signer, url, payload, nonce=nonce, kid=kid)
 
-        # POST-as-GET changes nothing on the server, so it may be repeated after a 5xx.
-        return await self._sender.post(url, sign, accept=accept, idempotent=payload is None)
+        safe = Repeat.SAFE if payload is None else repeat
+        return await self._sender.post(url, sign, accept=accept, repeat=safe)
 
     async def directory(self) -> Directory:
         """The CA's directory, fetched once and cached (section 7.1.1)."""
@@ -213,7 +218,9 @@ class AcmeClient:
 
     async def _account_request(self, payload: dict[str, Any]) -> Account:
         directory = await self.directory()
-        response = await self._post(directory.new_account, payload, use_jwk=True)
+        response = await self._post(
+            directory.new_account, payload, use_jwk=True, repeat=Repeat.HARMLESS
+        )
         url = self._location(response)
         self._account_url = url
         return Account.from_json(response.json(), url)
@@ -244,7 +251,7 @@ class AcmeClient:
     async def update_account(self, contact: Sequence[str]) -> Account:
         """Replace the account's contact URLs (section 7.3.2)."""
         url = self._require_account()
-        response = await self._post(url, {"contact": list(contact)})
+        response = await self._post(url, {"contact": list(contact)}, repeat=Repeat.HARMLESS)
         return Account.from_json(response.json(), url)
 
     async def deactivate_account(self) -> Account:
@@ -285,7 +292,8 @@ class AcmeClient:
             payload["profile"] = profile
         if replaces is not None:
             payload["replaces"] = replaces
-        response = await self._post(directory.new_order, payload)
+        # A repeat after a lost answer may leave a spare pending order, which expires unused.
+        response = await self._post(directory.new_order, payload, repeat=Repeat.HARMLESS)
         return Order.from_json(response.json(), self._location(response))
 
     async def get_order(self, url: str) -> Order:
@@ -298,100 +306,51 @@ class AcmeClient:
 
     async def respond_challenge(self, challenge: Challenge) -> Challenge:
         """Tell the CA the response is in place (section 7.5.1)."""
-        response = await self._post(challenge.url, {})
+        try:
+            response = await self._post(challenge.url, {}, repeat=Repeat.HARMLESS)
+        except ProblemError as exc:
+            if exc.attempts < 2:
+                raise
+            # Pebble and Boulder refuse a second start ("malformed"); did the lost first try land?
+            current = Challenge.from_json((await self._post(challenge.url, None)).json())
+            if current.status == ChallengeStatus.PENDING:
+                raise
+            logger.info("%s: the CA had the first try of the challenge response", challenge.url)
+            return current
         return Challenge.from_json(response.json())
 
     async def finalize(self, order: Order, csr_der: bytes) -> Order:
         """Send the CSR (section 7.4); the order usually comes back ``processing``."""
-        response = await self._post(order.finalize, {"csr": jws.b64url(csr_der)})
+        try:
+            payload = {"csr": jws.b64url(csr_der)}
+            response = await self._post(order.finalize, payload, repeat=Repeat.HARMLESS)
+        except ProblemError as exc:
+            if exc.attempts < 2:
+                raise
+            # A second finalize is refused (orderNotReady); did the lost first try land?
+            current = await self.get_order(order.url)
+            if current.status not in (OrderStatus.PROCESSING, OrderStatus.VALID):
+                raise
+            logger.info("%s: the CA had the first try of the finalize", order.url)
+            return current
         location = self._location(response) if response.location else order.url
         return Order.from_json(response.json(), location)
 
-    # --- polling -------------------------------------------------------------------------
-
-    async def _wait(self, delay: float, deadline: float, what: str) -> None:
-        remaining = deadline - self._clock()
-        if remaining <= 0:
-            raise PollTimeout(f"gave up waiting for {what}: the deadline passed")
-        await self._sleep(max(0.0, min(delay, remaining)))
-
-    def _next_delay(self, response: Response, previous: float) -> float:
-        """The wait before the next poll: the poll response's Retry-After when it has one, else
-        twice the previous wait; never below _MIN_POLL_WAIT nor above ``max_poll_wait``.
-
-        Only poll responses are asked: the Retry-After that a challenge or finalize response
-        carries is not waited for before the first poll. CAs send a fixed value there, not an
-        estimate (Pebble 2.10 sends its configured seconds on every finalize, however soon the
-        certificate is ready; certbot ignores it too), and a CA still busy at the first poll
-        says so again in that poll's response, which is then honoured.
-        """
-        hinted = self._sender.retry_after(response)
-        wanted = hinted if hinted is not None else previous * 2
-        return min(max(wanted, _MIN_POLL_WAIT), self._max_poll_wait)
+    # --- polling (acme/polling.py) -----------------------------------------------------
 
     async def poll_authorization(self, url: str, deadline: float) -> Authorization:
         """Poll until the authorization leaves ``pending``; raises ValidationFailed unless valid."""
-        delay = self._first_poll_delay
-        for _ in range(_MAX_POLLS):
-            await self._wait(delay, deadline, f"authorization {url}")
-            response = await self._post(url, None)
-            authz = Authorization.from_json(response.json(), url)
-            if authz.status == AuthorizationStatus.VALID:
-                return authz
-            if authz.status != AuthorizationStatus.PENDING:
-                raise ValidationFailed(authz.identifier, authz.failure)
-            delay = self._next_delay(response, delay)
-        raise PollTimeout(f"authorization {url} still pending after {_MAX_POLLS} polls")
+        return await self._poller.authorization(url, deadline)
 
     async def poll_order(
         self, order: Order, deadline: float, until: OrderStatus = OrderStatus.READY
     ) -> Order:
-        """Poll the order until it is ``until`` (READY or VALID) or further along.
-
-        Returns at once, without a request, when ``order`` already is (a finalize answered
-        ``valid`` needs no poll). A READY order is returned when waiting for VALID too: only
-        ``finalize`` moves it on. The first poll comes ``first_poll_delay`` after the call, later
-        ones after the poll response's Retry-After, else twice the previous wait, capped at
-        ``max_poll_wait``; at most _MAX_POLLS polls, PollTimeout when ``deadline`` passes. An
-        invalid order raises ValidationFailed for the first failed authorization, else the
-        order's error.
-        """
-        if until not in (OrderStatus.READY, OrderStatus.VALID):
-            raise AcmeError("poll_order waits for READY or VALID")
-        current, delay = order, self._first_poll_delay
-        for _ in range(_MAX_POLLS):
-            if current.status == OrderStatus.INVALID:
-                raise await self._order_failure(current)
-            waiting = current.status == OrderStatus.PENDING or (
-                until == OrderStatus.VALID and current.status == OrderStatus.PROCESSING
-            )
-            if not waiting:
-                return current
-            await self._wait(delay, deadline, f"order {order.url}")
-            response = await self._post(order.url, None)
-            current = Order.from_json(response.json(), order.url)
-            delay = self._next_delay(response, delay)
-        raise PollTimeout(f"order {order.url} not {until} after {_MAX_POLLS} polls")
-
-    async def _order_failure(self, order: Order) -> AcmeError:
-        for url in order.authorizations:
-            authz = await self.get_authorization(url)
-            if authz.status == AuthorizationStatus.INVALID:
-                return ValidationFailed(authz.identifier, authz.failure)
-        if order.error is not None:
-            return order.error
-        return ProtocolViolation(f"order {order.url} is invalid and says nothing about why")
+        """Poll the order until it is ``until`` (READY or VALID) or further along; PollTimeout
+        when ``deadline`` passes, ValidationFailed or the order's error when it is invalid.
+        Without a request when it already is (details: ``Poller.order``)."""
+        return await self._poller.order(order, deadline, until)
 
     # --- certificates (sections 7.4.2, 7.6) ---------------------------------------------
-
-    async def _fetch_chain(self, url: str) -> tuple[str, Response]:
-        response = await self._post(url, None, accept=PEM_CHAIN)
-        try:
-            pem = response.body.decode("ascii")
-        except UnicodeDecodeError:
-            raise ProtocolViolation(f"{url} sent a certificate chain that is not ASCII") from None
-        parse_chain(pem)
-        return pem, response
 
     async def download_certificate(
         self, url: str, preferred_chain: str | None = None
@@ -400,19 +359,11 @@ class AcmeClient:
 
         Alternates (``Link: rel="alternate"``) are fetched only when a preference is given.
         """
-        default, response = await self._fetch_chain(url)
-        if preferred_chain is None:
-            return CertificateChain(default)
-        chains = [default]
-        for link in response.links("alternate")[:_MAX_ALTERNATES]:
-            try:
-                self._sender.check_url(link)
-            except ProtocolViolation as exc:
-                logger.warning("Skipping an alternate chain: %s", exc)
-                continue
-            chains.append((await self._fetch_chain(link))[0])
-        chosen = choose_chain(chains, preferred_chain)
-        return CertificateChain(chosen, tuple(c for c in chains if c is not chosen))
+
+        async def fetch(link: str) -> Response:
+            return await self._post(link, None, accept=PEM_CHAIN)
+
+        return await download_chain(fetch, self._sender.check_url, url, preferred_chain)
 
     async def revoke(
         self, cert_der: bytes, reason: int = 0, cert_key: AccountKey | None = None
@@ -422,13 +373,19 @@ class AcmeClient:
             raise AcmeError(f"{reason} is not an RFC 5280 revocation reason code")
         directory = await self.directory()
         payload = {"certificate": jws.b64url(cert_der), "reason": reason}
-        await self._post(
-            directory.revoke_cert,
-            payload,
-            key=cert_key,
-            use_jwk=cert_key is not None,
-            accept=None,
-        )
+        try:
+            await self._post(
+                directory.revoke_cert,
+                payload,
+                key=cert_key,
+                use_jwk=cert_key is not None,
+                accept=None,
+                repeat=Repeat.HARMLESS,
+            )
+        except AlreadyRevoked as exc:
+            if exc.attempts < 2:
+                raise
+            logger.info("the CA had the first try of the revocation (its answer was lost)")
 
     async def renewal_info(self, cert: x509.Certificate) -> RenewalInfo | None:
         """RFC 9773 renewal information, or None when the CA does not offer ARI."""

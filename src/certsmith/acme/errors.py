@@ -36,13 +36,25 @@ ACME_URN = "urn:ietf:params:acme:error:"
 
 
 class AcmeError(CertsmithError):
-    """Any failure of the ACME protocol core."""
+    """Any failure of the ACME protocol core.
+
+    ``attempts``: how many times the request was sent before this error (see ``acme.retry``);
+    above 1, an earlier try may have taken effect at the CA although its answer was lost.
+    """
+
+    attempts: int = 1
 
 
 class TransportError(AcmeError):
-    """The CA could not be reached or did not answer in time (connect, TLS, timeout)."""
+    """The CA could not be reached or did not answer in time (connect, TLS, timeout).
+
+    ``sent``: whether the request may have reached the CA (False when connecting failed);
+    ``what``: the failure in a few words ("the CA did not answer in time"), empty if unknown.
+    """
 
     retryable = True
+    sent: bool = True
+    what: str = ""
 
 
 class CertificateNotTrusted(TransportError):

@@ -5,8 +5,9 @@ Policy, in one place:
   the pool is empty and no request in flight will bring one (RFC 8555 section 7.2).
 - ``badNonce`` is retried at once with a fresh nonce, at most ``max_bad_nonce_retries`` times and
   for at most ``bad_nonce_budget`` seconds (section 6.5).
-- A 5xx is retried (at most ``max_server_retries`` times, waiting its ``Retry-After``, capped)
-  when that is safe: GET, POST-as-GET, or a 503, which says the request was not processed.
+- A dropped connection, a timeout or a 5xx is retried (at most ``max_server_retries`` times,
+  waiting its ``Retry-After``, capped, within ``retry_budget`` seconds) where the request's
+  ``Repeat`` allows it: the table is in ``acme/retry.py``. Each retry is logged once, at INFO.
   ``rateLimited`` is never retried here: its wait is usually hours; the caller decides.
 - Problem documents become typed exceptions; httpx failures become ``TransportError``; bodies
   over ``max_body`` bytes, wrong content types and bad JSON become ``ProtocolViolation``.
@@ -23,14 +24,14 @@ import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from importlib import metadata
 from typing import Any
 
 import httpx
 
 from certsmith.acme.errors import (
+    AcmeError,
     BadNonce,
     CertificateNotTrusted,
     ProblemError,
@@ -38,6 +39,7 @@ from certsmith.acme.errors import (
     TransportError,
     problem_from_json,
 )
+from certsmith.acme.retry import Repeat, RetryPolicy, parse_retry_after, transport_error
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +51,12 @@ JOSE_JSON = "application/jose+json"
 _NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _NONCE_POOL_SIZE = 32
-_MAX_RETRY_AFTER_DIGITS = 10
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Now = Callable[[], datetime]
+# A POST-as-GET (or GET) of one URL, as the client sends it: polls and chain downloads.
+Fetch = Callable[[str], Awaitable["Response"]]
 
 
 def default_user_agent() -> str:
@@ -67,23 +70,6 @@ def default_user_agent() -> str:
 
 def default_timeout() -> httpx.Timeout:
     return httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """RFC 9110 section 10.2.3: delay-seconds or an HTTP-date; None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        # More digits than a century of seconds is nonsense, not a wait (and would overflow).
-        return float(int(value)) if len(value) <= _MAX_RETRY_AFTER_DIGITS else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _media_type(headers: httpx.Headers) -> str:
@@ -182,6 +168,7 @@ class Sender:
         bad_nonce_budget: float = 60.0,
         max_server_retries: int = 3,
         max_retry_wait: float = 30.0,
+        retry_budget: float = 90.0,
         nonce_wait: float = 10.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -203,8 +190,7 @@ class Sender:
         self._max_body = max_body
         self._max_bad_nonce_retries = max_bad_nonce_retries
         self._bad_nonce_budget = bad_nonce_budget
-        self._max_server_retries = max_server_retries
-        self._max_retry_wait = max_retry_wait
+        self._retry = RetryPolicy(max_server_retries, max_retry_wait, retry_budget)
         self._nonces: deque[str] = deque(maxlen=_NONCE_POOL_SIZE)
         self._nonce_ready = asyncio.Condition()
         self._in_flight = 0
@@ -215,6 +201,7 @@ class Sender:
         self.request_count = 0
         self.nonce_fetches = 0
         self.bad_nonce_retries = 0
+        self.retries = 0
 
     def retry_after(self, response: Response) -> float | None:
         """The response's Retry-After in seconds from now, or None."""
@@ -248,7 +235,7 @@ class Sender:
             except httpx.HTTPError as exc:
                 if _certificate_not_verified(exc):
                     raise CertificateNotTrusted(f"{method} {url}: {exc}") from exc
-                raise TransportError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+                raise transport_error(method, url, exc) from exc
             nonce = raw.headers.get("replay-nonce")
             if pool_nonce and nonce and _NONCE_RE.fullmatch(nonce):
                 self._nonces.append(nonce)
@@ -287,11 +274,8 @@ class Sender:
                 return self._nonces.popleft()
         if self.new_nonce_url is None:
             raise ProtocolViolation("no newNonce URL known: fetch the directory first")
-        self.nonce_fetches += 1
         # The HEAD's nonce is kept for this caller, not pooled where another could take it.
-        response = await self._send("HEAD", self.new_nonce_url, pool_nonce=False)
-        if response.status >= 400:
-            raise self._problem(response)
+        response = await self._fetch("HEAD", self.new_nonce_url, pool_nonce=False)
         nonce = response.headers.get("replay-nonce")
         if not nonce or not _NONCE_RE.fullmatch(nonce):
             raise ProtocolViolation("the CA's newNonce answer has no usable Replay-Nonce")
@@ -325,32 +309,50 @@ class Sender:
             )
         return response
 
-    def _server_retry_wait(
-        self, error: ProblemError, idempotent: bool, attempt: int
-    ) -> float | None:
-        status = error.status or 0
-        if status < 500 or attempt >= self._max_server_retries:
-            return None
-        if not (idempotent or status == 503):
-            return None
-        fallback = float(2**attempt)
-        return min(
-            error.retry_after if error.retry_after is not None else fallback, self._max_retry_wait
-        )
+    async def _retry_or_raise(
+        self, error: AcmeError, method: str, url: str, repeat: Repeat, tries: int, started: float
+    ) -> None:
+        """Sleep before try ``tries + 1`` when the policy allows one; else raise ``error``."""
+        error.attempts = tries
+        wait = self._retry.wait(error, repeat, tries, self._clock() - started)
+        if wait is None:
+            if isinstance(error, TransportError) and tries > 1:
+                cause = error.__cause__
+                last = f"{type(cause).__name__}: {cause}" if cause else "no details"
+                error.message = f"{method} {url}: {error.what}; gave up after {tries} tries"
+                error.message += f" ({last})"
+            elif isinstance(error, TransportError) and error.sent and repeat is Repeat.ONCE:
+                error.message += "; not sent again: the CA may have acted on it"
+            raise error
+        why = f"the CA answered {error.status}" if isinstance(error, ProblemError) else ""
+        if isinstance(error, TransportError):
+            why = error.what
+        limit = self._retry.max_retries
+        logger.info("%s %s: %s; retry %d of %d in %.1f s", method, url, why, tries, limit, wait)
+        self.retries += 1
+        await self._sleep(wait)
+
+    async def _fetch(self, method: str, url: str, **kwargs: Any) -> Response:
+        """A GET or HEAD (safe to repeat), retried as ``acme.retry`` says; raises for >= 400."""
+        tries, started = 1, self._clock()
+        while True:
+            if method == "HEAD":
+                self.nonce_fetches += 1
+            try:
+                response = await self._send(method, url, **kwargs)
+            except TransportError as exc:
+                await self._retry_or_raise(exc, method, url, Repeat.SAFE, tries, started)
+            else:
+                if response.status < 400:
+                    return response
+                error = self._problem(response)
+                await self._retry_or_raise(error, method, url, Repeat.SAFE, tries, started)
+            tries += 1
 
     async def get(self, url: str, *, accept: str | None = JSON) -> Response:
-        """GET (directory, renewalInfo); 5xx retried with bounded waits."""
-        attempt = 0
-        while True:
-            response = await self._send("GET", url, headers={"Accept": accept or "*/*"})
-            if response.status < 400:
-                return self._check_success(response, accept)
-            error = self._problem(response)
-            wait = self._server_retry_wait(error, True, attempt)
-            if wait is None:
-                raise error
-            attempt += 1
-            await self._sleep(wait)
+        """GET (directory, renewalInfo); dropped connections, timeouts and 5xx are retried."""
+        response = await self._fetch("GET", url, headers={"Accept": accept or "*/*"})
+        return self._check_success(response, accept)
 
     async def post(
         self,
@@ -358,18 +360,24 @@ class Sender:
         sign: Callable[[str], dict[str, str]],
         *,
         accept: str | None = JSON,
-        idempotent: bool = False,
+        repeat: Repeat = Repeat.ONCE,
     ) -> Response:
         """POST a JWS made by ``sign(nonce)``; re-signed with a fresh nonce on every retry.
 
-        ``idempotent`` marks POST-as-GET and other requests that may safely be repeated.
+        ``repeat`` says what sending it again may do at the CA (``acme.retry``); a problem or
+        TransportError raised after more than one try has ``attempts`` above 1.
         """
-        bad_nonces = server_attempts = 0
+        bad_nonces, tries = 0, 1
         started = self._clock()
         while True:
             body = json.dumps(sign(await self._nonce())).encode()
             headers = {"Content-Type": JOSE_JSON, "Accept": accept or "*/*"}
-            response = await self._send("POST", url, content=body, headers=headers)
+            try:
+                response = await self._send("POST", url, content=body, headers=headers)
+            except TransportError as exc:
+                await self._retry_or_raise(exc, "POST", url, repeat, tries, started)
+                tries += 1
+                continue
             if response.status < 400:
                 return self._check_success(response, accept)
             error = self._problem(response)
@@ -380,10 +388,7 @@ class Sender:
                     logger.debug("badNonce from %s, retry %d", url, bad_nonces)
                     self.bad_nonce_retries += 1
                     continue
+                error.attempts = tries
                 raise error
-            wait = self._server_retry_wait(error, idempotent, server_attempts)
-            if wait is None:
-                raise error
-            server_attempts += 1
-            logger.info("%s answered %s; retrying in %.1f s", url, error.status, wait)
-            await self._sleep(wait)
+            await self._retry_or_raise(error, "POST", url, repeat, tries, started)
+            tries += 1

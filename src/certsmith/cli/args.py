@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from certsmith import __version__
+from certsmith.cli.usage import usage_error
 from certsmith.errors import UsageError
 
 if TYPE_CHECKING:
@@ -160,9 +161,9 @@ def split_verb(
             continue
         word = VERB_ALIASES.get(token, token)
         if word in UNSUPPORTED_VERBS:
-            raise UsageError(f"'{token}' is not supported: {UNSUPPORTED_VERBS[word]}.")
+            raise usage_error("usage.unsupported_verb", token=token, why=UNSUPPORTED_VERBS[word])
         if word not in {v.value for v in Verb}:
-            raise UsageError(_unknown_word(token))
+            raise _unknown_word(token)
         return word, args[:index] + args[index + 1 :], token
     return Verb.RUN.value, list(args), None
 
@@ -192,9 +193,9 @@ def _takes_value(parser: argparse.ArgumentParser, token: str) -> bool:
             matches = {s: a for s, a in actions.items() if s.startswith(flag)}
             if len(set(matches.values())) > 1:
                 names = ", ".join(sorted(matches)[:6])
-                raise UsageError(f"Ambiguous flag {flag}: it could be {names}.")
+                raise usage_error("usage.ambiguous_flag", flag=flag, names=names)
             if not matches:
-                raise UsageError(_unknown_flag(parser, flag))
+                raise _unknown_flag(parser, flag)
             action = next(iter(matches.values()))
         return "=" not in token and action.nargs != 0
     # -d NAME, -dNAME, or a cluster such as -nvd NAME.
@@ -202,22 +203,23 @@ def _takes_value(parser: argparse.ArgumentParser, token: str) -> bool:
         action = actions.get(f"-{char}")
         if action is None:
             if position == 1:
-                raise UsageError(_unknown_flag(parser, token))
+                raise _unknown_flag(parser, token)
             return False
         if action.nargs != 0:
             return position == len(token) - 1
     return False
 
 
-def _unknown_word(token: str) -> str:
+def _unknown_word(token: str) -> UsageError:
     import difflib
 
     from certsmith.cli.options import Verb
 
     words = [v.value for v in Verb]
     close = difflib.get_close_matches(token, words, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; subcommands: {', '.join(words)}."
-    return f"Unknown subcommand or unexpected argument '{token}'{hint}"
+    if close:
+        return usage_error("usage.unknown_word.close", token=token, close=f"'{close[0]}'")
+    return usage_error("usage.unknown_word", token=token, words=", ".join(words))
 
 
 def _parse_tokens(parser: argparse.ArgumentParser, tokens: list[str]) -> argparse.Namespace:
@@ -226,14 +228,14 @@ def _parse_tokens(parser: argparse.ArgumentParser, tokens: list[str]) -> argpars
     except argparse.ArgumentError as err:  # raised directly for some errors on 3.11+
         raise UsageError(str(err).removeprefix("argument ")) from None
     if extras:
-        raise UsageError(_unknown_flag(parser, extras[0]))
+        raise _unknown_flag(parser, extras[0])
     unsupported = ns.unsupported or []
     if unsupported:
         raise UsageError(unsupported[0])
     return ns
 
 
-def _unknown_flag(parser: argparse.ArgumentParser, token: str) -> str:
+def _unknown_flag(parser: argparse.ArgumentParser, token: str) -> UsageError:
     if not token.startswith("-"):
         return _unknown_word(token)
     import difflib
@@ -241,8 +243,9 @@ def _unknown_flag(parser: argparse.ArgumentParser, token: str) -> str:
     flag = token.split("=", 1)[0]
     known = [s for s in parser._option_string_actions if s.startswith("--")]
     close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]}?" if close else "; see 'certsmith --help all'."
-    return f"Unknown flag {flag}{hint}"
+    if close:
+        return usage_error("usage.unknown_flag.close", flag=flag, close=close[0])
+    return usage_error("usage.unknown_flag", flag=flag)
 
 
 def _cli_ignored(ns: argparse.Namespace, verb: str) -> list[IgnoredFlag]:
@@ -253,7 +256,7 @@ def _cli_ignored(ns: argparse.Namespace, verb: str) -> list[IgnoredFlag]:
     for dest, verbs in dest_verbs().items():
         if getattr(ns, dest, None) is not None and verb not in verbs:
             if dest == "dry_run":
-                raise UsageError("--dry-run only works with 'certonly' and 'renew'.")
+                raise usage_error("usage.dry_run_verbs")
             found.append(IgnoredFlag(flag_for_dest(dest), f"not used by {verb}"))
     return found
 
@@ -380,7 +383,9 @@ def _config_tokens(
     for key, (value, path) in merged.items():
         action = actions.get(f"--{key}")
         if action is None:
-            ignored.append(IgnoredFlag(f"--{key}", "unknown option", str(path)))
+            # Said at every run (certbot refuses the file): a typo must not pass unnoticed.
+            reason = "unknown option, ignored (certbot refuses it)"
+            ignored.append(IgnoredFlag(f"--{key}", reason, str(path), announce=True))
             continue
         if action.dest == "ignored":
             # Not announced: a cli.ini (certbot's snap writes max-log-backups = 0) would print

@@ -34,7 +34,6 @@ from certsmith.cli.option_types import (
     Verb,
 )
 from certsmith.cli.usage import usage_error
-from certsmith.errors import UsageError
 from certsmith.hostport import HostPortError, parse_host_port
 
 WEB_SERVERS = ("nginx", "apache")
@@ -400,8 +399,8 @@ def _dns_resolver(text: str) -> tuple[str, int]:
     try:
         return parse_host_port(text)
     except HostPortError as err:
-        problem = "port out of range" if err.port_out_of_range else "expected IP[:PORT]"
-        raise UsageError(f"--dns-resolver {text!r}: {problem}.") from None
+        key = "usage.dns_resolver_port" if err.port_out_of_range else "usage.dns_resolver_form"
+        raise usage_error(key, text=repr(text)) from None
 
 
 def _path(text: str) -> Path:

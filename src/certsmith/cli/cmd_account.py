@@ -15,7 +15,7 @@ from certsmith.cli.options import (
     UpdateAccountOptions,
 )
 from certsmith.cli.prompt import make_prompter
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 from certsmith.renewal.account import new_account_key, register_account
 from certsmith.renewal.ca import client_for
 from certsmith.renewal.environment import RunEnvironment
@@ -33,9 +33,7 @@ def _settings(options: CommonOptions) -> LineageSettings:
 def _stored(options: CommonOptions, stores: Stores) -> StoredAccount:
     stored = find_account(stores.accounts, options.server)
     if stored is None:
-        raise UsageError(
-            f"No account for {options.server} is stored here; run `certsmith register`."
-        )
+        raise usage_error("account.none_stored", server=options.server)
     return stored
 
 
@@ -59,9 +57,7 @@ def register(options: RegisterOptions, console: Console) -> int:
     events = common.CliEvents(console, make_prompter(c.non_interactive), options.account)
     env = common.environment(c, events)
     if find_account(env.stores.accounts, c.server) is not None:
-        raise UsageError(
-            f"An account for {c.server} already exists here; see `certsmith show_account`."
-        )
+        raise usage_error("account.exists", server=c.server)
     registration = common.registration(options.account)
 
     async def run() -> str:
@@ -73,7 +69,7 @@ def register(options: RegisterOptions, console: Console) -> int:
 
     with env.stores.guard():
         url = asyncio.run(run())
-    console.say(f"Account registered: {url}")
+    console.say(console.message("account.registered", url=url))
     return 0
 
 
@@ -87,10 +83,15 @@ def show_account(options: ShowAccountOptions, console: Console) -> int:
         return account.url, account.contact, str(account.status)
 
     url, contacts, status = asyncio.run(fetch())
-    emails = ", ".join(c.removeprefix("mailto:") for c in contacts) or "none"
+    emails = ", ".join(c.removeprefix("mailto:") for c in contacts)
     console.say(
-        f"Account details for server {options.common.server}:\n  Account URL: {url}\n"
-        f"  Account status: {status}\n  Email contact: {emails}"
+        console.message(
+            "account.details",
+            server=options.common.server,
+            url=url,
+            status=status,
+            emails=emails or console.message("account.no_email"),
+        )
     )
     return 0
 
@@ -110,12 +111,12 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
 
         with stores.guard():
             _, moved = asyncio.run(roll())
-        console.say(f"Rolled the account key over; the account URL stays {stored.uri}.")
+        console.say(console.message("account.rolled_over", url=stored.uri))
         if moved:
-            console.say(f"Renewal configurations now naming the new key: {', '.join(moved)}.")
+            console.say(console.message("account.rollover_confs", names=", ".join(moved)))
         return 0
     if not options.account.email:
-        raise UsageError("Say what to change: --email ADDRESS, or --rollover-key.")
+        raise usage_error("account.update_what")
     contact = [f"mailto:{e.strip()}" for e in options.account.email.split(",") if e.strip()]
 
     async def update() -> None:
@@ -125,7 +126,7 @@ def update_account(options: UpdateAccountOptions, console: Console) -> int:
     with stores.guard():  # every write holds the certbot lock
         asyncio.run(update())
         store.update_regr(c.server, stored.id, stored.uri, {**stored.body, "contact": contact})
-    console.say(f"Updated the account's contact to {options.account.email}.")
+    console.say(console.message("account.contact_updated", email=options.account.email))
     return 0
 
 
@@ -136,12 +137,12 @@ def unregister(options: UnregisterOptions, console: Console) -> int:
     wanted = options.account.account
     # Deactivation cannot be undone: an unknown --account must not fall back to another one.
     if wanted and wanted not in stores.accounts.ids(c.server):
-        raise UsageError(console.message("account.unknown_id", account=wanted, server=c.server))
+        raise usage_error("account.unknown_id", account=wanted, server=c.server)
     stored = stores.accounts.load(c.server, wanted) if wanted else _stored(c, stores)
     if not make_prompter(c.non_interactive).confirm(
-        "Deactivate the account? It cannot be used again, at this CA, ever.", True
+        console.message("account.deactivate_confirm"), True
     ):
-        console.say("Nothing changed.")
+        console.say(console.message("account.nothing_changed"))
         return 0
 
     async def deactivate() -> None:
@@ -151,5 +152,5 @@ def unregister(options: UnregisterOptions, console: Console) -> int:
     with stores.guard():
         asyncio.run(deactivate())
         stores.accounts.delete(c.server, stored.id)
-    console.say("Account deactivated.")
+    console.say(console.message("account.deactivated"))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from certsmith import crypto
@@ -14,7 +14,7 @@ from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.folders import check_writable
 from certsmith.cli.options import CertonlyOptions, RunOptions
-from certsmith.cli.prompt import MANUAL_NEEDS_TTY, make_prompter
+from certsmith.cli.prompt import MANUAL_NEEDS_TTY, Prompter, make_prompter
 from certsmith.cli.usage import usage_error
 from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.engine import (
@@ -25,7 +25,8 @@ from certsmith.renewal.engine import (
     NamesChange,
     Outcome,
 )
-from certsmith.renewal.hooks import HookRunner, validate_hooks
+from certsmith.renewal.hooks import HookResult, HookRunner, validate_hooks
+from certsmith.renewal.key_change import KeyTypeChange, key_type_change, private_key_type
 from certsmith.renewal.settings import SettingOverrides
 from certsmith.storage.filesystem import written_folders
 from certsmith.storage.interface import LineageStorage
@@ -89,6 +90,9 @@ def request_for(
     )
     if not exists and options.challenge.authenticator is None:
         raise usage_error("usage.no_authenticator")
+    # certbot reuses the key only when this command line says --reuse-key, and stores what it
+    # says (a later certonly without it drops reuse_key: main.py, renewal.renew_cert).
+    overrides = dataclasses.replace(overrides, reuse_key=bool(options.key.reuse_key))
     if options.cert_name:
         change = NamesChange.REPLACE
     else:
@@ -112,6 +116,28 @@ def request_for(
         install=run,  # certonly records -i/--nginx for renew but installs nothing (certbot)
         enhancements=options.installer.enhancements if run else (),
     )
+
+
+def _check_key_type_change(
+    options: CertonlyOptions,
+    lineages: LineageStorage,
+    name: str,
+    prompter: Prompter,
+    console: Console,
+) -> None:
+    """certbot's rule (renewal/key_change.py): --key-type that changes an existing lineage's
+    key type needs --cert-name too, or a person's yes."""
+    requested = options.key.key_type
+    if requested is None:  # not given: the lineage keeps its type (nothing to read)
+        return
+    current = private_key_type(lineages.load(name).private_key_pem())
+    change = key_type_change(current, requested, named=options.cert_name is not None)
+    if change is not KeyTypeChange.ASK:
+        return
+    values = {"name": name, "old": current.upper(), "new": requested.upper()}
+    question = console.message("prompt.key_type_change", **values)
+    if not (prompter.interactive and prompter.confirm(question, default=False)):
+        raise usage_error("usage.key_type_change", **values)
 
 
 def _uses_web_server(options: CertonlyOptions) -> bool:
@@ -146,7 +172,10 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
         env = dataclasses.replace(env, manual_self_check=False)
     if options.duplicate and env.stores.lineages.exists(name):
         name = env.stores.lineages.available_name(name)  # certbot's --duplicate: NAME-0001
-    request = request_for(options, name, identifiers, env.stores.lineages.exists(name))
+    exists = env.stores.lineages.exists(name)
+    if exists:
+        _check_key_type_change(options, env.stores.lineages, name, prompter, console)
+    request = request_for(options, name, identifiers, exists)
     _announce_wait(env.stores.lineages, name, console, request.lock_timeout)
     reload_errors: list[CertsmithError] = []
     diffs: list[str | None] = []  # run --dry-run: what the installer would write
@@ -184,10 +213,22 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
         return 1
     if request.install and not request.dry_run and options.installer.name not in (None, "null"):
         console.say(console.message("certonly.installed", installer=options.installer.name))
-    if hooks.failures:
-        console.error(console.message("hooks.failed", count=len(hooks.failures)))
-        return 1
+    say_hook_failures(console, hooks.failures)  # as certbot: a failed hook never fails certonly
     return 0
+
+
+def say_hook_failures(console: Console, failures: Sequence[HookResult]) -> None:
+    """One warning line per failed hook, naming it and how it failed."""
+    for failure in failures:
+        outcome = failure.outcome
+        if outcome.timed_out:
+            how = console.message("hooks.how.timeout")
+        elif outcome.error is not None:
+            how = console.message("hooks.how.error", error=outcome.error)
+        else:
+            how = console.message("hooks.how.exit", code=outcome.returncode)
+        kind, command = failure.kind.value, failure.command
+        console.note(console.message("hooks.failed_went_on", kind=kind, command=command, how=how))
 
 
 def show_preview(console: Console, name: str, diff: str | None) -> None:

@@ -12,7 +12,8 @@ from certsmith.acme.identifier import Identifier
 from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import CaaCheckOptions, CommonOptions, DoctorOptions
-from certsmith.errors import CertsmithError, UsageError
+from certsmith.cli.usage import usage_error
+from certsmith.errors import CertsmithError
 
 if TYPE_CHECKING:
     from certsmith.preflight.checks import CheckResult
@@ -36,12 +37,10 @@ def caa_check(options: CaaCheckOptions, console: Console) -> int:
     from certsmith.preflight import check_caa
 
     if len(options.domains) != 1:
-        raise UsageError(
-            "caa-check takes one DOMAIN: certsmith caa-check example.com --issuer letsencrypt.org"
-        )
+        raise usage_error("caa_check.one_domain")
     issuers = [options.issuer] if options.issuer else asyncio.run(_ca_identities(options.common))
     if not issuers:
-        raise UsageError("The CA's directory names no CAA identity; pass --issuer DOMAIN.")
+        raise usage_error("caa_check.no_identity")
     resolver = make_resolver(common.dns_resolver_text(options.common))
     result = asyncio.run(
         check_caa(
@@ -65,11 +64,9 @@ def _doctor_names(options: DoctorOptions) -> list[str]:
 
         lineages = file_stores(options.common.config_dir).lineages
         if not lineages.exists(options.cert_name):
-            raise UsageError(
-                f"No certificate named {options.cert_name!r}; see `certsmith certificates`."
-            )
+            raise usage_error("usage.no_such_certificate", name=repr(options.cert_name))
         return [i.value for i in lineages.load(options.cert_name).identifiers]
-    raise UsageError("Say which names to check: certsmith doctor NAME, -d NAME or --cert-name.")
+    raise usage_error("doctor.which_names")
 
 
 async def _probe(options: DoctorOptions, identifiers: list[Identifier]) -> list[CheckResult]:
@@ -127,9 +124,7 @@ def doctor(options: DoctorOptions, console: Console) -> int:
     try:
         identities = asyncio.run(_ca_identities(options.common))
     except CertsmithError as exc:
-        console.note(
-            f"Could not read the CA's directory ({exc}); CAA is checked for letsencrypt.org."
-        )
+        console.note(console.message("doctor.no_directory", error=exc))
         identities = ["letsencrypt.org"]
     method = "dns-01" if any(i.is_wildcard for i in identifiers) else "http-01"
     results = asyncio.run(

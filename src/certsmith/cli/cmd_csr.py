@@ -20,7 +20,7 @@ from certsmith.cli import common
 from certsmith.cli.console import Console
 from certsmith.cli.options import CertonlyOptions, CsrOptions
 from certsmith.cli.prompt import make_prompter
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 from certsmith.renewal.engine import Engine
 from certsmith.renewal.settings import LineageSettings
 
@@ -31,14 +31,11 @@ def certonly_csr(options: CertonlyOptions, csr: CsrOptions, console: Console) ->
     try:
         data = csr.csr.read_bytes()
     except OSError as exc:
-        raise UsageError(f"--csr {csr.csr}: {exc.strerror or exc}.") from None
+        raise usage_error("csr.unreadable", path=csr.csr, error=exc.strerror or exc) from None
     der, names = crypto.load_csr(data)
     _check_names(options, names)
     if options.challenge.authenticator is None:
-        raise UsageError(
-            "Say how to prove control of the names: --standalone, --webroot -w PATH, --manual, "
-            "or a --dns-* plugin."
-        )
+        raise usage_error("usage.no_authenticator")
     c = options.common
     overrides = common.setting_overrides(
         c, options.key, options.challenge, options.hooks, options.issuance, options.account, names
@@ -48,8 +45,7 @@ def certonly_csr(options: CertonlyOptions, csr: CsrOptions, console: Console) ->
     env = common.environment(c, events)
     dry_run = options.issuance.dry_run
     summary = ", ".join(n.value for n in names)
-    console.say(f"{'Simulating a certificate request' if dry_run else 'Requesting a certificate'}"
-                f" for {summary}")  # fmt: skip
+    console.say(console.message("csr.simulating" if dry_run else "csr.requesting", names=summary))
 
     async def go() -> tuple[str, str, str]:
         async with Engine(env, registration=common.registration(options.account)) as engine:
@@ -59,19 +55,20 @@ def certonly_csr(options: CertonlyOptions, csr: CsrOptions, console: Console) ->
     with env.stores.guard():
         cert, chain, fullchain = asyncio.run(go())
     if dry_run:
-        console.say("The dry run was successful.")
+        console.say(console.message("certonly.dry_run_ok"))
         return 0
     cert_path = _write(csr.cert_path, Path("cert.pem"), cert)
     chain_path = _write(csr.chain_path, Path("chain.pem"), chain)
     fullchain_path = _write(csr.fullchain_path, Path("chain.pem"), fullchain)
     expiry = crypto.load_certificates(cert.encode())[0].not_valid_after_utc.date()
     console.say(
-        "Successfully received certificate.\n"
-        f"Certificate is saved at:            {cert_path}\n"
-        f"Intermediate CA chain is saved at:  {chain_path}\n"
-        f"Full certificate chain is saved at: {fullchain_path}\n"
-        f"This certificate expires on {expiry}.\n"
-        "certsmith does not renew a certificate obtained with --csr; run the command again."
+        console.message(
+            "csr.received",
+            cert=cert_path,
+            chain=chain_path,
+            fullchain=fullchain_path,
+            expires=expiry,
+        )
     )
     return 0
 
@@ -83,9 +80,8 @@ def _check_names(options: CertonlyOptions, names: list[Identifier]) -> None:
     given = crypto.normalize_names(typed) if typed else []
     stray = [g.value for g in given if g.value not in in_csr]
     if stray:
-        raise UsageError(
-            f"Inconsistent requests: the CSR is for {', '.join(sorted(in_csr))}, the command "
-            f"line also asks for {', '.join(stray)}."
+        raise usage_error(
+            "csr.names_mismatch", in_csr=", ".join(sorted(in_csr)), stray=", ".join(stray)
         )
 
 
@@ -98,7 +94,7 @@ def _write(given: Path | None, default: Path, pem: str) -> Path:
         try:
             _create(given, data)
         except FileExistsError:
-            raise UsageError(f"{given} exists; certsmith does not overwrite it.") from None
+            raise usage_error("csr.exists", path=given) from None
         return given
     for count in range(MAX_UNIQUE):
         path = Path.cwd() / default.parent / f"{count:04d}_{default.name}"
@@ -107,7 +103,7 @@ def _write(given: Path | None, default: Path, pem: str) -> Path:
         except FileExistsError:
             continue
         return path
-    raise UsageError(f"No free file name like 0000_{default.name} here; pass the path flags.")
+    raise usage_error("csr.no_free_name", name=default.name)
 
 
 def _create(path: Path, data: bytes) -> None:
@@ -116,7 +112,7 @@ def _create(path: Path, data: bytes) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        raise UsageError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+        raise usage_error("usage.file_unwritable", path=path, error=exc.strerror or exc) from None
     with os.fdopen(fd, "wb") as out:
         out.write(data)
         out.flush()

@@ -24,7 +24,8 @@ from certsmith.cli.output import (
     select_certificates,
 )
 from certsmith.cli.prompt import make_prompter
-from certsmith.errors import CertsmithError, UsageError
+from certsmith.cli.usage import usage_error
+from certsmith.errors import CertsmithError
 from certsmith.renewal import retire
 from certsmith.renewal.account import as_account_key
 from certsmith.renewal.ari_cache import AriCacheRecord
@@ -130,22 +131,21 @@ def _revoke_target(options: RevokeOptions, store: LineageStorage) -> tuple[bytes
     """(certificate DER, lineage name or None, server URL)."""
     if options.cert_name:
         if options.cert_name not in store.names():
-            raise UsageError(
-                f"No certificate named {options.cert_name!r}; see `certsmith certificates`, or "
-                "pass --cert-path FILE."
-            )
+            raise usage_error("revoke.no_such_certificate", name=repr(options.cert_name))
         # Read without healing: revoke() heals (loads) only under the locks.
         cert = crypto.load_certificates(store.read_live_cert(options.cert_name))[0]
         server = settings_from_conf(store.read_conf(options.cert_name)).server
         return cert.public_bytes(Encoding.DER), options.cert_name, server
     if options.cert_path is None:
-        raise UsageError("Say which certificate to revoke: --cert-name NAME or --cert-path FILE.")
+        raise usage_error("revoke.which")
     try:
         certs = crypto.load_certificates(Path(options.cert_path).read_bytes())
     except OSError as exc:
-        raise UsageError(f"Cannot read {options.cert_path}: {exc.strerror}.") from None
+        raise usage_error(
+            "usage.file_unreadable", path=options.cert_path, error=exc.strerror
+        ) from None
     if not certs:
-        raise UsageError(f"{options.cert_path} holds no PEM certificate.")
+        raise usage_error("revoke.no_pem", path=options.cert_path)
     name = next((n for n in store.names() if _holds(store, n, certs[0])), None)
     # A certificate of a lineage here is revoked at the CA that issued it, as with --cert-name.
     server = settings_from_conf(store.read_conf(name)).server if name else options.common.server
@@ -156,11 +156,11 @@ def _certificate_key(path: Path, der: bytes) -> AccountKey:
     try:
         key = crypto.load_private_key(path.read_bytes())
     except OSError as exc:
-        raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
+        raise usage_error("usage.file_unreadable", path=path, error=exc.strerror) from None
     except ValueError:
-        raise UsageError(f"{path} holds no unencrypted RSA or ECDSA private key.") from None
+        raise usage_error("revoke.no_key", path=path) from None
     if not crypto.key_matches_certificate(key, x509.load_der_x509_certificate(der)):
-        raise UsageError(f"The key in {path} does not belong to the certificate to revoke.")
+        raise usage_error("revoke.key_mismatch", path=path)
     return as_account_key(key)
 
 
@@ -188,20 +188,19 @@ def _revoke_guarded(options: RevokeOptions, console: Console, env: RunEnvironmen
     overrides = SettingOverrides(server=server, ca_bundle=ca_bundle)
     with stores.lineages.lock(name, timeout=30) if name else contextlib.nullcontext():
         asyncio.run(_revoke(options, env, der, name, overrides))
-    console.say(
-        f"Revoked the certificate{f' of {name}' if name else ''} (reason: {options.reason})."
-    )
+    revoked = "revoke.done.named" if name else "revoke.done"
+    console.say(console.message(revoked, name=name, reason=options.reason))
     if name is None:
         return 0
     # certbot 5.8's default: delete ("Yes (recommended)"), also without a terminal.
     delete_it = options.delete_after_revoke
     if delete_it is None:
         delete_it = make_prompter(options.common.non_interactive).confirm(
-            f"Delete {name} and all its versions now?", True
+            console.message("revoke.delete_confirm", name=name), True
         )
     if delete_it:
         retire.delete_lineage(stores, name)  # takes the lineage's lock itself
-        console.say(f"Deleted {name}.")
+        console.say(console.message("revoke.deleted", name=name))
     return 0
 
 
@@ -237,17 +236,15 @@ def delete(options: DeleteOptions, console: Console) -> int:
     store = stores.lineages
     name = options.cert_name
     if not name:
-        raise UsageError(
-            "Say which certificate to delete: --cert-name NAME (see `certsmith certificates`)."
-        )
+        raise usage_error("delete.which")
     if name not in store.names():
-        raise UsageError(f"No certificate named {name!r}; see `certsmith certificates`.")
+        raise usage_error("usage.no_such_certificate", name=repr(name))
     if not make_prompter(options.common.non_interactive).confirm(
-        f"Delete {name}? Web servers using its files will fail to restart.", True
+        console.message("delete.confirm", name=name), True
     ):
-        console.say("Nothing deleted.")
+        console.say(console.message("delete.nothing"))
         return 0
     with stores.guard():
         retire.delete_lineage(stores, name)
-    console.say(f"Deleted all files relating to certificate {name}.")
+    console.say(console.message("delete.done", name=name))
     return 0

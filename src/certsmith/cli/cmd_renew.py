@@ -12,6 +12,7 @@ import time
 
 from certsmith.cli.console import Console
 from certsmith.cli.options import RenewOptions
+from certsmith.cli.renew_report import say_certbot_block, skipped_lineages
 from certsmith.cli.renew_summary import RenewSummary, say_summary
 from certsmith.cli.run_history import record_not_due, record_results
 from certsmith.cli.usage import usage_error
@@ -39,6 +40,8 @@ def renew(options: RenewOptions, console: Console) -> int:
         names = [options.cert_name]
     if not names:
         console.say(console.message("renew.none_found"))
+        if not options.json:
+            say_certbot_block(console, [], attempted=False, hooks_given=_hooks_given(options))
         return 0
     every = options.issuance.force_renewal or options.issuance.dry_run
     if not every:
@@ -55,18 +58,21 @@ def renew(options: RenewOptions, console: Console) -> int:
         kept = stores.pending.names() if stores.pending is not None else []
         if len(verdicts) == len(names) and not kept:
             record_not_due(stores, len(verdicts), started)
-            return _report_not_due(options, console, verdicts, started)
+            return _report_not_due(options, console, stores, verdicts, started)
         known = {v.name: v for v in verdicts}
         return _renew_with_engine(options, console, stores, names, known, started)
     return _renew_with_engine(options, console, stores, names, {}, started)
 
 
 def _report_not_due(
-    options: RenewOptions, console: Console, verdicts: list[Verdict], started: float
+    options: RenewOptions, console: Console, stores: Stores, verdicts: list[Verdict], started: float
 ) -> int:
     if options.common.verbose and not options.json:
         for verdict in verdicts:
             console.say(console.message("renew.not_due", name=verdict.name, reason=verdict.reason))
+    if not options.json and not console.quiet:
+        skipped = skipped_lineages(stores, [v.name for v in verdicts])
+        say_certbot_block(console, skipped, attempted=False, hooks_given=_hooks_given(options))
     summary = RenewSummary(checked=len(verdicts), not_due=len(verdicts))
     say_summary(console, summary, started, options.json)
     return 0
@@ -139,7 +145,12 @@ def _renew_with_engine(
         elif options.common.verbose and not options.json:
             console.say(console.message("renew.not_due", name=result.name, reason=result.reason))
         for note in result.notes:
-            console.note(f"{result.name}: {note}")
+            console.note(console.message("renew.note", name=result.name, note=note))
+    if not options.json and not console.quiet:
+        not_due = [r.name for r in results if r.outcome == Outcome.NOT_DUE]
+        attempted = bool(counts[Outcome.RENEWED] or counts[Outcome.FAILED])
+        skipped = skipped_lineages(stores, not_due)
+        say_certbot_block(console, skipped, attempted=attempted, hooks_given=_hooks_given(options))
     summary = RenewSummary(
         checked=len(results),
         due=len(results) - counts[Outcome.NOT_DUE],
@@ -172,6 +183,11 @@ def _renew_with_engine(
     if hook_failed:
         console.error(console.message("hooks.failed_short", count=len(hooks.failures)))
     return 1 if counts[Outcome.FAILED] or hook_failed else 0
+
+
+def _hooks_given(options: RenewOptions) -> bool:
+    h = options.hooks
+    return bool(h.pre_hook or h.deploy_hook or h.post_hook)
 
 
 def random_sleep_seconds(options: RenewOptions, rng: random.Random) -> float:

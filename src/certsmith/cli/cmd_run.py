@@ -16,7 +16,8 @@ from certsmith.cli import common
 from certsmith.cli.cmd_certonly import certonly, show_preview
 from certsmith.cli.console import Console
 from certsmith.cli.options import ReconfigureOptions, RunOptions, Verb, WebServerOptions
-from certsmith.errors import CertsmithError, UsageError
+from certsmith.cli.usage import usage_error
+from certsmith.errors import CertsmithError
 from certsmith.renewal.settings import LineageSettings
 
 WEB_SERVERS = ("nginx", "apache")
@@ -27,15 +28,9 @@ def run(options: RunOptions, console: Console) -> int:
     auth, installer = options.challenge.authenticator, options.installer.name
     if installer is None and auth is not None and auth not in WEB_SERVERS:
         # certbot: "With the standalone plugin, you probably want to use the certonly command"
-        raise UsageError(
-            f"With the {auth} authenticator, you probably want 'certsmith certonly --{auth}' "
-            "(or add -i null to obtain and install nowhere, or -i nginx / -i apache)."
-        )
+        raise usage_error("run.use_certonly", auth=auth, command=f"'certsmith certonly --{auth}'")
     if installer is None and auth is None:
-        raise UsageError(
-            "Say where to install the certificate: --nginx, --apache, or an authenticator "
-            "with -i null (e.g. --standalone -i null); or use 'certsmith certonly'."
-        )
+        raise usage_error("run.where")
     return certonly(options, console)
 
 
@@ -53,7 +48,7 @@ def web_server_command(options: WebServerOptions, console: Console) -> int:
 
 def _cert_name(options: WebServerOptions) -> str:
     if not options.cert_name:
-        raise UsageError(f"Say which certificate to {options.verb}: --cert-name NAME.")
+        raise usage_error("run.which_certificate", verb=options.verb)
     return options.cert_name
 
 
@@ -89,8 +84,10 @@ def _install(options: WebServerOptions, console: Console) -> int:
         errors = asyncio.run(go())
     for error in errors:
         console.explain(error)
-    if not errors:
-        console.say(f"Installed the certificate {name}.")
+    if not errors and options.installer.name == "null":
+        console.say(console.message("install.null", name=name))
+    elif not errors:
+        console.say(console.message("run.installed", name=name))
     return 1 if errors else 0
 
 
@@ -101,12 +98,12 @@ def _enhance(options: WebServerOptions, console: Console) -> int:
     name = _cert_name(options)
     wanted = options.installer.enhancements
     if not wanted:
-        raise UsageError("Say which enhancement to add: --redirect, --hsts or --uir.")
+        raise usage_error("enhance.which")
     env = common.environment(options.common)
     lineage = env.stores.lineages.load(name)
     settings = common.installer_overrides(options.installer).apply(settings_from_conf(lineage.conf))
     if settings.installer not in WEB_SERVERS:
-        raise UsageError(f"Say which web server serves {name}: --nginx or --apache.")
+        raise usage_error("enhance.which_server", name=name)
     extra = {k: str(v) for k, v in settings.extra.items()}
     if settings.http01_port:  # the port whose server blocks --redirect edits
         extra.setdefault("http01_port", str(settings.http01_port))
@@ -118,14 +115,15 @@ def _enhance(options: WebServerOptions, console: Console) -> int:
         return 0
     installer.enhance([i.value for i in lineage.identifiers], wanted)
     installer.reload()
-    console.say(f"Added {', '.join(wanted)} for {name} in {settings.installer}.")
+    added = ", ".join(wanted)
+    console.say(console.message("enhance.added", what=added, name=name, server=settings.installer))
     return 0
 
 
 def _server_name(options: WebServerOptions) -> str:
     name = options.installer.name
     if name not in WEB_SERVERS:
-        raise UsageError(f"Say which web server to {options.verb}: --nginx or --apache.")
+        raise usage_error("run.which_server", verb=options.verb)
     return str(name)
 
 
@@ -136,9 +134,9 @@ def _rollback(options: WebServerOptions, console: Console) -> int:
         _server_name(options), _server_options(options), options.checkpoints
     )
     if not undone:
-        console.say("Nothing to roll back.")
+        console.say(console.message("rollback.nothing"))
     for line in undone:
-        console.say(f"Rolled back: {line}")
+        console.say(console.message("rollback.line", line=line))
     return 0
 
 
@@ -146,28 +144,12 @@ def _config_changes(options: WebServerOptions, console: Console) -> int:
     from certsmith import installers
 
     changes = installers.config_changes(_server_options(options))
-    console.say("\n".join(changes) if changes else "No changes made by certsmith's installers.")
+    console.say("\n".join(changes) if changes else console.message("config_changes.none"))
     return 0
 
 
-PLUGINS_TEXT = """\
-Authenticators:
-  standalone     answer http-01 (or tls-alpn-01) with a built-in server
-  webroot        put the http-01 file in a web server's folder (-w PATH)
-  manual         answer by hand or with --manual-auth-hook scripts
-  dns-rfc2136    dns-01 through RFC 2136 dynamic updates
-  dns-acme-dns   dns-01 through an acme-dns server
-  dns-duckdns    dns-01 through DuckDNS
-  dns-NAME       dns-01 through a DNS provider (-a dns-NAME)
-  nginx, apache  http-01 through the running web server
-Installers:
-  nginx, apache  deploy into the web server and reload it
-  null           install nowhere (-i null)
-certsmith has no plug-in discovery beyond DNS providers (entry point certsmith.dns_providers)."""
-
-
 def _plugins(options: WebServerOptions, console: Console) -> int:
-    console.say(PLUGINS_TEXT)
+    console.say(console.message("plugins.list"))
     return 0
 
 
@@ -177,12 +159,12 @@ def _update_symlinks(options: WebServerOptions, console: Console) -> int:
     lineages = stores.lineages
     names = [options.cert_name] if options.cert_name else lineages.names()
     if options.cert_name and not lineages.exists(options.cert_name):
-        raise UsageError(f"No certificate named {options.cert_name!r}.")
+        raise usage_error("update_symlinks.no_such_certificate", name=repr(options.cert_name))
     with stores.guard():
         for name in names:
             with lineages.lock(name, blocking=True, timeout=60.0):
                 version = lineages.heal(name)
-            console.say(f"{name}: live/ points at version {version}.")
+            console.say(console.message("update_symlinks.done", name=name, version=version))
     return 0
 
 
@@ -195,7 +177,7 @@ def reconfigure(options: ReconfigureOptions, console: Console) -> int:
     from certsmith.renewal.reconfigure import reconfigure as change
 
     if not options.cert_name:
-        raise UsageError("Say which certificate to reconfigure: --cert-name NAME.")
+        raise usage_error("reconfigure.which")
     name = options.cert_name
     c = options.common
     overrides = common.setting_overrides(
@@ -223,9 +205,10 @@ def reconfigure(options: ReconfigureOptions, console: Console) -> int:
     old, new = before.to_renewalparams(), after.to_renewalparams()
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     if not changed:
-        console.say(f"The dry run was successful; no setting of {name} changed.")
+        console.say(console.message("reconfigure.unchanged", name=name))
         return 0
-    console.say(f"The dry run was successful. Settings of {name} changed:")
+    console.say(console.message("reconfigure.changed", name=name))
+    unset = console.message("reconfigure.unset")
     for key in changed:
-        console.say(f"  {key}: {old.get(key, '(unset)')} -> {new.get(key, '(unset)')}")
+        console.say(f"  {key}: {old.get(key, unset)} -> {new.get(key, unset)}")
     return 0

@@ -21,7 +21,7 @@ from certsmith.cli.options import (
     KeyOptions,
 )
 from certsmith.cli.prompt import Prompter
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 from certsmith.renewal.account import Registration
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.events import EngineEvents, QuietEvents
@@ -59,7 +59,8 @@ class CliEvents:
     async def agree_to_terms(self, url: str | None) -> bool:
         if self._account.agree_tos:
             return True
-        self._prompter.ask_tos(url or "(no link given by the CA)")  # UsageError when refused
+        no_link = self._console.message("prompt.terms.no_link")
+        self._prompter.ask_tos(url or no_link)  # UsageError when refused
         return True
 
     def registration_email(self) -> str | None:
@@ -90,15 +91,13 @@ class CliEvents:
 
     def preflight_warnings(self, results: Sequence[CheckResult]) -> None:
         for result in results:
-            self._console.note(f"Warning: {result.message}")
+            self._console.note(self._console.message("warning", message=result.message))
 
     def probe_warnings(self, results: Sequence[CheckResult]) -> None:
         for result in results:
             hint = f" {result.next_step}" if result.next_step else ""
-            self._console.note(f"Warning: {result.message}{hint}")
-            self._console.note(
-                "  (Checked from this machine; behind NAT the CA may still get through.)"
-            )
+            self._console.note(self._console.message("warning", message=result.message + hint))
+            self._console.note(self._console.message("probe.behind_nat"))
 
 
 def environment(
@@ -122,9 +121,12 @@ def environment(
 
 
 def user_agent(common: CommonOptions) -> str:
-    """certbot's --user-agent (replaces ours) and --user-agent-comment (added in parentheses)."""
-    agent = common.user_agent or USER_AGENT
-    return f"{agent} ({common.user_agent_comment})" if common.user_agent_comment else agent
+    """certbot's --user-agent (replaces ours whole, the comment too, as certbot does) and
+    --user-agent-comment (added in parentheses to ours)."""
+    if common.user_agent:
+        return common.user_agent
+    comment = common.user_agent_comment
+    return f"{USER_AGENT} ({comment})" if comment else USER_AGENT
 
 
 def installer_factory(common: CommonOptions) -> InstallerFactory:
@@ -134,7 +136,7 @@ def installer_factory(common: CommonOptions) -> InstallerFactory:
     try:
         from certsmith import installers
     except ImportError as exc:  # a broken or partial installation
-        raise UsageError(f"certsmith's web-server installers cannot be loaded ({exc}).") from None
+        raise usage_error("usage.installers_unloadable", error=exc) from None
     in_config_dir = installers.installer_factory(common.config_dir)
     work_dir = str(common.work_dir)
 
@@ -213,7 +215,9 @@ def setting_overrides(
         key_type=key.key_type,
         rsa_key_size=key.rsa_key_size,
         elliptic_curve=key.elliptic_curve,
-        reuse_key=False if key.new_key else key.reuse_key,
+        # certbot: --new-key is for this run; the stored reuse_key stays (renewal.py renew_cert).
+        reuse_key=key.reuse_key,
+        new_key=True if key.new_key else None,
         # Not giving the flag keeps what the lineage stored; certbot has no --no- form either.
         allow_subset_of_names=True if issuance.allow_subset_of_names else None,
         preferred_chain=issuance.preferred_chain,
@@ -222,6 +226,7 @@ def setting_overrides(
         preferred_challenges=tuple(challenge.preferred_challenges) or None,
         webroot_map=webroot_map,
         webroot_default=webroot_default,
+        webroot_path=tuple(str(p) for p in challenge.webroot_paths) or None,
         http01_port=challenge.http01_port,
         http01_address=challenge.http01_address,
         tls_alpn01_port=challenge.tls_alpn01_port,
@@ -235,4 +240,5 @@ def setting_overrides(
         extra=dict(challenge.dns_plugin_options) or None,  # dns_*_propagation_seconds, ...
         ca_bundle=str(common.ca_bundle) if common.ca_bundle else None,
         dns_resolver=dns_resolver_text(common),
+        user_agent=common.user_agent,  # stored as certbot does; not the comment
     )

@@ -9,7 +9,7 @@ import argparse
 import re
 from pathlib import Path
 
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 
 
 def config_files(config_dir: Path, explicit: str | None) -> list[Path]:
@@ -21,7 +21,7 @@ def config_files(config_dir: Path, explicit: str | None) -> list[Path]:
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise UsageError(f"--config {explicit}: no such file.")
+            raise usage_error("usage.config_missing", path=explicit)
         files.append(path)
     return files
 
@@ -32,7 +32,7 @@ def read_config_file(path: Path) -> dict[str, str | list[str]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read config file {path}: {err}") from None
+        raise usage_error("usage.config_unreadable", path=path, error=err) from None
     items: dict[str, str | list[str]] = {}
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -40,7 +40,7 @@ def read_config_file(path: Path) -> dict[str, str | list[str]]:
             continue
         key, value = _split_config_line(line)
         if not key:
-            raise UsageError(f"{path}, line {number}: cannot read {line!r}.")
+            raise usage_error("usage.config_line", path=path, number=number, line=repr(line))
         if value.startswith("[") and value.endswith("]"):
             items[key] = [v.strip().strip("'\"") for v in value[1:-1].split(",") if v.strip()]
         else:
@@ -79,4 +79,4 @@ def item_words(action: argparse.Action, key: str, value: str | list[str], path: 
         return [flag]
     if text in ("false", "no", "off", "0"):
         return []
-    raise UsageError(f"{path}: {key} = {value!r}; expected true or false.")
+    raise usage_error("usage.config_not_bool", path=path, setting=key, value=repr(value))

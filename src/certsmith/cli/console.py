@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from certsmith.wording import Said
+
 if TYPE_CHECKING:
     from certsmith.preflight.messages import Catalogue
 
@@ -65,7 +67,10 @@ def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
         # costs more than the check. Warnings flush at once; the rest at exit (logging's atexit).
         root.addHandler(_BufferedLog(file_handler))
     except OSError as exc:
-        sys.stderr.write(f"certsmith: cannot write logs to {logs_dir}: {exc.strerror}\n")
+        from certsmith.preflight.messages import Catalogue
+
+        said = Catalogue().get("logs.unwritable", folder=logs_dir, error=exc.strerror)
+        sys.stderr.write(f"certsmith: {said}\n")
     if verbose and not quiet:
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
@@ -108,7 +113,13 @@ class Console:
         """The catalogue's text for ``key`` filled with ``values``."""
         return self.catalogue.get(key, **values)
 
+    def words(self, text: str) -> str:
+        """What the engine said (a :class:`~certsmith.wording.Said`) in the run's language;
+        other text as it is."""
+        return self.catalogue.words(text) if isinstance(text, Said) else text
+
     def say(self, text: str) -> None:
+        text = self.words(text)
         if not self.quiet:
             self.out.write(text if text.endswith("\n") else text + "\n")
             self.out.flush()
@@ -119,6 +130,7 @@ class Console:
         self.out.flush()
 
     def note(self, text: str) -> None:
+        text = self.words(text)
         if not self.quiet:
             self.err.write(f"{text}\n")
 

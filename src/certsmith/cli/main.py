@@ -54,7 +54,9 @@ def _dispatch(command: object, console: Console) -> int:
         str(getattr(verb, "value", ""))
     )
     if target is None:
-        raise UsageError(f"certsmith cannot run {verb!r}.")
+        from certsmith.cli.usage import usage_error
+
+        raise usage_error("usage.cannot_run", verb=repr(verb))
     module, name = target.split(":")
     handler: Callable[[Any, Console], int] = getattr(import_module(f"certsmith.cli.{module}"), name)
     return handler(command, console)
@@ -101,13 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for ignored in common.ignored_flags:
             log.info("ignored: %s", ignored, extra={"on_screen": True})
             if common.verbose or ignored.announce:
-                console.note(f"Note: {ignored}" if ignored.announce else f"Ignored {ignored}")
+                said = "flag.note" if ignored.announce else "flag.ignored"
+                console.note(console.message(said, flag=ignored))
         if not common.verify_tls:
             # certbot (urllib3) warns on every request; one line says it here.
-            console.note(
-                "Warning: --no-verify-ssl: the CA's TLS certificate is not checked; anyone on "
-                "the path to it can impersonate it."
-            )
+            console.note(console.message("warning.no_verify_ssl"))
         code = _dispatch(command, console)
         sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
         return code
@@ -167,10 +167,12 @@ def _internal_error(console: Console, exc: Exception, logs_dir: object) -> int:
     import logging
 
     logging.getLogger("certsmith").exception("internal error")
-    console.error(
-        f"internal error ({type(exc).__name__}: {exc}); the traceback is in "
-        f"{logs_dir}. Please report it."
-    )
+    error = f"{type(exc).__name__}: {exc}"
+    try:
+        text = console.message("internal_error", error=error, logs_dir=logs_dir)
+    except Exception:  # the catalogue itself may be what broke: say it in English
+        text = f"internal error ({error}); the traceback is in {logs_dir}. Please report it."
+    console.error(text)
     return 1
 
 

@@ -55,7 +55,7 @@ from certsmith.cli.option_types import (
     Verb,
     WebServerOptions,
 )
-from certsmith.errors import UsageError
+from certsmith.cli.usage import usage_error
 
 __all__ = [
     "CHALLENGE_TYPES",
@@ -133,7 +133,7 @@ def build_command(
         issuance, challenge = build.issuance_options(v), build.challenge_options(v)
         csr = build.csr_options(v)
         if csr is not None and verb is Verb.RUN:
-            raise UsageError("--csr works only with certonly, as in certbot.")
+            raise usage_error("usage.csr_with_run")
         # certbot: every --webroot-map entry implies -d (or --ip-address) for it
         for ident, _path in challenge.webroot_map:
             if ident not in domains and ident not in ips:
@@ -142,7 +142,7 @@ def build_command(
                 else:
                     domains = (*domains, ident)
         if issuance.allow_subset_of_names and any(d.startswith("*.") for d in domains):
-            raise UsageError("--allow-subset-of-names cannot be used with a wildcard domain.")
+            raise usage_error("usage.subset_with_wildcard")
         kind = RunOptions if verb is Verb.RUN else CertonlyOptions
         notes = build.path_notes(v)
         if notes:
@@ -154,9 +154,13 @@ def build_command(
         )  # fmt: skip
     if verb in (Verb.RENEW, Verb.RECONFIGURE):
         renew_kind = ReconfigureOptions if verb is Verb.RECONFIGURE else RenewOptions
+        challenge = build.challenge_options(v)
+        mapped = {ident for ident, _path in challenge.webroot_map}
+        if verb is Verb.RENEW and any(n not in mapped for n in (*domains, *ips)):
+            raise usage_error("usage.renew_with_domains")  # certbot: -d selects nothing here
         return renew_kind(
             common, cert_name, v.get("parallel") or 1, v.get("random_sleep") is not False,
-            build.key_options(v), account, build.challenge_options(v), build.hook_options(v),
+            build.key_options(v), account, challenge, build.hook_options(v),
             build.issuance_options(v), installer, bool(v.get("json")), v.get("ari_fetch_limit"),
         )  # fmt: skip
     if verb in _WEB_SERVER_VERBS:
@@ -188,7 +192,7 @@ def build_command(
     if verb is Verb.CAA_CHECK:
         method = v.get("method")
         if method is not None and method not in CHALLENGE_TYPES:
-            raise UsageError(f"--method {method}: expected one of {', '.join(CHALLENGE_TYPES)}.")
+            raise usage_error("usage.method", method=method, methods=", ".join(CHALLENGE_TYPES))
         return CaaCheckOptions(
             common, domains, v.get("issuer"), v.get("account_uri"), method, bool(v.get("json"))
         )
@@ -202,7 +206,7 @@ def _revoke(
 ) -> RevokeOptions:
     cert_path = build.optional_path(v.get("cert_path"))
     if cert_name and cert_path:
-        raise UsageError("Give --cert-name or --cert-path, not both.")
+        raise usage_error("usage.cert_name_or_path")
     return RevokeOptions(
         common, cert_name, cert_path, v.get("reason") or "unspecified",
         v.get("delete_after_revoke"), account, build.optional_path(v.get("key_path")),

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 from certsmith.preflight.josa import Word
+from certsmith.wording import Said
 
 SUPPORTED_LOCALES = ("en", "ko")
 DEFAULT_LOCALE = "en"
@@ -79,4 +80,12 @@ class Catalogue:
         if template is None:
             return key
         # Word: a Korean template may pick a particle for a value, e.g. {domain:을}.
-        return template.format_map(_KeepMissing({k: Word(str(v)) for k, v in values.items()}))
+        words = {k: Word(self.words(v)) for k, v in values.items()}
+        return template.format_map(_KeepMissing(words))
+
+    def words(self, text: object) -> str:
+        """``text`` in this catalogue's language: a :class:`~certsmith.wording.Said` (what the
+        engine says) through its key, anything else (and a Said of an unknown key) as it is."""
+        if isinstance(text, Said) and self.has(text.key):
+            return self.get(text.key, **text.values)
+        return str(text)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from certsmith.acme import AcmeClient, ExternalAccountBinding
 from certsmith.acme.jws import AccountKey
-from certsmith.errors import UsageError
+from certsmith.errors import DiskWriteFailed, UsageError
 from certsmith.renewal.events import EngineEvents
 from certsmith.storage.interface import AccountStorage
+from certsmith.storage.pending import describe_os_error
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,15 @@ async def register_account(
     body: dict[str, object] = {"contact": list(account.contact), "status": str(account.status)}
     if agreed:
         body["termsOfServiceAgreed"] = True
-    ident = accounts.save(server, client.account_key, account.url, body)
+    try:
+        ident = accounts.save(server, client.account_key, account.url, body)
+    except OSError as exc:  # a full disk: this order fails, never the whole run
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise DiskWriteFailed(
+            f"Could not save the account the CA registered ({account.url}): "
+            f"{describe_os_error(exc)}{where}. No certificate was ordered; the next run "
+            "registers a new account.",
+            errno=exc.errno,
+        ) from exc
     log.info("registered account %s at %s", account.url, server)
     return ActiveAccount(ident, client.account_key, account.url)

@@ -33,7 +33,7 @@ def client_for(
         ca_bundle=settings.ca_bundle,
         verify_tls=env.verify_tls,
         transport=env.transport,
-        user_agent=env.user_agent,
+        user_agent=settings.user_agent or env.user_agent,  # a stored --user-agent (certbot)
     )
 
 
@@ -55,7 +55,7 @@ class CaSessions:
 
     def __init__(self, env: RunEnvironment, registration: Registration) -> None:
         self._env, self._registration = env, registration
-        self._sessions: dict[tuple[str, str | None, str | None], Session] = {}
+        self._sessions: dict[tuple[str, str | None, str | None, str | None], Session] = {}
         self._found: dict[tuple[str, str | None], StoredAccount | None] = {}
         self._settled: set[str] = set()  # servers whose interrupted rollovers were settled
         self._lock = asyncio.Lock()
@@ -95,7 +95,12 @@ class CaSessions:
                 await self._settle(settings)
             stored = self._stored(settings)
             # Lineages naming the account by id and those that do not share one session.
-            key = (settings.server, stored.id if stored else None, settings.ca_bundle)
+            key = (
+                settings.server,
+                stored.id if stored else None,
+                settings.ca_bundle,
+                settings.user_agent,
+            )
             if key not in self._sessions:
                 if stored is None:  # registered only after the pre-flight passes
                     session = Session(self._client(settings, new_account_key(), None), None)

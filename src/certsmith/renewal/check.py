@@ -34,8 +34,9 @@ from certsmith.renewal.policy import (
 from certsmith.storage.interface import Stores
 from certsmith.storage.renewal_conf import RenewalConf
 from certsmith.storage.renewal_state import QuickEntry, RenewalState
+from certsmith.wording import Said
 
-UNCHANGED = "not yet due (unchanged since the last check)"
+UNCHANGED = Said("not yet due (unchanged since the last check)", "renewal.reason.unchanged")
 DAY = 86400.0
 # An answer older than this is asked for again before closer lineages' (RFC 9773 section 4.3.2
 # lets the CA move a window at any time; a week bounds how late a moved window is noticed).
@@ -111,7 +112,8 @@ def decide_for(
     if state.revoked:
         rng = certificate_rng(state.serial)
         decision = decide(state.not_before, state.not_after, now, force=True, rng=rng)
-        return replace(decision, reason="the certificate was revoked")
+        revoked = Said("the certificate was revoked", "renewal.reason.revoked")
+        return replace(decision, reason=revoked)
     before = conf.get("renew_before_expiry")
     return decide(
         state.not_before,

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 # The client to ask a lineage's CA for renewal information; None: do not ask.
 AriClientFor = Callable[[LineageSettings], Awaitable[AcmeClient | None]]
-# renewalInfo GETs in flight at once per CA (per process; the helper process never asks).
+# renewalInfo GETs in flight at once per CA, for the whole run: when a helper process asks
+# some of them, the two processes split it (runner.py, helper_process.py).
 ARI_CONCURRENCY = 4
 
 
@@ -106,6 +107,16 @@ class DueChecker:
         self._ari_client, self._settings_for = ari_client, settings_for
         self._ari_concurrency = max(1, ari_concurrency)
         self._ari_limits: dict[str, asyncio.Semaphore] = {}
+
+    @property
+    def ari_concurrency(self) -> int:
+        return self._ari_concurrency
+
+    def set_ari_concurrency(self, bound: int) -> None:
+        """This process's share of the per-CA bound from now on. Call only when none of this
+        checker's renewalInfo GETs is in flight (between phases): the limits start afresh."""
+        self._ari_concurrency = max(1, bound)
+        self._ari_limits = {}
 
     def quick(self, name: str) -> Verdict:
         """From the cache alone, or ``due=None`` when the certificate or the CA must be asked."""

@@ -36,6 +36,7 @@ from certsmith.renewal.settings import (
 )
 from certsmith.renewal.staging_guard import check_staging_switch
 from certsmith.storage.lineage import Lineage
+from certsmith.wording import Said
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ class Engine:
             return LineageResult(request.name, Outcome.NOT_DUE, verdict.reason, previous=previous)
         if request.respect_autorenew and not settings.autorenew:
             # certbot's --no-autorenew (`autorenew = False` in the renewal conf).
-            reason = "autorenew is off for it"
+            reason = Said("autorenew is off for it", "renewal.reason.autorenew_off")
             return LineageResult(request.name, Outcome.NOT_DUE, reason, previous=previous)
         return None
 

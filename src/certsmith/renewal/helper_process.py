@@ -2,11 +2,17 @@
 
 Checking a lineage whose index entry is stale (parse its conf and certificate) is CPU-bound, so
 with many lineages to check and more than one core, half of them are checked in a forked helper
-process while this one checks the rest. The helper only reads and never asks a CA (this process
-asks, after the check, so the per-CA bound on renewalInfo GETs holds for the whole run): it
-sends back its verdicts and cache entries, and this process alone writes the cache, takes locks,
-heals half-updated lineages (the helper hands those back unchecked), renews and runs hooks.
-If the helper fails or is late, this process checks its share itself.
+process while this one checks the rest. The helper only reads: it sends back its verdicts and
+cache entries, and this process alone writes the cache, takes locks, heals half-updated lineages
+(the helper hands those back unchecked), renews and runs hooks. If the helper fails or is late,
+this process checks its share itself.
+
+Then this process chooses which lineages ask their CA's renewal information (the whole run's
+choice) and may hand half of them back (``ask``): the helper asks those under its share of the
+per-CA bound on renewalInfo GETs while this process asks the rest under the other share, so the
+bound holds for the run as a whole. The helper ends after that answer (``asked``), or when this
+process closes the pipe (``end``); if it fails there, it is ended (killed when late) before
+this process asks its half, so no GET of the two processes overlaps beyond the bound.
 
 The fork happens before any event loop, thread or connection exists in this process.
 
@@ -26,12 +32,15 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
+from certsmith.renewal.ari_schedule import AriRound
 from certsmith.renewal.check import Verdict
 
 log = logging.getLogger(__name__)
 
 SPLIT_AT = 200  # lineages needing the CA before a helper process pays for itself
 HELPER_TIMEOUT = 600.0  # seconds; then this process checks the helper's share itself
+# One verdict through the pipe: name, due, reason, heal, ask_ca.
+VerdictRow = tuple[str, bool | None, str, bool, tuple[float, float] | None]
 
 
 class LineageChecker(Protocol):
@@ -53,6 +62,11 @@ class LineageChecker(Protocol):
         """From now on write nothing to the lineages (no heal): the helper holds no lock."""
         ...
 
+    async def ask(self, names: Sequence[str], deadline: float, ari_concurrency: int) -> AriRound:
+        """Ask the CA's renewal information for ``names`` (chosen by the parent), at most
+        ``ari_concurrency`` GETs in flight per CA, none started after ``deadline`` seconds."""
+        ...
+
 
 @dataclass
 class HelperCheck:
@@ -62,25 +76,70 @@ class HelperCheck:
     conn: Connection
     names: list[str]
 
+    @property
+    def ended(self) -> bool:
+        return self.conn.closed
+
     async def result(self) -> tuple[list[Verdict], dict[str, Any]] | None:
-        """The helper's verdicts and cache entries, or None when it failed or timed out."""
-        try:
-            ready = await asyncio.to_thread(self.conn.poll, HELPER_TIMEOUT)
-            raw = self.conn.recv() if ready else None
-        except (EOFError, OSError):
-            raw = None
-        finally:
-            self.conn.close()
-            await asyncio.to_thread(self.process.join, 5)
-            if self.process.is_alive():
-                self.process.kill()
+        """The helper's verdicts and cache entries, or None when it failed or timed out (it is
+        ended then). After a result the helper waits for ``ask`` or ``end``."""
+        raw = await self._receive(HELPER_TIMEOUT)
         if raw is None:
+            await self.end()
             log.warning("the helper process sent no result; checking its lineages here")
             return None
         verdicts, entries = raw
-        return [
-            Verdict(n, due, why, heal=heal, ask_ca=ask) for n, due, why, heal, ask in verdicts
-        ], entries
+        return [_verdict(row) for row in verdicts], entries
+
+    async def ask(self, names: list[str], deadline: float, ari_concurrency: int) -> bool:
+        """Hand the helper ``names`` to ask the CA about (see ``LineageChecker.ask``); False
+        when it is gone (then ended)."""
+        try:
+            self.conn.send((names, deadline, ari_concurrency))
+            return True
+        except (OSError, ValueError):
+            await self.end()
+            return False
+
+    async def asked(self, timeout: float) -> tuple[AriRound, dict[str, Any]] | None:
+        """The helper's answers to ``ask`` and their cache entries, or None when it failed or
+        was late. The helper has ended either way: none of its GETs is in flight after this."""
+        try:
+            raw = await self._receive(timeout)
+        finally:
+            await self.end()
+        if raw is None:
+            log.warning("the helper process sent no renewalInfo answers; asking them here")
+            return None
+        verdicts, entries, asked, deferred = raw
+        found = {row[0]: _verdict(row) for row in verdicts}
+        return AriRound(found, asked, deferred), entries
+
+    async def end(self) -> None:
+        """Close the pipe (a waiting helper exits on it) and reap the helper; kill it if late."""
+        if self.conn.closed:
+            return
+        self.conn.close()
+        await asyncio.to_thread(self.process.join, 5)
+        if self.process.is_alive():
+            self.process.kill()
+            await asyncio.to_thread(self.process.join, 5)
+
+    async def _receive(self, timeout: float) -> Any:
+        try:
+            ready = await asyncio.to_thread(self.conn.poll, timeout)
+            return self.conn.recv() if ready else None
+        except (EOFError, OSError):
+            return None
+
+
+def _row(verdict: Verdict) -> VerdictRow:
+    return (verdict.name, verdict.due, verdict.reason, verdict.heal, verdict.ask_ca)
+
+
+def _verdict(row: VerdictRow) -> Verdict:
+    name, due, why, heal, ask = row
+    return Verdict(name, due, why, heal=heal, ask_ca=ask)
 
 
 def start_helper(checker: LineageChecker, names: Sequence[str]) -> HelperCheck | None:
@@ -91,24 +150,43 @@ def start_helper(checker: LineageChecker, names: Sequence[str]) -> HelperCheck |
         return None
     share = list(names[1::2])
     context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_helper_main, args=(checker, share, send), daemon=True)
+    mine, theirs = context.Pipe(duplex=True)
+    process = context.Process(target=_helper_main, args=(checker, share, theirs, mine), daemon=True)
     process.start()
-    send.close()
-    return HelperCheck(process, receive, share)
+    theirs.close()
+    return HelperCheck(process, mine, share)
 
 
-def _helper_main(checker: LineageChecker, names: list[str], conn: Connection) -> None:
-    async def check() -> list[Verdict]:
+def _helper_main(
+    checker: LineageChecker, names: list[str], conn: Connection, parents_end: Connection
+) -> None:
+    # The parent's end, inherited by the fork, closed here: the parent closing it is then EOF.
+    parents_end.close()
+
+    async def work() -> None:
         try:
-            return await checker.check(names)
+            verdicts = await checker.check(names)
+            conn.send(([_row(v) for v in verdicts], checker.cache_entries(names)))
+            task = await asyncio.to_thread(_next_task, conn)
+            if task is not None:
+                asked, deadline, bound = task
+                found = await checker.ask(asked, deadline, bound)
+                entries = checker.cache_entries(list(found.verdicts))
+                rows = [_row(v) for v in found.verdicts.values()]
+                conn.send((rows, entries, found.asked, found.deferred))
         finally:
             await checker.close_clients()
 
     try:
         checker.read_only()
-        verdicts = asyncio.run(check())
-        entries = checker.cache_entries(names)
-        conn.send(([(v.name, v.due, v.reason, v.heal, v.ask_ca) for v in verdicts], entries))
+        asyncio.run(work())
     finally:
         conn.close()
+
+
+def _next_task(conn: Connection) -> Any:
+    """The parent's ``ask`` (names, deadline, bound), or None: nothing to ask, or it is gone."""
+    try:
+        return conn.recv() if conn.poll(HELPER_TIMEOUT) else None
+    except (EOFError, OSError):
+        return None

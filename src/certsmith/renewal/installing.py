@@ -25,11 +25,14 @@ async def install_lineage(
     enhancements: Sequence[str] = (),
     preview: bool = False,
 ) -> str | None:
-    """Deploy lineage ``name`` into its installer; UsageError when none is named. With
-    ``preview`` nothing is changed: the diff the deploy would write is returned."""
+    """Deploy lineage ``name`` into its installer; UsageError when none is named (``-i null``
+    names none and does nothing). With ``preview`` nothing is changed: the diff the deploy
+    would write is returned."""
     lineages = env.stores.lineages
     if not lineages.exists(name):
         raise UsageError(f"No certificate named {name!r}; see `certsmith certificates`.")
+    if overrides.installer == NULL_INSTALLER:
+        return None  # -i null: certbot's null installer installs nowhere
     with lineages.lock(name, blocking=True, timeout=60.0):
         if not preview:
             lineages.heal(name)

@@ -37,6 +37,7 @@ from certsmith.storage.interface import LineageStorage
 from certsmith.storage.lineage import Lineage
 from certsmith.storage.pending import PendingVersion
 from certsmith.storage.renewal_conf import RenewalConf
+from certsmith.wording import Said
 
 if TYPE_CHECKING:  # dnspython is imported only by runs with the pre-flight
     from dns.asyncresolver import Resolver
@@ -96,18 +97,29 @@ def choose_profile(
     offered = directory.meta.profiles
     if settings.required_profile:
         if offered and settings.required_profile not in offered:
+            values: dict[str, object] = {
+                "profile": repr(settings.required_profile),
+                "offered": ", ".join(sorted(offered)),
+            }
             raise UsageError(
-                f"The CA has no profile {settings.required_profile!r}; it offers "
-                f"{', '.join(sorted(offered))}."
+                f"The CA has no profile {values['profile']}; it offers {values['offered']}.",
+                wording=("usage.profile_not_offered", values),
             )
         return settings.required_profile, None
     if settings.preferred_profile:
         if not offered or settings.preferred_profile in offered:
             return settings.preferred_profile, None
-        return None, f"The CA has no profile {settings.preferred_profile!r}; using its default."
+        profile = repr(settings.preferred_profile)
+        return None, Said(
+            f"The CA has no profile {profile}; using its default.",
+            "note.profile_default",
+            profile=profile,
+        )
     if any(i.type == "ip" for i in identifiers) and "shortlived" in offered:
         # Let's Encrypt issues IP address certificates only under its short-lived profile.
-        return "shortlived", "IP addresses need the CA's 'shortlived' profile; using it."
+        return "shortlived", Said(
+            "IP addresses need the CA's 'shortlived' profile; using it.", "note.profile_shortlived"
+        )
     return None, None
 
 
@@ -190,8 +202,8 @@ def _previous_key(order: Order) -> bytes:
 
 
 def _new_key_pem(order: Order) -> bytes | None:
-    """None means: keep the deployed key (--reuse-key on a renewal)."""
-    if order.previous is not None and order.settings.reuse_key:
+    """None means: keep the deployed key (--reuse-key on a renewal, unless --new-key)."""
+    if order.previous is not None and order.settings.reuse_key and not order.settings.new_key:
         return None
     s = order.settings
     key = crypto.generate_private_key(s.key_type, s.rsa_key_size, s.elliptic_curve)
@@ -210,9 +222,11 @@ def _renewal_conf(lineages: LineageStorage, order: Order, account_id: str) -> Re
 def _dropped_note(dropped: Sequence[Identifier]) -> str:
     names = ", ".join(i.value for i in dropped)
     them = "it" if len(dropped) == 1 else "them"
-    return (
+    return Said(
         f"The CA could not validate {names}; the certificate was issued without {them} "
-        "(--allow-subset-of-names)."
+        "(--allow-subset-of-names).",
+        "note.names_dropped.one" if len(dropped) == 1 else "note.names_dropped",
+        names=names,
     )
 
 

@@ -9,10 +9,12 @@ anything: a kept certificate newer than the deployed one is installed without a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certsmith import crypto
 from certsmith.acme.identifier import Identifier
@@ -21,10 +23,17 @@ from certsmith.storage.interface import Stores
 from certsmith.storage.lineage import Lineage
 from certsmith.storage.pending import PendingVersion, describe_os_error, save_failed
 from certsmith.storage.renewal_conf import RenewalConf
+from certsmith.wording import Said
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
-KEPT_REASON = "installed the certificate an earlier run obtained but could not save"
+KEPT_REASON = Said(
+    "installed the certificate an earlier run obtained but could not save",
+    "renewal.reason.installed_kept",
+)
 
 
 def save_issued(
@@ -70,9 +79,8 @@ def install_kept(
         return None
     if set(crypto.certificate_identifiers(cert)) != set(identifiers):
         return None  # other names are asked for now; a successful order replaces it
-    deployed = previous.certificate()
-    if cert.not_valid_after_utc <= max(deployed.not_valid_after_utc, now or datetime.now(UTC)):
-        pending.discard(previous.name)  # older than what is deployed, or expired
+    if _superseded(cert, previous) or cert.not_valid_after_utc <= (now or datetime.now(UTC)):
+        pending.discard(previous.name)  # deployed already, older than that, or expired
         return None
     try:
         lineage = save_issued(stores, previous.name, version, None)
@@ -84,3 +92,21 @@ def install_kept(
         return None
     log.warning("%s: %s", previous.name, KEPT_REASON)
     return lineage
+
+
+def _superseded(kept: x509.Certificate, previous: Lineage) -> bool:
+    """Whether ``kept`` is the deployed certificate or older: one of the lineage's versions up
+    to the deployed one, or issued (notBefore) before the deployed one (another client renewed
+    the lineage meanwhile). Not by notAfter: a short-lived certificate obtained after a 90-day
+    one ends first yet is the newer one (tests/integration/test_crash_points.py: Pebble picks
+    a profile at random). A version a killed save wrote above the deployed one is not older."""
+    deployed = previous.certificate()
+    if kept == deployed or kept.not_valid_before_utc < deployed.not_valid_before_utc:
+        return True
+    for version in previous.versions:
+        if version <= previous.deployed_version:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                path = previous.archive_path("cert", version)
+                if crypto.load_certificates(path.read_bytes())[0] == kept:
+                    return True
+    return False

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from certsmith.errors import UsageError
+from certsmith.wording import Said
 
 __all__ = [
     "SHORT_LIVED",
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 #: Certificates that live less than this renew at half their lifetime instead of two thirds.
 SHORT_LIVED = timedelta(days=10)
+#: The reason of a renewal that --force-renewal (or a revocation) asked for.
+FORCED = Said("renewal forced", "renewal.reason.forced")
 
 
 class Rule(StrEnum):
@@ -157,9 +160,10 @@ def decide(
         ari_window_end=ari_window[1] if ari_window else None,
     )
     if force:
-        return Decision(True, "renewal forced", now, None, Rule.FORCED)
+        return Decision(True, FORCED, now, None, Rule.FORCED)
     if now >= cert_not_after:
-        return Decision(True, "certificate has expired", cert_not_after, None, Rule.EXPIRED)
+        expired = Said("certificate has expired", "renewal.reason.expired")
+        return Decision(True, expired, cert_not_after, None, Rule.EXPIRED)
     explicit = None
     if renew_before_expiry is not None:
         explicit = _decide_explicit(cert_not_before, cert_not_after, now, renew_before_expiry)
@@ -172,12 +176,16 @@ def decide(
     if explicit is not None:
         return explicit
     renew_at = default_renewal_time(cert_not_before, cert_not_after)
-    share = "half" if cert_not_after - cert_not_before < SHORT_LIVED else "a third"
+    short = cert_not_after - cert_not_before < SHORT_LIVED
+    share, part = ("half", "half") if short else ("a third", "third")
     due = now >= renew_at
     reason = (
-        f"{share} of the lifetime remains"
+        Said(f"{share} of the lifetime remains", f"renewal.reason.lifetime.{part}")
         if due
-        else f"not yet due: renews when {share} of the lifetime remains"
+        else Said(
+            f"not yet due: renews when {share} of the lifetime remains",
+            f"renewal.reason.lifetime.{part}.wait",
+        )
     )
     next_check = None if due else _earliest_future(now, renew_at, ari_retry_after)
     return Decision(due, reason, renew_at, next_check, Rule.LIFETIME)
@@ -199,9 +207,17 @@ def _decide_explicit(
         )
     due = now >= renew_at
     reason = (
-        f"less than {value} before expiry (renew_before_expiry)"
+        Said(
+            f"less than {value} before expiry (renew_before_expiry)",
+            "renewal.reason.before_expiry",
+            value=value,
+        )
         if due
-        else f"not yet due: renew_before_expiry is {value}"
+        else Said(
+            f"not yet due: renew_before_expiry is {value}",
+            "renewal.reason.before_expiry.wait",
+            value=value,
+        )
     )
     return Decision(due, reason, renew_at, None if due else renew_at, Rule.RENEW_BEFORE_EXPIRY)
 
@@ -227,14 +243,19 @@ def _decide_ari(
     next_wake: datetime | None,
 ) -> Decision:
     if end <= now:
-        return Decision(True, "ARI window has passed", end, None, Rule.ARI_WINDOW_PASSED)
+        passed = Said("ARI window has passed", "renewal.reason.ari.passed")
+        return Decision(True, passed, end, None, Rule.ARI_WINDOW_PASSED)
     moment = ari_moment(start, end, rng)
     if now >= moment:
-        return Decision(True, "inside the ARI window", moment, None, Rule.ARI_WINDOW)
+        inside = Said("inside the ARI window", "renewal.reason.ari.inside")
+        return Decision(True, inside, moment, None, Rule.ARI_WINDOW)
     if next_wake is not None and moment < next_wake:
-        reason = "ARI renewal moment falls before the next run"
+        reason = Said(
+            "ARI renewal moment falls before the next run", "renewal.reason.ari.before_next_run"
+        )
         return Decision(True, reason, moment, None, Rule.ARI_WINDOW)
-    reason = f"not yet due: ARI suggests renewing at {moment.isoformat()}"
+    at = moment.isoformat()
+    reason = Said(f"not yet due: ARI suggests renewing at {at}", "renewal.reason.ari.wait", at=at)
     return Decision(
         False, reason, moment, _earliest_future(now, moment, retry_after), Rule.ARI_WINDOW
     )

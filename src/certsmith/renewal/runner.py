@@ -2,7 +2,8 @@
 
 Three phases. Check: each lineage from the index (two stats when unchanged), else from its
 conf and certificate, without the network. Ask: the CA's ARI for the most urgent lineages whose
-Retry-After has passed, at most ``plan.ari_fetch_limit`` per run (ari_schedule.py). Renew: the
+Retry-After has passed, at most ``plan.ari_fetch_limit`` per run (ari_schedule.py); with a
+helper process, it asks half of them under half the per-CA bound (helper_process.py). Renew: the
 due ones, ``plan.parallel`` at a time, each under its lock without waiting (another process
 renewing it means skip), with `replaces`. Hooks run as certbot runs
 them: pre once before the first renewal, deploy per renewed lineage, post once at the end.
@@ -12,13 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from certsmith.errors import CertsmithError, LockHeld
 from certsmith.renewal.account import Registration
-from certsmith.renewal.ari_schedule import DEFAULT_DEADLINE, DEFAULT_FETCH_LIMIT, ask_chosen, choose
+from certsmith.renewal.ari_schedule import (
+    DEFAULT_DEADLINE,
+    DEFAULT_FETCH_LIMIT,
+    GRACE,
+    AriRound,
+    ask_chosen,
+    choose,
+)
 from certsmith.renewal.check import Verdict
 from certsmith.renewal.due import settings_from_conf
 from certsmith.renewal.engine import Engine, LineageRequest, LineageResult, Outcome
@@ -33,6 +42,7 @@ log = logging.getLogger(__name__)
 # The check phase is CPU work without network (the ARI phase after it asks the CA); it yields
 # to the event loop every this many lineages.
 CHECK_BATCH = 512
+HELPER_SLACK = 30.0  # seconds past the ARI deadline and grace to wait for the helper's answers
 
 __all__ = ["LineageResult", "Outcome", "RenewPlan", "Renewer"]
 
@@ -90,7 +100,7 @@ class Renewer:
         self._known = dict(known or {})
         try:
             verdicts = await self._check_all(names, helper)
-            verdicts = self._with_kept(await self._ask_cas(verdicts))
+            verdicts = self._with_kept(await self._ask_cas(verdicts, helper))
             limit = asyncio.Semaphore(max(1, self.plan.parallel))
             # Coroutines only for the lineages to renew; the others are answered at once.
             due = [v for v in verdicts if v.due is not False]
@@ -103,6 +113,8 @@ class Renewer:
                 for v in verdicts
             ]
         finally:
+            if helper is not None:
+                await helper.end()
             # One reload per web server this run deployed into; a failure is the run's failure.
             self.reload_errors = await self.engine.reload_servers()
             await self.engine.aclose()
@@ -150,6 +162,11 @@ class Renewer:
     async def close_clients(self) -> None:
         await self.engine.ca.aclose()
 
+    async def ask(self, names: Sequence[str], deadline: float, ari_concurrency: int) -> AriRound:
+        """The helper process's half of phase two (see helper_process)."""
+        self.engine.due.set_ari_concurrency(ari_concurrency)
+        return await ask_chosen(list(names), self.engine.due.ask_ca, deadline=deadline)
+
     async def _check_all(self, names: Sequence[str], helper: HelperCheck | None) -> list[Verdict]:
         delegated = set(helper.names) if helper else set()
         found = {v.name: v for v in await self.check([n for n in names if n not in delegated])}
@@ -168,18 +185,59 @@ class Renewer:
         verdict is handed back with ``heal`` set, for this process to heal and check."""
         self._read_only = True
 
-    async def _ask_cas(self, verdicts: list[Verdict]) -> list[Verdict]:
+    async def _ask_cas(
+        self, verdicts: list[Verdict], helper: HelperCheck | None = None
+    ) -> list[Verdict]:
         """Phase two: the most urgent lineages whose ARI answer is due ask their CA."""
         now = self.env.now().timestamp()
         chosen, waiting = choose(verdicts, self.plan.ari_fetch_limit, now)
+        due, deadline = self.engine.due, self.plan.ari_deadline
+        if helper is not None and (len(chosen) < 2 or due.ari_concurrency < 2):
+            await helper.end()  # nothing worth sharing: it need not wait
         if not chosen:
             self.ari_deferred = waiting
             return verdicts
-        round_ = await ask_chosen(chosen, self.engine.due.ask_ca, deadline=self.plan.ari_deadline)
+        if helper is not None and not helper.ended:
+            round_ = await self._ask_shared(chosen, helper)
+        else:
+            round_ = await ask_chosen(chosen, due.ask_ca, deadline=deadline)
         self.ari_asked, self.ari_deferred = round_.asked, waiting + round_.deferred
         if waiting:
             log.info("%d renewalInfo requests left for the next run (limit)", waiting)
         return [round_.verdicts.get(v.name, v) for v in verdicts]
+
+    async def _ask_shared(
+        self,
+        chosen: list[str],
+        helper: HelperCheck,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> AriRound:
+        """Ask ``chosen`` in two processes: every other name (urgency order kept in both) by the
+        helper under its share of the per-CA bound, the rest here under the remainder; the
+        helper's cache entries are merged. If the helper fails, its half is asked here after it
+        ended, in what is left of the deadline."""
+        due, deadline = self.engine.due, self.plan.ari_deadline
+        bound, started = due.ari_concurrency, monotonic()
+        theirs, mine = chosen[1::2], chosen[::2]
+        if not await helper.ask(theirs, deadline, bound // 2):
+            return await ask_chosen(chosen, due.ask_ca, deadline=deadline)
+        due.set_ari_concurrency(bound - bound // 2)
+        try:
+            own = await ask_chosen(mine, due.ask_ca, deadline=deadline)
+            answer = await helper.asked(deadline + GRACE + HELPER_SLACK)
+        finally:
+            due.set_ari_concurrency(bound)
+        if answer is None:
+            left = max(0.0, deadline - (monotonic() - started))
+            other = await ask_chosen(theirs, due.ask_ca, deadline=left)
+        else:
+            other, entries = answer
+            self.env.stores.states.merge(entries)
+        return AriRound(
+            {**own.verdicts, **other.verdicts},
+            own.asked + other.asked,
+            own.deferred + other.deferred,
+        )
 
     def _with_kept(self, verdicts: list[Verdict]) -> list[Verdict]:
         """A lineage with a certificate an earlier run could not save goes to the engine, which
@@ -237,7 +295,9 @@ class Renewer:
             return LineageResult(name, Outcome.FAILED, str(exc), exc)
 
     def _domains(self, name: str) -> list[str]:
+        # load() heals an interrupted save, which writes: on a full disk that fails again
+        # (OSError), and must not turn this lineage's failure into the whole run's.
         try:
             return [i.value for i in self.env.stores.lineages.load(name).identifiers]
-        except CertsmithError:
+        except (CertsmithError, OSError):
             return [name]

@@ -53,6 +53,7 @@ MANAGED_KEYS = frozenset(
         "pref_challs",
         "webroot_path",
         "webroot_map",
+        "user_agent",
         "http01_port",
         "http01_address",
         "tls_alpn_01_port",
@@ -126,6 +127,11 @@ class LineageSettings:
     # "dns-acmedns"): written back unchanged so certbot with that plugin still renews it.
     written_as: str | None = None
     webroot_default: str | None = None  # `renew -w PATH`: this run only, for every name
+    # certbot's webroot_path: the -w folders as given (not the map's), kept across renewals; a
+    # name the map lacks uses the last one, as certbot's webroot plugin does.
+    webroot_path: tuple[str, ...] = ()
+    # certbot's --new-key: a new private key this run only; the stored reuse_key stays.
+    new_key: bool = False
     http01_port: int | None = None
     http01_address: str | None = None
     tls_alpn01_port: int | None = None  # tls_alpn_01_port in the conf
@@ -142,6 +148,9 @@ class LineageSettings:
     dns_credentials: str | None = None
     ca_bundle: str | None = None
     dns_resolver: str | None = None
+    # certbot's --user-agent, stored and sent on renewal (not --user-agent-comment; certbot
+    # stores neither that nor the default agent).
+    user_agent: str | None = None
     # [renewalparams] keys outside MANAGED_KEYS, written back as they were read.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -186,6 +195,7 @@ class LineageSettings:
             required_profile=_as_str(params.get("required_profile")),
             preferred_challenges=tuple(_as_list(params.get("pref_challs"))),
             webroot_map={str(k): str(v) for k, v in dict(webroot_map).items()},
+            webroot_path=tuple(_as_list(params.get("webroot_path"))),
             http01_port=_as_int(params.get("http01_port"), "http01_port"),
             http01_address=_as_str(params.get("http01_address")),
             tls_alpn01_port=_as_int(params.get("tls_alpn_01_port"), "tls_alpn_01_port"),
@@ -199,6 +209,7 @@ class LineageSettings:
             dns_credentials=credentials,
             ca_bundle=_as_str(params.get("certsmith_ca_bundle")),
             dns_resolver=_as_str(params.get("certsmith_dns_resolver")),
+            user_agent=_as_str(params.get("user_agent")),
             extra={k: v for k, v in params.items() if k not in MANAGED_KEYS},
         )
 
@@ -232,6 +243,7 @@ class LineageSettings:
             "installer": self.installer,
             "certsmith_ca_bundle": self.ca_bundle,
             "certsmith_dns_resolver": self.dns_resolver,
+            "user_agent": self.user_agent,
         }
         if self.key_type == "rsa":
             out["rsa_key_size"] = str(self.rsa_key_size)
@@ -239,9 +251,12 @@ class LineageSettings:
             out["elliptic_curve"] = self.elliptic_curve
         if self.preferred_challenges:
             out["pref_challs"] = list(self.preferred_challenges)
-        if self.authenticator == "webroot" and self.webroot_map:
-            out["webroot_path"] = sorted(set(self.webroot_map.values()))
-            out["webroot_map"] = dict(self.webroot_map)
+        if self.authenticator == "webroot":
+            # As certbot: webroot_path only when -w was given (--webroot-map alone writes none).
+            if self.webroot_path:
+                out["webroot_path"] = list(self.webroot_path)
+            if self.webroot_map:
+                out["webroot_map"] = dict(self.webroot_map)
         if self.dns_credentials and self.authenticator.startswith("dns-"):
             out[self.plugin_name.replace("-", "_") + "_credentials"] = self.dns_credentials
         return {k: v for k, v in out.items() if v is not None}
@@ -267,6 +282,8 @@ class SettingOverrides:
     preferred_challenges: tuple[str, ...] | None = None
     webroot_map: Mapping[str, str] | None = None
     webroot_default: str | None = None
+    webroot_path: tuple[str, ...] | None = None
+    new_key: bool | None = None
     http01_port: int | None = None
     http01_address: str | None = None
     tls_alpn01_port: int | None = None
@@ -280,6 +297,7 @@ class SettingOverrides:
     dns_credentials: str | None = None
     ca_bundle: str | None = None
     dns_resolver: str | None = None
+    user_agent: str | None = None
     # Plugin options kept as certbot names them (nginx_server_root = ...): merged, not replaced.
     extra: Mapping[str, Any] | None = None
 

@@ -192,9 +192,10 @@ async def solvers_for(
                 tls = pool.use("tls-alpn-01", address, settings.tls_alpn01_port or 443)
                 solvers["tls-alpn-01"] = await stack.enter_async_context(tls)
         elif kind == "webroot":
-            if not settings.webroot_map:
+            if not settings.webroot_map and not settings.webroot_path:
                 raise UsageError("--webroot needs a folder for every name; pass -w PATH before -d.")
-            solvers["http-01"] = WebrootSolver(settings.webroot_map)
+            default = settings.webroot_path[-1] if settings.webroot_path else None
+            solvers["http-01"] = WebrootSolver(settings.webroot_map, default_webroot=default)
         elif kind == "manual":
             checker = _checker(settings, context)
             manual = ManualSolver(

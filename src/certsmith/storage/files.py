@@ -79,6 +79,12 @@ def _replace_with(
     try:
         _write_new(temp, data, mode, group_from, exact)
         temp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if exc.filename is None:  # os.write and fsync name no file: a full disk's message
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc  # says which one
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()

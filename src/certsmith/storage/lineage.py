@@ -351,11 +351,15 @@ class LineageStore:
         create_private_file(arc.archive_file(archive_dir, "privkey", version), key_pem, old_key)
         for kind, data in (("cert", cert_pem), ("chain", chain_pem), ("fullchain", fullchain_pem)):
             atomic_write(arc.archive_file(archive_dir, kind, version), data, 0o644)
+        if existing and conf is not None:
+            # Before the switch: a full disk here must leave the previous version served, not
+            # serve the new one while the save reports failure and its deploy hook never runs
+            # (tests/integration/test_full_disk_tmpfs.py, "room-for-all-but-the-conf").
+            self._write_conf(name, conf, archive_dir, live)
         arc.write_state(archive_dir, DeployState(version, previous, "switching"))
         self._switcher.point_links(live, archive_dir, version, {})
         if not existing:
             self._write_readmes(live["cert"].parent)
-        if conf is not None or not existing:
             self._write_conf(name, conf or self.new_conf(name, {}), archive_dir, live)
         # Only now: a crash in any step above leaves "switching", which the next run finishes.
         arc.write_state(archive_dir, DeployState(version, previous, "deployed"))
