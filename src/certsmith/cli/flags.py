@@ -11,17 +11,24 @@ standard library is imported here.
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Mapping
 from typing import Any
 
 from certsmith.cli.build import (
     INSTALLER_OPTIONS as _INSTALLER_OPTIONS,
-    INSTALLERS as _INSTALLERS,
     WEB_SERVERS as _WEB_SERVERS,
 )
+from certsmith.cli.flag_actions import (
+    AUTHENTICATORS,
+    DNS_AUTH,
+    DNS_PLUGIN_ONLY,
+    AppendValues,
+    AuthenticatorChoice,
+    Note,
+    PreferredChallenges,
+    installer_name,
+    int_type,
+)
 from certsmith.cli.options import REVOCATION_REASONS as REASONS, Verb
-from certsmith.cli.usage import usage_error
 
 # certbot verbs certsmith does not run, and why (none today; kept for the help text).
 UNSUPPORTED_VERBS: dict[str, str] = {}
@@ -50,15 +57,6 @@ _INSTALL = frozenset(
 )  # fmt: skip
 _ENHANCE = frozenset({"run", "install", "enhance"})
 _JSON = frozenset({"certificates", "doctor", "caa-check", "persist-record", "renew"})
-_DNS_AUTH = ("dns-rfc2136", "dns-acme-dns", "dns-duckdns", "dns-cloudflare", "dns-route53",
-             "dns-digitalocean", "dns-google", "dns-ovh", "dns-linode")  # fmt: skip
-# certbot's other DNS plug-ins: their flags work once a certsmith.dns_providers plug-in of that
-# name is installed (docs/dns-providers.md); without one, the run says so.
-_DNS_PLUGIN_ONLY = ("dns-dnsimple", "dns-dnsmadeeasy", "dns-gehirn", "dns-luadns", "dns-nsone",
-                    "dns-sakuracloud")  # fmt: skip
-_AUTHENTICATORS = ("standalone", "webroot", "manual", *_DNS_AUTH)
-# -a dns-NAME: a DNS provider plug-in installed as a package (entry point certsmith.dns_providers)
-_PLUGIN_RE = re.compile(r"dns-[a-z0-9][a-z0-9-]{0,62}")
 _NOT_NEEDED = "not needed by certsmith"
 _OCSP = (
     "ignored: Let's Encrypt ended OCSP in 2025, so certsmith neither staples nor asks for "
@@ -95,95 +93,6 @@ _VALUED_NOTES: dict[tuple[str, ...], str] = {
 }
 
 
-def _int_type(low: int, high: int) -> Any:
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
-        return value
-
-    return convert
-
-
-class _Append(argparse.Action):
-    """Repeatable -d/--ip-address/-w; keeps their order for the webroot map."""
-
-    def __call__(
-        self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
-    ) -> None:
-        parts = [str(values)] if self.dest == "webroot_path" else str(values).split(",")
-        parts = [p.strip() for p in parts if p.strip()]
-        order = list(namespace.ident_order or [])
-        order += [(self.dest, p) for p in parts]
-        namespace.ident_order = order
-        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), *parts])
-
-
-class _PreferredChallenges(argparse.Action):
-    ALIASES: Mapping[str, str] = {
-        "http": "http-01",
-        "dns": "dns-01",
-        "tls-alpn": "tls-alpn-01",
-        "dns-account": "dns-account-01",
-        "dns-persist": "dns-persist-01",
-    }
-
-    def __call__(
-        self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
-    ) -> None:
-        names = [n.strip().lower() for n in str(values).split(",") if n.strip()]
-        names = [self.ALIASES.get(n, n) for n in names]
-        known = ("http-01", "dns-01", "tls-alpn-01", "dns-account-01", "dns-persist-01")
-        bad = [n for n in names if n not in known]
-        if bad:
-            raise argparse.ArgumentError(self, f"unrecognized challenges: {', '.join(bad)}")
-        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), *names])
-
-
-class _Authenticator(argparse.Action):
-    """-a NAME and the shortcut flags (--standalone, --nginx, ...), recorded as typed:
-    ("-a", NAME) or ("flag", NAME); ``build.plugin_requests`` applies certbot's rule."""
-
-    def __call__(
-        self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
-    ) -> None:
-        name = str(self.const if self.nargs == 0 else values).lower()
-        name = {"dns-acmedns": "dns-acme-dns"}.get(name, name)  # certbot-dns-acmedns's name
-        if (
-            name not in _AUTHENTICATORS
-            and name not in _WEB_SERVERS
-            and not _PLUGIN_RE.fullmatch(name)
-        ):
-            names = ", ".join((*_AUTHENTICATORS, *_WEB_SERVERS))
-            raise usage_error("usage.unknown_authenticator", name=repr(name), names=names)
-        entry = ("flag" if self.nargs == 0 else "-a", name)
-        namespace.authenticator = [*(namespace.authenticator or []), entry]
-
-
-def _installer_name(text: str) -> str:
-    name = text.lower()
-    if name not in _INSTALLERS:
-        raise argparse.ArgumentTypeError(f"installer {text!r}: use {', '.join(_INSTALLERS)}")
-    return name
-
-
-class _Note(argparse.Action):
-    """Records a certbot flag certsmith ignores (const = reason) or refuses (dest unsupported)."""
-
-    def __call__(
-        self, parser: Any, namespace: Any, values: Any, option_string: str | None = None
-    ) -> None:
-        flag = option_string or self.option_strings[0]
-        if self.dest == "unsupported":
-            entry: Any = f"{flag} is not supported: {self.const}."
-        else:
-            entry = (flag, self.const)
-        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), entry])
-
-
 def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     t: list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]] = []
 
@@ -207,10 +116,10 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
         help="never ask; a missing answer names the flag to pass")  # fmt: skip
     add(_ALL, "-v", "--verbose", dest="verbose", action="count", help="more output (-vv, -vvv)")
     add(_ALL, "-q", "--quiet", dest="quiet", **flag, help="only errors; implies -n")
-    add(_IDENT, "-d", "--domains", "--domain", dest="domains", action=_Append, metavar="DOMAIN",
-        help="domain names, repeatable or comma-separated")  # fmt: skip
+    add(_IDENT, "-d", "--domains", "--domain", dest="domains", action=AppendValues,
+        metavar="DOMAIN", help="domain names, repeatable or comma-separated")  # fmt: skip
     add(_IDENT - {"caa-check", "doctor", "persist-record"}, "--ip-address", dest="ip_addresses",
-        action=_Append, metavar="ADDRESS",
+        action=AppendValues, metavar="ADDRESS",
         help="IP address identifiers (RFC 8738), repeatable")  # fmt: skip
     add(_NAMED, "--cert-name", metavar="CERTNAME", help="certificate (lineage) name")
     add(_CO, "--expand", **flag, help="replace a certificate with a superset of its names")
@@ -226,39 +135,39 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ISSUE, "--no-self-check", dest="self_check", **off,
         help="--manual: do not fetch the challenge URL before telling the CA")  # fmt: skip
     probe = _ISSUE | {"doctor"}  # doctor --standalone/--webroot probes port 80 through it
-    for name in _AUTHENTICATORS:
-        add(probe, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0, const=name,
-            help=f"use the {name} authenticator")  # fmt: skip
-    add(_ISSUE, "-a", "--authenticator", dest="authenticator", action=_Authenticator,
-        metavar="NAME", help=f"authenticator: {', '.join(_AUTHENTICATORS)}, nginx, apache "
+    for name in AUTHENTICATORS:
+        add(probe, f"--{name}", dest="authenticator", action=AuthenticatorChoice, nargs=0,
+            const=name, help=f"use the {name} authenticator")  # fmt: skip
+    add(_ISSUE, "-a", "--authenticator", dest="authenticator", action=AuthenticatorChoice,
+        metavar="NAME", help=f"authenticator: {', '.join(AUTHENTICATORS)}, nginx, apache "
         "(the last -a wins)")  # fmt: skip
     _add_installer_flags(add)
-    add(probe, "-w", "--webroot-path", dest="webroot_path", action=_Append, metavar="PATH",
+    add(probe, "-w", "--webroot-path", dest="webroot_path", action=AppendValues, metavar="PATH",
         help="webroot for the -d flags that follow (repeatable)")  # fmt: skip
     add(_ISSUE, "--webroot-map", metavar="JSON", help='{"a.com,www.a.com": "/var/www/a"}')
     add(_ISSUE, "--manual-auth-hook", metavar="CMD", help="script that publishes a challenge")
     add(_ISSUE, "--manual-cleanup-hook", metavar="CMD", help="script that removes it")
     add(_ISSUE, "--preferred-challenges", dest="preferred_challenges",
-        action=_PreferredChallenges, metavar="TYPES",
+        action=PreferredChallenges, metavar="TYPES",
         help="e.g. dns or http-01,dns-01")  # fmt: skip
-    add(probe, "--http-01-port", dest="http01_port", type=_int_type(1, 65535), metavar="PORT",
+    add(probe, "--http-01-port", dest="http01_port", type=int_type(1, 65535), metavar="PORT",
         help="port of the standalone http-01 server (default: 80)")  # fmt: skip
     add(probe, "--http-01-address", dest="http01_address", metavar="ADDRESS",
         help="address it listens on (default: all)")  # fmt: skip
-    add(_ISSUE, "--tls-alpn-01-port", dest="tls_alpn01_port", type=_int_type(1, 65535),
+    add(_ISSUE, "--tls-alpn-01-port", dest="tls_alpn01_port", type=int_type(1, 65535),
         metavar="PORT", help="port of the tls-alpn-01 server (default: 443)")  # fmt: skip
     add(_ISSUE, "--dns-credentials", dest="dns_credentials", metavar="FILE",
         help="credentials file of a plug-in DNS provider chosen with -a dns-NAME")  # fmt: skip
-    for name in _DNS_PLUGIN_ONLY:
-        add(_ISSUE, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0,
+    for name in DNS_PLUGIN_ONLY:
+        add(_ISSUE, f"--{name}", dest="authenticator", action=AuthenticatorChoice, nargs=0,
             const=name, help=f"use the {name} plug-in (certsmith.dns_providers)")  # fmt: skip
-    for name in (*_DNS_AUTH, *_DNS_PLUGIN_ONLY):
+    for name in (*DNS_AUTH, *DNS_PLUGIN_ONLY):
         dest = name.replace("-", "_")
         if name != "dns-route53":  # certbot's route53 reads the AWS credential chain
             add(_ISSUE, f"--{name}-credentials", dest=f"{dest}_credentials", metavar="FILE",
                 help=f"{name} credentials file (certbot's format)")  # fmt: skip
         add(_ISSUE, f"--{name}-propagation-seconds", dest=f"{dest}_propagation_seconds",
-            type=_int_type(0, 86400), metavar="N",
+            type=int_type(0, 86400), metavar="N",
             help="wait N seconds after writing records, then check the name servers")  # fmt: skip
     add(_ISSUE, "--dns-google-project", metavar="PROJECT",
         help="Google Cloud project of the zone (default: the key's project_id)")  # fmt: skip
@@ -270,7 +179,7 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
         metavar="TYPE",
         help="rsa or ecdsa (default)",
     )
-    add(_ISSUE, "--rsa-key-size", type=_int_type(1, 1 << 16), metavar="N", help="(default: 2048)")
+    add(_ISSUE, "--rsa-key-size", type=int_type(1, 1 << 16), metavar="N", help="(default: 2048)")
     add(_ISSUE, "--elliptic-curve", metavar="N", help="secp256r1 (default) or secp384r1")
     add(_ISSUE, "--reuse-key", dest="reuse_key", **flag, help="keep the private key on renewal")
     add(_ISSUE, "--no-reuse-key", dest="reuse_key", **off, help="new private key on renewal")
@@ -291,10 +200,10 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
         help="`renew` leaves this certificate alone (unless --force-renewal)")  # fmt: skip
     add(_ISSUE, "--run-deploy-hooks", **flag,
         help="with --dry-run, run deploy hooks anyway (on the current certificate)")  # fmt: skip
-    add(_RENEW, "--parallel", type=_int_type(1, 64), metavar="N", help="renew N at a time")
+    add(_RENEW, "--parallel", type=int_type(1, 64), metavar="N", help="renew N at a time")
     add(_RENEW, "--no-random-sleep-on-renew", dest="random_sleep", **off,
         help="do not wait a random time when run non-interactively")  # fmt: skip
-    add(_RENEW, "--ari-fetch-limit", type=_int_type(0, 10_000_000), metavar="N",
+    add(_RENEW, "--ari-fetch-limit", type=int_type(0, 10_000_000), metavar="N",
         help="ask the CA's renewal info for at most N certificates (default 25000)")  # fmt: skip
     add(_EMAIL, "-m", "--email", metavar="EMAIL", help="contact address(es), comma-separated")
     add(_NEW_ACCOUNT, "--agree-tos", **flag, help="agree to the CA's terms of service")
@@ -318,12 +227,12 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ALL, "--no-verify-ssl", dest="verify_ssl", **off,
         help="do not check the CA's TLS certificate (test CAs only)")  # fmt: skip
     add(_ALL, "--user-agent", metavar="UA", help="HTTP User-Agent sent to the CA")
-    add(_ALL, "--issuance-timeout", type=_int_type(0, 86400), metavar="SECONDS",
+    add(_ALL, "--issuance-timeout", type=int_type(0, 86400), metavar="SECONDS",
         help="how long to wait for the CA to issue once an order is finalized")  # fmt: skip
     add(_ALL, "--user-agent-comment", metavar="TEXT", help="added to the User-Agent")
     add(_RENEW, "--random-sleep-on-renew", dest="random_sleep", **flag,
         help=argparse.SUPPRESS)  # fmt: skip
-    add(frozenset({"rollback"}), "--checkpoints", type=_int_type(1, 1000), metavar="N",
+    add(frozenset({"rollback"}), "--checkpoints", type=int_type(1, 1000), metavar="N",
         help="how many installer checkpoints to roll back (default: 1)")  # fmt: skip
     add(frozenset({"revoke"}), "--delete-after-revoke", dest="delete_after_revoke", **flag,
         help="delete the lineage too")  # fmt: skip
@@ -365,8 +274,8 @@ def _add_monitoring(add: Any) -> None:
 
 def _add_certbot_only(add: Any) -> None:
     hidden = {"help": argparse.SUPPRESS}
-    quiet = {"action": _Note, "nargs": 0, "dest": "ignored", **hidden}
-    valued = {"action": _Note, "dest": "ignored", **hidden}
+    quiet = {"action": Note, "nargs": 0, "dest": "ignored", **hidden}
+    valued = {"action": Note, "dest": "ignored", **hidden}
     names: tuple[str, ...]
     for names, why in _NOTES.items():
         add(_ALL, *names, const=why, **quiet)
@@ -378,9 +287,9 @@ def _add_installer_flags(add: Any) -> None:
     flag = {"action": "store_const", "const": True}
     off = {"action": "store_const", "const": False}
     for name in _WEB_SERVERS:
-        add(_INSTALL, f"--{name}", dest="authenticator", action=_Authenticator, nargs=0,
+        add(_INSTALL, f"--{name}", dest="authenticator", action=AuthenticatorChoice, nargs=0,
             const=name, help=f"obtain and install with {name} (both plugins)")  # fmt: skip
-    add(_INSTALL, "-i", "--installer", type=_installer_name, metavar="NAME",
+    add(_INSTALL, "-i", "--installer", type=installer_name, metavar="NAME",
         help="install into: nginx, apache, or null (nowhere); the last -i wins")  # fmt: skip
     add(_INSTALL, "--configurator", type=str.lower, metavar="NAME",
         help="authenticator and installer at once")  # fmt: skip
