@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certsmith import crypto
-from certsmith.renewal.keep_issued import install_kept
+from certsmith.renewal.keep_issued import awaits_deploy, deployed as mark_deployed, install_kept
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.interface import Stores
 from certsmith.storage.lineage import Lineage
@@ -64,7 +64,17 @@ def test_a_kept_short_lived_certificate_issued_after_a_90_day_one_is_installed(
         installed = install_kept(stores, lineage, lineage.identifiers, NOW)
     assert installed is not None and installed.deployed_version == 2
     assert installed.cert_pem == kept.cert_pem
-    assert stores.pending.load(NAME) is None
+    # Kept until the deploy step ran: a kill before it leaves a deploy owed to the next run.
+    assert awaits_deploy(stores, installed)
+    mark_deployed(stores, NAME)
+    assert stores.pending.load(NAME) is None and not awaits_deploy(stores, installed)
+
+
+def test_a_kept_copy_of_another_certificate_owes_no_deploy(tmp_path: Path) -> None:
+    stores, lineage = deployed(tmp_path, version(NOW - timedelta(days=1), 90))
+    assert stores.pending is not None and not awaits_deploy(stores, lineage)
+    stores.pending.save(NAME, version(NOW, 90))  # saved aside, never switched to
+    assert not awaits_deploy(stores, lineage)
 
 
 def test_a_kept_certificate_issued_before_the_deployed_one_is_dropped(tmp_path: Path) -> None:

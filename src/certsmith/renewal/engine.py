@@ -166,11 +166,15 @@ class Engine:
             identifiers = _names(request, previous)
             settings = self._settings(request, previous)
             if previous is not None and not request.dry_run:
+                if keep_issued.awaits_deploy(self.env.stores, previous):
+                    reason = keep_issued.DEPLOY_OWED_REASON
+                    return await self._installed_kept(request, settings, previous, reason)
                 kept = keep_issued.install_kept(
                     self.env.stores, previous, identifiers, self.env.now()
                 )
                 if kept is not None:  # an earlier run's certificate, saved now: no order
-                    return await self._installed_kept(request, settings, previous, kept)
+                    reason = keep_issued.KEPT_REASON
+                    return await self._installed_kept(request, settings, kept, reason, previous)
             skip = await self._not_due(request, previous, identifiers, settings)
             if skip is not None:
                 return skip
@@ -186,15 +190,22 @@ class Engine:
             return await self._obtain(request, previous, identifiers, settings)
 
     async def _installed_kept(
-        self, request: LineageRequest, settings: LineageSettings, previous: Lineage, kept: Lineage
+        self,
+        request: LineageRequest,
+        settings: LineageSettings,
+        kept: Lineage,
+        reason: Said,
+        previous: Lineage | None = None,
     ) -> LineageResult:
+        """Deploy ``kept``, saved by this or an earlier run, without a new order."""
         hooks = request.hooks or HookCommands(
             settings.pre_hook, settings.post_hook, settings.deploy_hook
         )
         self.due.remember(request.name)
-        await self._deploy(request, settings, hooks, kept, previous, kept.identifiers)
-        reason = keep_issued.KEPT_REASON
-        return LineageResult(request.name, Outcome.RENEWED, reason, lineage=kept, previous=previous)
+        await self._deploy(request, settings, hooks, kept, previous or kept, kept.identifiers)
+        return LineageResult(
+            request.name, Outcome.RENEWED, reason, lineage=kept, previous=previous or kept
+        )
 
     async def _not_due(
         self,
@@ -288,6 +299,8 @@ class Engine:
             deploy_hook=hooks.deploy,
             count_as_renewed=previous is None or request.count_replaced_as_renewed,
         )
+        if saved is not None:
+            keep_issued.deployed(self.env.stores, request.name)
 
     async def revoke_lineage(
         self, name: str, reason: int, overrides: SettingOverrides | None = None

@@ -3,8 +3,11 @@
 ``save_issued`` keeps the issued version aside (``Stores.pending``) before saving it into its
 lineage; when the save fails with an operating-system error (ENOSPC, EACCES, EIO...) it raises
 ``DiskWriteFailed`` naming the cause and where the certificate is kept, a failure of this
-lineage only. ``install_kept`` is called by the engine under the lineage's lock before deciding
-anything: a kept certificate newer than the deployed one is installed without a new order.
+lineage only. The kept copy stays until the engine has run the installers and deploy hooks
+(``deployed``), so a run killed between the switch and the deploy hook owes a deploy that the
+next run makes (``awaits_deploy``). ``install_kept`` is called by the engine under the lineage's
+lock before deciding anything: a kept certificate newer than the deployed one is installed
+without a new order.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ KEPT_REASON = Said(
     "installed the certificate an earlier run obtained but could not save",
     "renewal.reason.installed_kept",
 )
+DEPLOY_OWED_REASON = Said(
+    "deployed the certificate an interrupted run had saved but not yet deployed",
+    "renewal.reason.deploy_owed",
+)
 
 
 def save_issued(
@@ -49,14 +56,30 @@ def save_issued(
                 "%s: cannot keep the new certificate aside: %s", name, describe_os_error(exc)
             )
     try:
-        lineage = stores.lineages.save_version(
+        return stores.lineages.save_version(
             name, version.key_pem, version.cert_pem, version.chain_pem, version.fullchain_pem, conf
         )
     except OSError as exc:
         raise save_failed(name, exc, kept) from exc
+
+
+def deployed(stores: Stores, name: str) -> None:
+    """The saved version went through the installers and deploy hooks (whatever they said):
+    its kept copy is no longer needed. Until then it marks a deploy still owed."""
     if stores.pending is not None:
         stores.pending.discard(name)
-    return lineage
+
+
+def awaits_deploy(stores: Stores, previous: Lineage) -> bool:
+    """Whether a run saved and switched to its certificate, then died before the installers
+    and deploy hooks ran: the kept copy is the very certificate now deployed."""
+    version = stores.pending.load(previous.name) if stores.pending is not None else None
+    if version is None:
+        return False
+    try:
+        return crypto.load_certificates(version.cert_pem)[0] == previous.certificate()
+    except (ValueError, StorageError):
+        return False
 
 
 def install_kept(
