@@ -17,8 +17,8 @@ and the same command run again succeeds under the same name. Rollover: after a k
 step, ``renew --force-renewal`` and ``show_account`` succeed with the account (same URL) and one
 account folder is left.
 
-Two gaps are held by strict xfail tests: a kill after the "switching" record and before the
-deploy hook loses that hook run; a first issuance killed before its conf orders again.
+A first issuance killed before its conf is finished by the re-run with the kept certificate
+(no new order), under the same name also with ``--duplicate``.
 
 The reader (tests/support/live_reader.py) reads the live set of three lineages in a loop while
 ``renew --force-renewal --parallel 2`` switches them three times; it must see no mismatched or
@@ -179,16 +179,21 @@ def wrapped(cli: Cli, tmp_path: Path) -> Wrapped:
     return Wrapped(cli, runs)
 
 
+def add_deploy_hook(cli: Cli, wrapped: Wrapped) -> None:
+    """A deploy hook (renewal-hooks/deploy) counting its runs in ``wrapped.hooks_file``."""
+    hooks = cli.config_dir / "renewal-hooks" / "deploy"
+    hooks.mkdir(parents=True)
+    (hooks / "count").write_text(DEPLOY_HOOK.format(log=wrapped.hooks_file))
+    (hooks / "count").chmod(0o755)
+
+
 @pytest.fixture
 def lineage(cli: Cli, wrapped: Wrapped) -> str:
     """One lineage at version 1, with a deploy hook (renewal-hooks/deploy) counting its runs."""
     name = unique_name("point")
     cli.certonly(name)
     assert check_lineage(cli.config_dir, name) == 1
-    hooks = cli.config_dir / "renewal-hooks" / "deploy"
-    hooks.mkdir(parents=True)
-    (hooks / "count").write_text(DEPLOY_HOOK.format(log=wrapped.hooks_file))
-    (hooks / "count").chmod(0o755)
+    add_deploy_hook(cli, wrapped)
     return name
 
 
@@ -293,17 +298,42 @@ def test_certonly_killed_at_point_serves_nothing_or_a_whole_set_and_reruns_clean
 
 
 # A first issuance killed before its renewal conf was written leaves no lineage; the certificate
-# the CA issued sits in the pending record, but only an existing lineage looks there, so the
-# re-run orders again (keep_issued.install_kept needs a previous version).
-@pytest.mark.xfail(strict=True, reason="a new lineage's kept certificate is not reused (gap)")
+# the CA issued sits in the pending record, and the re-run installs it as the new lineage
+# (keep_issued.install_kept_first) with the conf the order would have written: no new order.
+@pytest.mark.parametrize("point", ["certificate-kept", "live-switch-after"])
 def test_certonly_rerun_after_a_kill_reuses_the_kept_certificate(
-    cli: Cli, wrapped: Wrapped
+    cli: Cli, wrapped: Wrapped, point: str
 ) -> None:
-    name, exists = certonly_killed(cli, wrapped, "certificate-kept")
+    config = cli.config_dir
+    add_deploy_hook(cli, wrapped)
+    name, exists = certonly_killed(cli, wrapped, point)
     assert not exists
     again = wrapped.run(*cli.standalone(name))
     assert again.finished and again.returncode == 0, again.output
     assert wrapped.orders() == 1
+    assert served_serial(config, name) == wrapped.issued_serials()[0]
+    check_lineage(config, name)
+    check_conf(config, name)
+    assert wrapped.deploy_hooks() == 1
+    assert not (config / ".certsmith-state" / "pending" / f"{name}.json").exists()
+    assert listed(wrapped) == {name: "valid"}
+
+
+# `certonly --duplicate` killed while creating NAME-0001 (its archive already written): the
+# re-run goes on under NAME-0001 with the kept certificate, not NAME-0002 with a new order.
+def test_duplicate_rerun_after_a_kill_lands_on_the_same_name(
+    cli: Cli, wrapped: Wrapped, lineage: str
+) -> None:
+    config, duplicate = cli.config_dir, f"{lineage}-0001"
+    killed = wrapped.run(*cli.standalone(lineage), "--duplicate", crash_at="archive-fullchain")
+    assert killed.returncode == KILLED, killed.output
+    assert (config / "archive" / duplicate).is_dir()
+    again = wrapped.run(*cli.standalone(lineage), "--duplicate")
+    assert again.finished and again.returncode == 0, again.output
+    assert sorted(listed(wrapped)) == sorted([lineage, duplicate])
+    assert wrapped.orders() == 1
+    assert served_serial(config, duplicate) == wrapped.issued_serials()[0]
+    check_conf(config, duplicate)
 
 
 # --- an account key rollover killed at each step --------------------------------------------------

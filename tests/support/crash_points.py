@@ -66,7 +66,26 @@ ROLLOVER_POINTS: dict[str, Point] = {
     "rollover-confs-moved": Point("certsmith.renewal.rollover", "move_lineages", "after"),
 }
 
-POINTS = {**ISSUANCE_POINTS, **ROLLOVER_POINTS}
+# The nginx installer's deploy (installers/nginx/installer.py): the edit is written under a
+# checkpoint, tested (nginx -t) and committed; the reload comes once at the run's end.
+_NGINX = "certsmith.installers.nginx.installer"
+INSTALLER_POINTS: dict[str, Point] = {
+    # The test of a deploy (its note: "deploy NAME for ..."), not of the challenge's edit.
+    "nginx-config-edited": Point(_NGINX, "NginxInstaller.test", "before", r"deploy .*"),
+    "nginx-reload-before": Point(_NGINX, "NginxInstaller.reload", "before"),
+    "nginx-reload-after": Point(_NGINX, "NginxInstaller.reload", "after"),
+}
+
+# `revoke` (the CA revoked, certsmith has not recorded it) and `delete` (storage/removal.py:
+# the conf first, then live/NAME's files, then archive/NAME).
+RETIRE_POINTS: dict[str, Point] = {
+    "revoke-ca-revoked": Point("certsmith.acme.client", "AcmeClient.revoke", "after"),
+    "delete-conf-removed": Point("certsmith.storage.removal", "is_child_dir", "before"),
+    "delete-live-midway": Point("os", "unlink", "after", r"cert\.pem"),
+    "delete-archive-midway": Point("os", "unlink", "after", r"[a-z]+1\.pem"),
+}
+
+POINTS = {**ISSUANCE_POINTS, **ROLLOVER_POINTS, **INSTALLER_POINTS, **RETIRE_POINTS}
 
 
 def die(name: str = "") -> None:

@@ -63,8 +63,8 @@ BAD_VERBS = [
 
 # Accepted today, so not in the corpus (see docs/reliability.md, "The proof"): the e-mails
 # "a@", "a@@example.com", "a@example..com", "a@.com", "<a@example.com>", "a@-example.com",
-# "a@example.com;b", "a@ex@mple.com"; --preferred-challenges ""; --https-port abc and
-# --max-log-backups x (flags certsmith notes and ignores); unambiguous flag prefixes
+# "a@example.com;b", "a@ex@mple.com"; --preferred-challenges ""; --https-port abc (a flag
+# certsmith notes and ignores); unambiguous flag prefixes
 # ("--standalon", "--non-interactiv"), which argparse and certbot accept too.
 
 CONFLICTS = [

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from certsmith.errors import LineageCorrupt, LockHeld, StorageError, UsageError
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.interface import Stores
 from certsmith.storage.memory import memory_stores
-from certsmith.storage.renewal_state import RenewalState
+from certsmith.storage.renewal_state import QuickEntry, RenewalState
 
 CA_KEY = crypto.generate_private_key()
 CA_PEM = crypto.make_self_signed(CA_KEY, [], issuer_cn="Test CA")
@@ -381,6 +383,20 @@ def test_state_cache_delete_and_hand_over_entries(stores: Stores) -> None:
     assert states.load("example.com", "rev-1") == state
     states.flush()
     assert states.load("example.com", "rev-1") == state
+
+
+def test_state_cache_quick_entry_round_trips_with_and_without_the_report_columns(
+    stores: Stores,
+) -> None:
+    state = state_for(issue("example.com")[1], "rev-1")
+    reported = QuickEntry("c-1", "loc", "rev-1", 10.0, math.inf, "/live/a/fullchain.pem", 2e9)
+    older = QuickEntry("c-1", "loc", "rev-1", 10.0, 20.0)  # saved before the report columns
+    stores.states.save("a.example", replace(state, quick=reported))
+    stores.states.save("b.example", replace(state, quick=older))
+    stores.states.flush()
+    assert stores.states.quick("a.example") == reported
+    assert stores.states.quick("b.example") == older
+    assert stores.states.load("a.example", "rev-1") == replace(state, quick=reported)
 
 
 def test_revision_of_a_missing_lineage_is_none(stores: Stores) -> None:

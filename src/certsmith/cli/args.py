@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from certsmith import __version__
 from certsmith.cli.help import OVERVIEW, VERB_ALIASES, VERB_HELP
-from certsmith.cli.usage import usage_error
+from certsmith.cli.usage import said_of, usage_error
 from certsmith.errors import UsageError
+from certsmith.wording import said
 
 if TYPE_CHECKING:
     from certsmith.cli.config_file import read_config_file
@@ -69,10 +70,13 @@ def __getattr__(name: str) -> Any:
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that raises UsageError instead of printing and exiting."""
+    """An ArgumentParser that raises UsageError instead of printing and exiting (worded from
+    the catalogue: certsmith.cli.arg_errors)."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message.removeprefix("argument ").rstrip(".") + ".")
+        from certsmith.cli.arg_errors import usage_of_message
+
+        raise usage_of_message(message)
 
 
 def parse_args(
@@ -130,6 +134,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         usage=f"certsmith {verb} [options]" if verb else None,
         add_help=False,
         allow_abbrev=True,
+        exit_on_error=False,  # its ArgumentError reaches _parse_tokens whole
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=VERB_HELP.get(verb or "", ""),
     )
@@ -225,8 +230,10 @@ def _unknown_word(token: str) -> UsageError:
 def _parse_tokens(parser: argparse.ArgumentParser, tokens: list[str]) -> argparse.Namespace:
     try:
         ns, extras = parser.parse_known_args(tokens)
-    except argparse.ArgumentError as err:  # raised directly for some errors on 3.11+
-        raise UsageError(str(err).removeprefix("argument ")) from None
+    except argparse.ArgumentError as err:
+        from certsmith.cli.arg_errors import usage_of
+
+        raise usage_of(err) from None
     if extras:
         raise _unknown_flag(parser, extras[0])
     unsupported = ns.unsupported or []
@@ -257,7 +264,7 @@ def _cli_ignored(ns: argparse.Namespace, verb: str) -> list[IgnoredFlag]:
         if getattr(ns, dest, None) is not None and verb not in verbs:
             if dest == "dry_run":
                 raise usage_error("usage.dry_run_verbs")
-            found.append(IgnoredFlag(flag_for_dest(dest), f"not used by {verb}"))
+            found.append(IgnoredFlag(flag_for_dest(dest), said("flag.why.not_used", verb=verb)))
     return found
 
 
@@ -289,7 +296,7 @@ def _config_tokens(
     parser: argparse.ArgumentParser, files: list[Path], given: set[str], verb: str
 ) -> tuple[list[str], list[IgnoredFlag]]:
     """Turn config items into argv words, skipping options the command line already set."""
-    from certsmith.cli.config_file import item_words, read_config_file
+    from certsmith.cli.config_file import config_action, item_words, read_config_file
     from certsmith.cli.options import IgnoredFlag
 
     merged: dict[str, tuple[str | list[str], Path]] = {}
@@ -300,26 +307,27 @@ def _config_tokens(
     ignored: list[IgnoredFlag] = []
     actions = parser._option_string_actions
     for key, (value, path) in merged.items():
-        action = actions.get(f"--{key}")
-        if action is None:
+        found = config_action(actions, key, path)  # the key in full, or a unique prefix
+        if found is None:
             # Said at every run (certbot refuses the file): a typo must not pass unnoticed.
-            reason = "unknown option, ignored (certbot refuses it)"
+            reason = said("flag.why.unknown_option")
             ignored.append(IgnoredFlag(f"--{key}", reason, str(path), announce=True))
             continue
+        flag, action = found
         if action.dest == "ignored":
             # Not announced: a cli.ini (certbot's snap writes max-log-backups = 0) would print
             # on every cron run; -v shows it.
-            ignored.append(IgnoredFlag(f"--{key}", str(action.const), str(path)))
+            ignored.append(IgnoredFlag(flag, action.const, str(path)))
             continue
         if value in ("", []) or action.dest in given or action.dest == "config_file":
             continue
         if action.dest in ("domains", "ip_addresses") and verb == "renew":
             continue  # certbot issue 4096: cli.ini domains must not change every lineage
-        words = item_words(action, key, value, path)
+        words = item_words(action, flag.removeprefix("--"), value, path)
         try:
             _parse_tokens(parser, words)
         except UsageError as err:
-            raise UsageError(f"{path}: {err}") from None
+            raise usage_error("usage.in_config", path=path, error=said_of(err)) from None
         tokens += words
     return tokens, ignored
 

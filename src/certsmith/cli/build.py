@@ -35,6 +35,7 @@ from certsmith.cli.option_types import (
 )
 from certsmith.cli.usage import usage_error
 from certsmith.hostport import HostPortError, parse_host_port
+from certsmith.wording import said
 
 WEB_SERVERS = ("nginx", "apache")
 INSTALLERS = ("null", *WEB_SERVERS)
@@ -102,6 +103,7 @@ def common_options(
         issuance_timeout=v.get("issuance_timeout"),
         user_agent=v.get("user_agent"),
         user_agent_comment=v.get("user_agent_comment"),
+        max_log_backups=v.get("max_log_backups"),
     )
 
 
@@ -294,7 +296,7 @@ def path_notes(v: dict[str, Any]) -> tuple[IgnoredFlag, ...]:
     where the files are instead."""
     if v.get("csr"):
         return ()
-    why = "used only with --csr; the certificate is in live/NAME/ (see the paths printed)"
+    why = said("flag.why.csr_only")
     dests = ("cert_path", "chain_path", "fullchain_path")
     return tuple(
         IgnoredFlag("--" + d.replace("_", "-"), why, announce=True) for d in dests if v.get(d)

@@ -17,6 +17,7 @@ from certsmith.cli.options import CertonlyOptions, RunOptions
 from certsmith.cli.prompt import MANUAL_NEEDS_TTY, Prompter, make_prompter
 from certsmith.cli.usage import usage_error
 from certsmith.errors import CertsmithError, LockHeld
+from certsmith.renewal import keep_issued
 from certsmith.renewal.engine import (
     Engine,
     HookCommands,
@@ -171,7 +172,9 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
     if not options.issuance.self_check:
         env = dataclasses.replace(env, manual_self_check=False)
     if options.duplicate and env.stores.lineages.exists(name):
-        name = env.stores.lineages.available_name(name)  # certbot's --duplicate: NAME-0001
+        # certbot's --duplicate: NAME-0001; the one a killed --duplicate was creating, if any.
+        unfinished = keep_issued.unfinished_duplicate(env.stores, name, identifiers)
+        name = unfinished or env.stores.lineages.available_name(name)
     exists = env.stores.lineages.exists(name)
     if exists:
         _check_key_type_change(options, env.stores.lineages, name, prompter, console)

@@ -218,9 +218,8 @@ async def _revoke(
         base = settings_from_conf(env.stores.lineages.read_conf(name)) if name else None
         settings = overrides.apply(base or LineageSettings())
         cert_key = _certificate_key(options.key_path, der)
-        await retire.revoke_with_certificate_key(env, settings, cert_key, der, reason)
-        if name is not None:
-            retire.mark_revoked(env.stores, name)
+        revoking = retire.revoke_with_certificate_key(env, settings, cert_key, der, reason)
+        await retire.remembered(env.stores, name, revoking)
         return
     async with Engine(env) as engine:
         if name is not None:
@@ -237,7 +236,7 @@ def delete(options: DeleteOptions, console: Console) -> int:
     name = options.cert_name
     if not name:
         raise usage_error("delete.which")
-    if name not in store.names():
+    if name not in store.names() and name not in store.interrupted_deletions():
         raise usage_error("usage.no_such_certificate", name=repr(name))
     if not make_prompter(options.common.non_interactive).confirm(
         console.message("delete.confirm", name=name), True

@@ -16,6 +16,7 @@ from certsmith.cli.renew_report import say_certbot_block, skipped_lineages
 from certsmith.cli.renew_summary import RenewSummary, say_summary
 from certsmith.cli.run_history import record_not_due, record_results
 from certsmith.cli.usage import usage_error
+from certsmith.errors import LockHeld
 from certsmith.renewal.check import Verdict, quick_verdict
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.interface import Stores
@@ -33,6 +34,7 @@ def renew(options: RenewOptions, console: Console) -> int:
         validate_hooks(pre_hook=h.pre_hook, post_hook=h.post_hook, deploy_hook=h.deploy_hook)
     started = time.monotonic()
     stores = file_stores(options.common.config_dir)
+    _finish_deletions(stores)
     names = stores.lineages.names()
     if options.cert_name:
         if options.cert_name not in names:
@@ -57,6 +59,7 @@ def renew(options: RenewOptions, console: Console) -> int:
             verdicts.append(verdict)
         kept = stores.pending.names() if stores.pending is not None else []
         if len(verdicts) == len(names) and not kept:
+            stores.states.flush()  # index entries of an older version completed by the check
             record_not_due(stores, len(verdicts), started)
             return _report_not_due(options, console, stores, verdicts, started)
         known = {v.name: v for v in verdicts}
@@ -76,6 +79,24 @@ def _report_not_due(
     summary = RenewSummary(checked=len(verdicts), not_due=len(verdicts))
     say_summary(console, summary, started, options.json)
     return 0
+
+
+def _finish_deletions(stores: Stores) -> None:
+    """Remove what a `delete` killed midway left of a lineage no longer listed (live/ and
+    archive/ files that would stop certbot, or a new certonly, from using the name)."""
+    unfinished = stores.lineages.interrupted_deletions()
+    if not unfinished:
+        return
+    try:
+        with stores.guard():
+            for name in unfinished:
+                with stores.lineages.lock(name, timeout=30):
+                    stores.lineages.delete(name)
+                stores.states.delete(name)
+                log.warning("%s: finished a deletion an interrupted run had begun", name)
+    except LockHeld as exc:  # certbot or another run holds it: the next run finishes
+        log.warning("could not finish an interrupted deletion: %s", exc)
+    stores.states.flush()
 
 
 def _renew_with_engine(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from certsmith.cli.usage import usage_error
@@ -63,6 +64,35 @@ def _split_config_line(line: str) -> tuple[str, str]:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         value = value[1:-1]
     return match.group("key"), value
+
+
+def config_action(
+    actions: Mapping[str, argparse.Action], key: str, path: Path
+) -> tuple[str, argparse.Action] | None:
+    """The flag a config ``key`` from ``path`` sets, and its action; None for an unknown key.
+
+    certbot hands a key it does not know in full to argparse as ``--key=value``, so a key that
+    begins exactly one long flag is that flag (``rsa-key = 4096``). UsageError, as certbot
+    refuses them: a key that begins several flags (argparse counts option strings, so ``dom``
+    begins ``--domains`` and ``--domain``), or that shortens an on/off flag (``agree = true``:
+    argparse then sees ``--agree=true``, "ignored explicit argument").
+    """
+    flag = f"--{key}"
+    action = actions.get(flag)
+    if action is not None:
+        return flag, action
+    matches = [option for option in actions if option.startswith(flag)]
+    if not matches:
+        return None
+    if len(matches) > 1:
+        raise usage_error(
+            "usage.config_ambiguous", path=path, setting=key, names=", ".join(matches)
+        )
+    action = actions[matches[0]]
+    if action.nargs == 0:
+        name = matches[0].removeprefix("--")
+        raise usage_error("usage.config_short_switch", path=path, setting=key, name=name)
+    return matches[0], action
 
 
 def item_words(action: argparse.Action, key: str, value: str | list[str], path: Path) -> list[str]:

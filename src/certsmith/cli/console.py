@@ -45,8 +45,15 @@ class _PrivateLogFile(logging.handlers.RotatingFileHandler):
         return io.open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: UP020
 
 
-def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
-    """Everything at DEBUG into the rotating log file; -v shows INFO (-vv DEBUG) on stderr."""
+LOG_ROTATE_BYTES = 5_000_000
+LOG_BACKUPS = 10
+
+
+def setup_logging(logs_dir: Path, verbose: int, quiet: bool, backups: int | None = None) -> None:
+    """Everything at DEBUG into the log file, rotated at 5 MB keeping ``backups`` old files
+    (certbot's --max-log-backups; 0: never rotated, as certbot); -v shows INFO (-vv DEBUG) on
+    stderr."""
+    backups = LOG_BACKUPS if backups is None else backups
     root = logging.getLogger("certsmith")
     root.setLevel(logging.DEBUG)
     root.propagate = False
@@ -58,7 +65,10 @@ def setup_logging(logs_dir: Path, verbose: int, quiet: bool) -> None:
             logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             logs_dir.chmod(0o700)  # mkdir applies the umask
         file_handler = _PrivateLogFile(
-            logs_dir / LOG_FILE, maxBytes=5_000_000, backupCount=10, encoding="utf-8"
+            logs_dir / LOG_FILE,
+            maxBytes=LOG_ROTATE_BYTES if backups else 0,
+            backupCount=backups,
+            encoding="utf-8",
         )
         file_handler.setFormatter(
             logging.Formatter("%(asctime)s:%(levelname)s:%(name)s:%(message)s")

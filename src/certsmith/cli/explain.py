@@ -172,8 +172,8 @@ def _detail(error: Any, cat: Catalogue | None = None) -> str:
     detail = _attr(error, "detail")
     if isinstance(detail, str) and detail:
         return sanitize(detail)
-    if isinstance(error, BaseException):
-        return sanitize(str(error))
+    if isinstance(error, BaseException):  # a Said message (certsmith.wording) in cat's language
+        return sanitize(cat.words(str(error)) if cat is not None else str(error))
     return ""
 
 

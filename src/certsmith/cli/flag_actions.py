@@ -12,6 +12,7 @@ from typing import Any
 
 from certsmith.cli.build import INSTALLERS, WEB_SERVERS
 from certsmith.cli.usage import usage_error
+from certsmith.wording import said
 
 DNS_AUTH = ("dns-rfc2136", "dns-acme-dns", "dns-duckdns", "dns-cloudflare", "dns-route53",
             "dns-digitalocean", "dns-google", "dns-ovh", "dns-linode")  # fmt: skip
@@ -29,9 +30,12 @@ def int_type(low: int, high: int) -> Any:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(
+                said("usage.value.not_integer", value=repr(text))
+            ) from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+            why = said("usage.value.out_of_range", value=value, low=low, high=high)
+            raise argparse.ArgumentTypeError(why)
         return value
 
     return convert
@@ -68,7 +72,7 @@ class PreferredChallenges(argparse.Action):
         known = ("http-01", "dns-01", "tls-alpn-01", "dns-account-01", "dns-persist-01")
         bad = [n for n in names if n not in known]
         if bad:
-            raise argparse.ArgumentError(self, f"unrecognized challenges: {', '.join(bad)}")
+            raise argparse.ArgumentError(self, said("usage.value.challenges", names=", ".join(bad)))
         setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), *names])
 
 
@@ -91,7 +95,8 @@ class AuthenticatorChoice(argparse.Action):
 def installer_name(text: str) -> str:
     name = text.lower()
     if name not in INSTALLERS:
-        raise argparse.ArgumentTypeError(f"installer {text!r}: use {', '.join(INSTALLERS)}")
+        why = said("usage.value.installer", name=repr(text), names=", ".join(INSTALLERS))
+        raise argparse.ArgumentTypeError(why)
     return name
 
 
@@ -103,7 +108,7 @@ class Note(argparse.Action):
     ) -> None:
         flag = option_string or self.option_strings[0]
         if self.dest == "unsupported":
-            entry: Any = f"{flag} is not supported: {self.const}."
+            entry: Any = said("usage.flag_unsupported", flag=flag, why=self.const)
         else:
             entry = (flag, self.const)
         setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), entry])

@@ -29,6 +29,7 @@ from certsmith.cli.flag_actions import (
     int_type,
 )
 from certsmith.cli.options import REVOCATION_REASONS as REASONS, Verb
+from certsmith.wording import Said
 
 # certbot verbs certsmith does not run, and why (none today; kept for the help text).
 UNSUPPORTED_VERBS: dict[str, str] = {}
@@ -58,38 +59,61 @@ _INSTALL = frozenset(
 _ENHANCE = frozenset({"run", "install", "enhance"})
 _JSON = frozenset({"certificates", "doctor", "caa-check", "persist-record", "renew"})
 _NOT_NEEDED = "not needed by certsmith"
-_OCSP = (
+_OCSP = Said(
     "ignored: Let's Encrypt ended OCSP in 2025, so certsmith neither staples nor asks for "
-    "OCSP Must-Staple"
+    "OCSP Must-Staple",
+    "flag.why.ocsp",
 )
-# certbot flags certsmith accepts and does not act on: what it does instead (said once).
-_NOTES: dict[tuple[str, ...], str] = {
+_OS_PACKAGES = Said("certsmith never installs OS packages", "flag.why.os_packages")
+_EFF = Said("certsmith shares your e-mail with nobody but the CA", "flag.why.eff_email")
+# certbot flags certsmith accepts and does not act on: what it does instead (said once), in
+# English and by its catalogue key (tests/unit/test_wording.py renders each in both languages).
+_NOTES: dict[tuple[str, ...], Said] = {
     ("--staple-ocsp",): _OCSP,
     ("--must-staple",): _OCSP,
-    ("--auto-hsts",): "ignored: certsmith's installers do not raise max-age step by step; "
-    "use --hsts",
-    ("--disable-renew-updates",): "certsmith's installers change only the certificate paths "
-    "when renewing",
-    ("--no-bootstrap",): "certsmith never installs OS packages",
-    ("--no-self-upgrade",): "certsmith never upgrades itself",
-    ("--os-packages-only",): "certsmith never installs OS packages",
-    ("--no-permissions-check",): "certsmith checks no permissions to skip",
-    ("--keep-until-expiring", "--keep", "--reinstall"): "certsmith keeps a certificate that is "
-    "not due (its default; `run` installs it again)",
-    ("--debug",): "certsmith writes no tracebacks; use -vv for details",
-    ("--debug-challenges",): "certsmith does not pause; --manual shows each challenge",
-    ("--eff-email",): "certsmith shares your e-mail with nobody but the CA",
-    ("--no-eff-email",): "certsmith shares your e-mail with nobody but the CA",
-    ("--strict-permissions",): "certsmith always creates keys 0600 and folders 0700",
-    ("--renew-with-new-domains",): "certsmith renews at once when the names change (its default)",
-    ("--force-interactive",): "certsmith asks only when it has a terminal",
-    ("-t", "--text"): "certsmith has only the text interface",
-    ("--preconfigured-renewal",): "certsmith leaves scheduling to you (cron or a timer)",
-    ("--manual-public-ip-logging-ok",): "certsmith does not log the IP address (so does certbot)",
+    ("--auto-hsts",): Said(
+        "ignored: certsmith's installers do not raise max-age step by step; use --hsts",
+        "flag.why.auto_hsts",
+    ),
+    ("--disable-renew-updates",): Said(
+        "certsmith's installers change only the certificate paths when renewing",
+        "flag.why.renew_updates",
+    ),
+    ("--no-bootstrap",): _OS_PACKAGES,
+    ("--no-self-upgrade",): Said("certsmith never upgrades itself", "flag.why.self_upgrade"),
+    ("--os-packages-only",): _OS_PACKAGES,
+    ("--no-permissions-check",): Said(
+        "certsmith checks no permissions to skip", "flag.why.permissions_check"
+    ),
+    ("--keep-until-expiring", "--keep", "--reinstall"): Said(
+        "certsmith keeps a certificate that is not due (its default; `run` installs it again)",
+        "flag.why.keep",
+    ),
+    ("--debug",): Said("certsmith writes no tracebacks; use -vv for details", "flag.why.debug"),
+    ("--debug-challenges",): Said(
+        "certsmith does not pause; --manual shows each challenge", "flag.why.debug_challenges"
+    ),
+    ("--eff-email",): _EFF,
+    ("--no-eff-email",): _EFF,
+    ("--strict-permissions",): Said(
+        "certsmith always creates keys 0600 and folders 0700", "flag.why.strict_permissions"
+    ),
+    ("--renew-with-new-domains",): Said(
+        "certsmith renews at once when the names change (its default)", "flag.why.new_domains"
+    ),
+    ("--force-interactive",): Said(
+        "certsmith asks only when it has a terminal", "flag.why.force_interactive"
+    ),
+    ("-t", "--text"): Said("certsmith has only the text interface", "flag.why.text"),
+    ("--preconfigured-renewal",): Said(
+        "certsmith leaves scheduling to you (cron or a timer)", "flag.why.preconfigured_renewal"
+    ),
+    ("--manual-public-ip-logging-ok",): Said(
+        "certsmith does not log the IP address (so does certbot)", "flag.why.ip_logging"
+    ),
 }
-_VALUED_NOTES: dict[tuple[str, ...], str] = {
-    ("--max-log-backups",): "certsmith appends to one log file; rotate it with logrotate",
-    ("--verbose-level",): "use -v, -vv or -vvv",
+_VALUED_NOTES: dict[tuple[str, ...], Said] = {
+    ("--verbose-level",): Said("use -v, -vv or -vvv", "flag.why.verbose_level"),
 }
 
 
@@ -230,6 +254,8 @@ def _table() -> list[tuple[frozenset[str], tuple[str, ...], dict[str, Any]]]:
     add(_ALL, "--issuance-timeout", type=int_type(0, 86400), metavar="SECONDS",
         help="how long to wait for the CA to issue once an order is finalized")  # fmt: skip
     add(_ALL, "--user-agent-comment", metavar="TEXT", help="added to the User-Agent")
+    add(_ALL, "--max-log-backups", type=int_type(0, 1_000_000), metavar="N",
+        help="old log files to keep (0: never rotate the log, as certbot)")  # fmt: skip
     add(_RENEW, "--random-sleep-on-renew", dest="random_sleep", **flag,
         help=argparse.SUPPRESS)  # fmt: skip
     add(frozenset({"rollback"}), "--checkpoints", type=int_type(1, 1000), metavar="N",

@@ -99,12 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     common = command.common
     console = Console(quiet=common.quiet, verbose=common.verbose)
     try:
-        setup_logging(common.logs_dir, common.verbose, common.quiet)
+        setup_logging(common.logs_dir, common.verbose, common.quiet, common.max_log_backups)
         for ignored in common.ignored_flags:
             log.info("ignored: %s", ignored, extra={"on_screen": True})
             if common.verbose or ignored.announce:
                 said = "flag.note" if ignored.announce else "flag.ignored"
-                console.note(console.message(said, flag=ignored))
+                console.note(console.message(said, flag=ignored.said()))
         if not common.verify_tls:
             # certbot (urllib3) warns on every request; one line says it here.
             console.note(console.message("warning.no_verify_ssl"))

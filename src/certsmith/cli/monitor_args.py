@@ -51,7 +51,9 @@ class CheckOptions:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message.removeprefix("argument ").rstrip(".") + ".")
+        from certsmith.cli.arg_errors import usage_of_message
+
+        raise usage_of_message(message)
 
 
 def monitor_verb(args: Sequence[str]) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from certsmith.ca_urls import LETSENCRYPT
+from certsmith.wording import Said
 
 # RFC 5280 section 5.3.1 codes the CA accepts; the names are certbot's.
 REVOCATION_REASONS: dict[str, int] = {
@@ -89,6 +90,14 @@ class IgnoredFlag:
         where = "" if self.source == "command line" else f" (from {self.source})"
         return f"{self.flag}{where}: {self.reason}"
 
+    def said(self) -> Said:
+        """This note in English (``str``) with the catalogue key that words it (``reason`` is
+        a Said too, see ``certsmith.cli.flags``)."""
+        if self.source == "command line":
+            return Said(str(self), "flag.reason", flag=self.flag, reason=self.reason)
+        values = {"flag": self.flag, "source": self.source, "reason": self.reason}
+        return Said(str(self), "flag.reason.from", **values)
+
 
 @dataclass(frozen=True)
 class CommonOptions:
@@ -116,6 +125,7 @@ class CommonOptions:
     issuance_timeout: int | None = None  # --issuance-timeout (None: the order's own deadline)
     user_agent: str | None = None  # --user-agent (None: certsmith's own)
     user_agent_comment: str | None = None  # --user-agent-comment, added in parentheses
+    max_log_backups: int | None = None  # --max-log-backups (None: 10; 0: the log never rotates)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from certsmith.errors import DiskWriteFailed, UsageError
 from certsmith.renewal.events import EngineEvents
 from certsmith.storage.interface import AccountStorage
 from certsmith.storage.pending import describe_os_error
+from certsmith.wording import said
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def as_account_key(key: object) -> AccountKey:
 
     if isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
         return key
-    raise UsageError("The stored account key is neither RSA nor ECDSA; certsmith cannot use it.")
+    raise UsageError(said("engine.account_key_unusable"))
 
 
 def new_account_key() -> AccountKey:
@@ -63,14 +64,10 @@ async def register_account(
     agreed = False
     if terms is not None:
         if not await events.agree_to_terms(terms):
-            raise UsageError(
-                f"You must agree to the CA's terms of service ({terms}); pass --agree-tos."
-            )
+            raise UsageError(said("engine.terms_needed", terms=terms))
         agreed = True
     if directory.meta.external_account_required and registration.eab is None:
-        raise UsageError(
-            "This CA requires External Account Binding; pass --eab-kid and --eab-hmac-key."
-        )
+        raise UsageError(said("engine.eab_needed"))
     contact = [f"mailto:{e.strip()}" for e in emails if e.strip()]
     account = await client.new_account(contact, terms_agreed=agreed, eab=registration.eab)
     body: dict[str, object] = {"contact": list(account.contact), "status": str(account.status)}

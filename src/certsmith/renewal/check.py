@@ -4,7 +4,10 @@ are not due imports neither `cryptography` nor `httpx`.
 Two levels. The index (``RenewalStateCache.quick``): when the renewal conf's revision and the
 deployed certificate's revision are what the entry was saved with, its two moments decide (not
 due before ``due_at``; the CA may be asked from ``fetch_at``): two ``stat`` calls, nothing parsed.
-Otherwise the conf is parsed and the cached certificate facts decide (a read and a stat).
+Otherwise the conf is parsed and the cached certificate facts decide (a read and a stat). An
+entry written before the index held what `renew` prints of a lineage (its fullchain path and
+notAfter) is treated as changed once: the conf path completes it, so the next run prints the
+closing block from the index too (cli/renew_report.py).
 
 Why an unchanged lineage needs no busy-marker stat: a save of a new version first creates the
 marker, then changes the conf's revision (``LineageStorage.conf_revision``), and swaps the cert
@@ -71,9 +74,11 @@ def quick_entry(
     record: AriCacheRecord | None,
     decision: Decision,
     now: datetime.datetime,
+    fullchain: str | None,
 ) -> QuickEntry:
     """The index columns for a lineage just decided: when its verdict turns to due without new
-    information, and when the CA may be asked again."""
+    information, when the CA may be asked again, and what `renew` prints of it (``fullchain``:
+    the conf's path)."""
     if decision.due:
         due_at = now.timestamp()
     else:
@@ -85,13 +90,16 @@ def quick_entry(
         fetch_at = 0.0
     else:
         fetch_at = record.next_fetch.timestamp()
-    return QuickEntry(conf_revision, locator, state.revision, due_at, fetch_at)
+    return QuickEntry(
+        conf_revision, locator, state.revision, due_at, fetch_at, fullchain or "",
+        state.not_after.timestamp(),
+    )  # fmt: skip
 
 
 def indexed_verdict(stores: Stores, name: str, now: float) -> Verdict | None:
     """From the index alone (two stats), or None when the lineage changed or is not indexed."""
     entry = stores.states.quick(name)
-    if entry is None or now >= entry.due_at:
+    if entry is None or now >= entry.due_at or entry.not_after is None:
         return None
     lineages = stores.lineages
     if lineages.conf_revision(name) != entry.conf_revision:
@@ -137,7 +145,8 @@ def ari_record(state: RenewalState) -> AriCacheRecord | None:
 
 def quick_verdict(stores: Stores, name: str, now: datetime.datetime) -> Verdict:
     """Decide from the cache alone, or say the engine must look (``due=None``). Costs two stats
-    for an unchanged lineage, else a read of the renewal conf and a stat; nothing is parsed."""
+    for an unchanged lineage, else a read of the renewal conf and a stat; no certificate is
+    parsed. An index entry of an older version is completed (saved: the caller flushes)."""
     indexed = indexed_verdict(stores, name, now.timestamp())
     if indexed is not None:
         return indexed
@@ -158,6 +167,13 @@ def quick_verdict(stores: Stores, name: str, now: datetime.datetime) -> Verdict:
     if state.quick is None or state.quick.conf_revision != stores.lineages.conf_revision(name):
         # Index this lineage (its conf is at hand): the engine looks once, then two stats do.
         return Verdict(name, None, "not in the quick index yet", conf)
+    if state.quick.not_after is None:  # an older index: add what `renew` prints of it
+        quick = replace(
+            state.quick,
+            fullchain=conf.get("fullchain") or "",
+            not_after=state.not_after.timestamp(),
+        )
+        stores.states.save(name, replace(state, quick=quick))
     ask = None  # also when due: an answer may move the window (the engine asks under lock)
     if state.cert_id and should_fetch_ari(
         record, now, cert_id=state.cert_id, not_after=state.not_after

@@ -22,6 +22,7 @@ from certsmith.renewal.settings import LineageSettings
 from certsmith.storage.interface import Stores
 from certsmith.storage.renewal_conf import RenewalConf
 from certsmith.storage.renewal_state import RenewalState
+from certsmith.wording import said
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class DueChecker:
         locator = lineages.revision_locator(name, conf)
         revision = lineages.revision(name, locator=locator)
         if revision is None:
-            raise LineageCorrupt(f"{name}: the deployed certificate cannot be read")
+            raise LineageCorrupt(said("engine.live_unreadable", name=name))
         cert = crypto.load_certificates(lineages.read_live_cert(name, conf))[0]
         cached = states.load(name, revision)
         state = certificate_facts(cert, revision, cached.ari if cached else None)
@@ -197,7 +198,8 @@ class DueChecker:
         decision = decide_for(conf, state, record, now)
         ask = None
         if conf_revision is not None:
-            entry = quick_entry(conf_revision, locator, state, record, decision, now)
+            fullchain = conf.get("fullchain")
+            entry = quick_entry(conf_revision, locator, state, record, decision, now, fullchain)
             state = replace(state, quick=entry)
             if entry.fetch_at <= now.timestamp() < state.not_after.timestamp():
                 ask = (entry.due_at, entry.fetch_at)

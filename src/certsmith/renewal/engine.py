@@ -35,8 +35,9 @@ from certsmith.renewal.settings import (
     SettingOverrides,
 )
 from certsmith.renewal.staging_guard import check_staging_switch
+from certsmith.storage.interface import find_account
 from certsmith.storage.lineage import Lineage
-from certsmith.wording import Said
+from certsmith.wording import Said, said
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +126,18 @@ class Engine:
         )
         self.servers = ServerPool(lock_dir=env.config_dir)
         self.installers = RunInstallers(env.installers, env.config_dir)
+        self._reload_owed: list[str] = []  # deployed into a web server, kept copy not dropped
         self._services = issue.Services(env, self.ca, self.due, self.servers, self.installers)
 
     async def reload_servers(self) -> list[CertsmithError]:
-        """Reload, once, every web server this run installed into (call at the run's end)."""
-        return await self.installers.reload_all()
+        """Reload, once, every web server this run installed into (call at the run's end);
+        only then is the deploy of those lineages done (their kept copies are dropped), so a
+        run killed before the reload owes it to the next run (keep_issued.awaits_deploy)."""
+        errors = await self.installers.reload_all()
+        for name in self._reload_owed:
+            keep_issued.deployed(self.env.stores, name)
+        self._reload_owed.clear()
+        return errors
 
     async def preview_install(self, request: LineageRequest) -> str | None:
         """`run --dry-run`: the diff deploying ``request`` into its web server would write, at
@@ -175,6 +183,11 @@ class Engine:
                 if kept is not None:  # an earlier run's certificate, saved now: no order
                     reason = keep_issued.KEPT_REASON
                     return await self._installed_kept(request, settings, kept, reason, previous)
+            elif not request.dry_run:
+                first = self._kept_first(request.name, identifiers, settings)
+                if first is not None:  # a killed first issuance's certificate: no order
+                    reason = keep_issued.KEPT_REASON
+                    return await self._installed_kept(request, settings, first, reason, first=True)
             skip = await self._not_due(request, previous, identifiers, settings)
             if skip is not None:
                 return skip
@@ -196,15 +209,34 @@ class Engine:
         kept: Lineage,
         reason: Said,
         previous: Lineage | None = None,
+        *,
+        first: bool = False,
     ) -> LineageResult:
-        """Deploy ``kept``, saved by this or an earlier run, without a new order."""
+        """Deploy ``kept``, saved by this or an earlier run, without a new order (``first``:
+        as a new lineage)."""
         hooks = request.hooks or HookCommands(
             settings.pre_hook, settings.post_hook, settings.deploy_hook
         )
+        before = None if first else previous or kept
         self.due.remember(request.name)
-        await self._deploy(request, settings, hooks, kept, previous or kept, kept.identifiers)
-        return LineageResult(
-            request.name, Outcome.RENEWED, reason, lineage=kept, previous=previous or kept
+        await self._deploy(request, settings, hooks, kept, before, kept.identifiers)
+        return LineageResult(request.name, Outcome.RENEWED, reason, lineage=kept, previous=before)
+
+    def _kept_first(
+        self, name: str, identifiers: tuple[Identifier, ...], settings: LineageSettings
+    ) -> Lineage | None:
+        """A certificate a first issuance of ``name`` kept before it was killed, saved now as
+        the new lineage with the conf the order would have written, when the account this run
+        would use (renewal/ca.py finds it the same way) is the one that ordered it."""
+        stores = self.env.stores
+        account = find_account(stores.accounts, settings.server, settings.account)
+        if account is None:
+            return None
+        order = issue.Order(name, identifiers, settings)
+        conf = issue.renewal_conf(stores.lineages, order, account.id)
+        ordered_by = (settings.server, account.id, settings.key_type.lower())
+        return keep_issued.install_kept_first(
+            stores, name, identifiers, ordered_by, conf, self.env.now()
         )
 
     async def _not_due(
@@ -283,10 +315,11 @@ class Engine:
     ) -> None:
         """Into the web server (if the lineage names an installer), then the deploy hooks; a
         dry run saves nothing and runs the deploy hooks on the old version (certbot's rule)."""
+        installed = False
         if saved is not None and request.install:
             live = self.env.stores.lineages.live_paths(request.name)
             domains = [i.value for i in saved.identifiers]
-            await self.installers.deploy(
+            installed = await self.installers.deploy(
                 settings, request.name, domains, live, request.enhancements
             )
         deployed = saved or previous
@@ -299,7 +332,9 @@ class Engine:
             deploy_hook=hooks.deploy,
             count_as_renewed=previous is None or request.count_replaced_as_renewed,
         )
-        if saved is not None:
+        if saved is not None and installed:
+            self._reload_owed.append(request.name)  # done once the server reloaded
+        elif saved is not None:
             keep_issued.deployed(self.env.stores, request.name)
 
     async def revoke_lineage(
@@ -310,8 +345,8 @@ class Engine:
         lineage = self.env.stores.lineages.load(name)
         settings = (overrides or SettingOverrides()).apply(settings_from_conf(lineage.conf))
         der = lineage.certificate().public_bytes(Encoding.DER)
-        await retire.revoke_with_account(self.ca, settings, der, reason)
-        retire.mark_revoked(self.env.stores, name)
+        revoking = retire.revoke_with_account(self.ca, settings, der, reason)
+        await retire.remembered(self.env.stores, name, revoking)
 
     async def install_lineage(
         self, name: str, overrides: SettingOverrides, enhancements: Sequence[str] = ()
@@ -335,7 +370,7 @@ def _names(request: LineageRequest, previous: Lineage | None) -> tuple[Identifie
     """The names to order, refusing changes the request does not allow."""
     if request.identifiers is None:
         if previous is None:
-            raise UsageError(f"No certificate named {request.name!r} exists.")
+            raise UsageError(said("engine.no_such_certificate", name=repr(request.name)))
         return previous.identifiers
     wanted = request.identifiers
     if previous is None or set(previous.identifiers) == set(wanted):
@@ -346,7 +381,5 @@ def _names(request: LineageRequest, previous: Lineage | None) -> tuple[Identifie
     ):
         return wanted
     old = ", ".join(i.value for i in previous.identifiers)
-    raise UsageError(
-        f"Certificate {previous.name!r} exists with other names ({old}); pass --expand to add "
-        f"names, or --cert-name {previous.name} to replace its names."
-    )
+    quoted = repr(previous.name)
+    raise UsageError(said("engine.other_names", quoted=quoted, old=old, name=previous.name))

@@ -64,10 +64,9 @@ class QuietEvents:
         self, task: ChallengeTask, instructions: ManualInstructions
     ) -> None:
         from certsmith.errors import SolverError
+        from certsmith.wording import said
 
-        raise SolverError(
-            "A manual challenge needs a person or --manual-auth-hook; none is available here."
-        )
+        raise SolverError(said("engine.manual_unattended"))
 
     async def self_check_failed(
         self, failure: SelfCheckFailure, published_by_hook: bool

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from certsmith.errors import UsageError
 from certsmith.renewal.shell import CommandOutcome, CommandRunner, RunningGroups, run_shell
+from certsmith.wording import said
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -123,15 +124,10 @@ def validate_hook(command: str | None, kind: HookKind | str) -> None:
         program = command.split()[0]
     if shutil.which(program) is not None:
         return
-    skip = "or pass --disable-hook-validation to skip this check."
     if Path(program).exists():
-        raise UsageError(
-            f"{kind}-hook command {program} exists, but is not executable; chmod +x it, {skip}"
-        )
-    raise UsageError(
-        f"Unable to find {kind}-hook command {program} in the PATH "
-        f"(PATH is {os.environ.get('PATH', '')}); give its full path, {skip}"
-    )
+        raise UsageError(said("engine.hook_not_executable", kind=kind, program=program))
+    path = os.environ.get("PATH", "")
+    raise UsageError(said("engine.hook_not_found", kind=kind, program=program, path=path))
 
 
 def validate_hooks(*, pre_hook: str | None, post_hook: str | None, deploy_hook: str | None) -> None:

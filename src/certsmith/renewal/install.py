@@ -28,6 +28,7 @@ from typing import Protocol
 from certsmith.challenges.base import ChallengeTask, Solver
 from certsmith.errors import CertsmithError
 from certsmith.renewal.settings import LineageSettings
+from certsmith.wording import said
 
 #: certbot's name for "obtain, install nowhere" (``-i null``).
 NULL_INSTALLER = "null"
@@ -86,7 +87,7 @@ class RunInstallers:
 
     def _get(self, name: str, settings: LineageSettings) -> Installer:
         if self._factory is None:
-            raise InstallError(f"The {name} installer is not available in this run.")
+            raise InstallError(said("engine.installer_unavailable", name=name))
         if name not in self._made:
             options = {k: str(v) for k, v in settings.extra.items()}
             options.setdefault("config_dir", str(self._config_dir))  # where checkpoints live

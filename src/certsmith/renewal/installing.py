@@ -15,6 +15,7 @@ from certsmith.renewal.due import settings_from_conf
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.install import NULL_INSTALLER, RunInstallers
 from certsmith.renewal.settings import SettingOverrides
+from certsmith.wording import said
 
 
 async def install_lineage(
@@ -30,7 +31,7 @@ async def install_lineage(
     would write is returned."""
     lineages = env.stores.lineages
     if not lineages.exists(name):
-        raise UsageError(f"No certificate named {name!r}; see `certsmith certificates`.")
+        raise UsageError(said("usage.no_such_certificate", name=repr(name)))
     if overrides.installer == NULL_INSTALLER:
         return None  # -i null: certbot's null installer installs nowhere
     with lineages.lock(name, blocking=True, timeout=60.0):
@@ -39,7 +40,7 @@ async def install_lineage(
         lineage = lineages.load(name)
         settings = overrides.apply(settings_from_conf(lineage.conf))
         if settings.installer in (None, NULL_INSTALLER):
-            raise UsageError(f"Say which web server to install {name} into: --nginx, --apache.")
+            raise UsageError(said("engine.install_which_server", name=name))
         domains = [i.value for i in lineage.identifiers]
         live = lineages.live_paths(name)
         if preview:

@@ -186,8 +186,10 @@ async def issue(
             result.cert_pem.encode(),
             result.chain_pem.encode(),
             result.fullchain_pem.encode(),
+            settings.server,
+            account.id,
         ),
-        _renewal_conf(lineages, order, account.id),
+        renewal_conf(lineages, order, account.id),
     )
     try:
         services.due.remember(order.name)
@@ -210,7 +212,8 @@ def _new_key_pem(order: Order) -> bytes | None:
     return crypto.private_key_pem(key)
 
 
-def _renewal_conf(lineages: LineageStorage, order: Order, account_id: str) -> RenewalConf:
+def renewal_conf(lineages: LineageStorage, order: Order, account_id: str) -> RenewalConf:
+    """The conf ``order`` saves with its certificate (also used for a kept one, engine.py)."""
     params = order.settings.replace(account=account_id).to_renewalparams()
     if order.previous is None:
         return lineages.new_conf(order.name, params)

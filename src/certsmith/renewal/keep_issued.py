@@ -7,7 +7,8 @@ lineage only. The kept copy stays until the engine has run the installers and de
 (``deployed``), so a run killed between the switch and the deploy hook owes a deploy that the
 next run makes (``awaits_deploy``). ``install_kept`` is called by the engine under the lineage's
 lock before deciding anything: a kept certificate newer than the deployed one is installed
-without a new order.
+without a new order. A first issuance killed before its lineage existed is finished the same
+way by the re-run (``install_kept_first``), under the same name (``unfinished_duplicate``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from certsmith import crypto
 from certsmith.acme.identifier import Identifier
 from certsmith.errors import DiskWriteFailed, StorageError
+from certsmith.renewal.key_change import private_key_type
 from certsmith.storage.interface import Stores
 from certsmith.storage.lineage import Lineage
 from certsmith.storage.pending import PendingVersion, describe_os_error, save_failed
@@ -115,6 +117,70 @@ def install_kept(
         return None
     log.warning("%s: %s", previous.name, KEPT_REASON)
     return lineage
+
+
+def install_kept_first(
+    stores: Stores,
+    name: str,
+    identifiers: Sequence[Identifier],
+    ordered_by: tuple[str, str, str],
+    conf: RenewalConf,
+    now: datetime,
+) -> Lineage | None:
+    """Save the certificate a first issuance of ``name`` kept before it was killed (no lineage
+    exists yet) as the lineage's first version, with ``conf``, if it is what this run would
+    order: for exactly ``identifiers``, from the same (server, account id, key type)
+    ``ordered_by``, still valid. The lineage as saved, else None (then an order is made)."""
+    version = stores.pending.load(name) if stores.pending is not None else None
+    if stores.pending is None or version is None or version.key_pem is None:
+        return None
+    try:
+        cert = crypto.load_certificates(version.cert_pem)[0]
+        key_type = private_key_type(version.key_pem)
+    except ValueError:
+        stores.pending.discard(name)
+        return None
+    if cert.not_valid_after_utc <= now:
+        stores.pending.discard(name)
+        return None
+    if (version.server, version.account, key_type) != ordered_by:
+        return None  # another CA, account or key type: the order replaces it
+    if set(crypto.certificate_identifiers(cert)) != set(identifiers):
+        return None
+    try:
+        lineage = save_issued(stores, name, version, conf)
+    except DiskWriteFailed:
+        raise
+    except StorageError as exc:  # the kept files do not belong together
+        log.warning("%s: discarding the kept certificate: %s", name, exc)
+        stores.pending.discard(name)
+        return None
+    log.warning("%s: %s", name, KEPT_REASON)
+    return lineage
+
+
+def unfinished_duplicate(
+    stores: Stores, preferred: str, identifiers: Sequence[Identifier]
+) -> str | None:
+    """The name (``preferred-NNNN``) a `certonly --duplicate` for ``identifiers`` was creating
+    when it was killed: no lineage yet, a kept certificate for these names. The re-run goes on
+    there instead of leaving it behind for the next free name."""
+    if stores.pending is None:
+        return None
+    for name in stores.pending.names():
+        suffix = name.removeprefix(f"{preferred}-")
+        if suffix == name or len(suffix) != 4 or not suffix.isdigit():
+            continue
+        if stores.lineages.exists(name):
+            continue
+        version = stores.pending.load(name)
+        try:
+            cert = crypto.load_certificates(version.cert_pem)[0] if version else None
+        except ValueError:
+            continue
+        if cert is not None and set(crypto.certificate_identifiers(cert)) == set(identifiers):
+            return name
+    return None
 
 
 def _superseded(kept: x509.Certificate, previous: Lineage) -> bool:

@@ -15,6 +15,7 @@ from certsmith.errors import ManualRenewalNeedsHook
 from certsmith.renewal.events import EngineEvents
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage.renewal_conf import RenewalConf
+from certsmith.wording import said
 
 
 def needs_a_person(settings: LineageSettings) -> bool:
@@ -40,9 +41,5 @@ def refuse_unanswerable(
         return
     domains = ",".join(i.value for i in identifiers)
     raise ManualRenewalNeedsHook(
-        f"{name} was obtained with --manual without --manual-auth-hook and nobody is at a "
-        "terminal to publish the challenge: pass --manual-auth-hook CMD or run it by hand in "
-        "a terminal",
-        name=name,
-        domains=domains,
+        said("engine.manual_needs_hook", name=name), name=name, domains=domains
     )

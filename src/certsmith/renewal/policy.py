@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from certsmith.errors import UsageError
-from certsmith.wording import Said
+from certsmith.wording import Said, said
 
 __all__ = [
     "SHORT_LIVED",
@@ -195,7 +195,7 @@ def _decide_explicit(
     not_before: datetime, not_after: datetime, now: datetime, value: timedelta
 ) -> Decision:
     if value < timedelta(0):
-        raise UsageError(f"renew_before_expiry must not be negative, got {value}")
+        raise UsageError(said("engine.before_expiry_negative", value=value))
     renew_at = not_after - value
     if renew_at <= not_before:
         # The user's setting is longer than the lifetime: every run renews. Respect it, say so.
@@ -304,8 +304,5 @@ def parse_renew_before_expiry(text: str) -> timedelta:
         terms += 1
         pos = term.end()
     if terms == 0 or pos < len(text):
-        raise UsageError(
-            f"renew_before_expiry {original!r} is not a duration such as "
-            '"30 days", "2 weeks" or "12 hours"'
-        )
+        raise UsageError(said("engine.before_expiry_form", value=repr(original)))
     return timedelta(seconds=total)

@@ -13,6 +13,7 @@ from certsmith.errors import UsageError
 from certsmith.renewal.due import settings_from_conf
 from certsmith.renewal.engine import Engine, LineageRequest, LineageResult
 from certsmith.renewal.settings import LineageSettings, SettingOverrides
+from certsmith.wording import said
 
 
 async def reconfigure(
@@ -21,19 +22,13 @@ async def reconfigure(
     """Dry-run ``name`` with ``overrides``, then store them. Returns (before, after, dry run)."""
     lineages = engine.env.stores.lineages
     if not lineages.exists(name):
-        raise UsageError(
-            f"An existing certificate with name {name} could not be found; see "
-            "`certsmith certificates`."
-        )
+        raise UsageError(said("engine.reconfigure_not_found", name=name))
     stored = settings_from_conf(lineages.read_conf(name))
     if overrides.server not in (None, stored.server) or overrides.account not in (
         None,
         stored.account,
     ):
-        raise UsageError(
-            "reconfigure cannot change the CA or the account; get a new certificate with "
-            "`certsmith certonly --cert-name NAME --force-renewal` and the new --server."
-        )
+        raise UsageError(said("engine.reconfigure_server"))
     request = LineageRequest(name, overrides=overrides, dry_run=True, lock_timeout=60.0)
     result = await engine.obtain_lineage(request)
     with lineages.lock(name, blocking=True, timeout=60.0):

@@ -4,8 +4,10 @@ for certificates that are not a lineage here."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import replace
 
+from certsmith.acme import AlreadyRevoked
 from certsmith.acme.jws import AccountKey
 from certsmith.errors import UsageError
 from certsmith.renewal.ca import CaSessions, client_for
@@ -13,6 +15,7 @@ from certsmith.renewal.due import certificate_facts
 from certsmith.renewal.environment import RunEnvironment
 from certsmith.renewal.settings import LineageSettings
 from certsmith.storage.interface import Stores
+from certsmith.wording import said
 
 
 async def revoke_with_account(
@@ -21,10 +24,7 @@ async def revoke_with_account(
     """Revoke signed by the account stored for ``settings.server`` (RFC 8555 section 7.6)."""
     session = await ca.session(settings)
     if session.account is None:
-        raise UsageError(
-            f"No account for {settings.server} is stored here; revoke with the account that "
-            "ordered it, or pass --key-path with the certificate's private key."
-        )
+        raise UsageError(said("engine.revoke_no_account", server=settings.server))
     await session.client.revoke(der, reason)
 
 
@@ -36,8 +36,28 @@ async def revoke_with_certificate_key(
         await client.revoke(der, reason, cert_key=key)
 
 
-def mark_revoked(stores: Stores, name: str) -> None:
-    """Remember in the renewal state that lineage ``name``'s certificate was revoked."""
+async def remembered(stores: Stores, name: str | None, revoking: Awaitable[None]) -> None:
+    """Await ``revoking`` (the request to the CA) with lineage ``name``'s certificate marked
+    revoked beforehand: a run killed after the CA revoked it must not leave a revoked
+    certificate that `renew` and `certificates` take for valid. A refused request takes the
+    mark back; a kill before the CA acted leaves it (the next renew replaces a certificate
+    that may still be valid: the safe side)."""
+    if name is None:
+        await revoking
+        return
+    mark_revoked(stores, name)
+    try:
+        await revoking
+    except AlreadyRevoked:
+        raise
+    except BaseException:
+        mark_revoked(stores, name, revoked=False)
+        raise
+
+
+def mark_revoked(stores: Stores, name: str, *, revoked: bool = True) -> None:
+    """Remember in the renewal state that lineage ``name``'s certificate was revoked (or,
+    ``revoked`` False, that it was not after all)."""
     lineage = stores.lineages.load(name)
     revision = stores.lineages.revision(name)
     state = stores.states.load(name, revision)
@@ -45,7 +65,7 @@ def mark_revoked(stores: Stores, name: str) -> None:
         state = certificate_facts(lineage.certificate(), revision)
     if state is not None:
         # Out of the quick index too: its verdict (due at once) differs from the indexed one.
-        stores.states.save(name, replace(state, revoked=True, quick=None))
+        stores.states.save(name, replace(state, revoked=revoked, quick=None))
         stores.states.flush()
 
 

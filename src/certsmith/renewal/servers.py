@@ -24,6 +24,7 @@ from certsmith.challenges.http01_standalone import StandaloneHttp01Server
 from certsmith.challenges.tls_alpn import TlsAlpn01Server
 from certsmith.errors import LockHeld
 from certsmith.storage.locks import LineageLock, try_standalone_lock
+from certsmith.wording import said
 
 log = logging.getLogger(__name__)
 PORT_WAIT = 60.0  # seconds a run waits for a port another certsmith run's listener holds
@@ -87,18 +88,17 @@ class ServerPool:
         if self.lock_dir is None:
             return None
         deadline = self.clock() + self.port_wait
-        said = False
+        warned = False
         while True:
             try:
                 return try_standalone_lock(self.lock_dir, address, port)
             except LockHeld:
                 if self.clock() >= deadline:
-                    raise LockHeld(
-                        f"Another certsmith run kept port {port} for its standalone server "
-                        f"for {self.port_wait:.0f} seconds; this certificate is left to it."
-                    ) from None
-                if not said:
-                    said = True
+                    seconds = f"{self.port_wait:.0f}"
+                    why = said("engine.port_kept", port=port, seconds=seconds)
+                    raise LockHeld(why) from None
+                if not warned:
+                    warned = True
                     log.warning(
                         "Another certsmith run is answering challenges on port %d; waiting up "
                         "to %.0f seconds for it",

@@ -13,6 +13,7 @@ from typing import Any
 
 from certsmith.ca_urls import LETSENCRYPT, LETSENCRYPT_STAGING, LETSENCRYPT_V1
 from certsmith.errors import UsageError
+from certsmith.wording import said
 
 __all__ = [
     "LETSENCRYPT",
@@ -94,7 +95,8 @@ def _as_int(value: Any, key: str) -> int | None:
     try:
         return int(str(value))
     except ValueError:
-        raise UsageError(f"renewal setting {key} = {value!r} is not a number") from None
+        why = said("engine.setting_not_number", setting=key, value=repr(value))
+        raise UsageError(why) from None
 
 
 def _server(value: str | None) -> str:

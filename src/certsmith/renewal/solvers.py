@@ -16,6 +16,7 @@ from certsmith.errors import UsageError
 from certsmith.hostport import is_ip_literal
 from certsmith.renewal.servers import ServerPool
 from certsmith.renewal.settings import LineageSettings
+from certsmith.wording import said
 
 if TYPE_CHECKING:  # dnspython is imported only by runs that use DNS (keeps `renew` lean)
     from certsmith.challenges.dns01 import DnsSolver, PropagationChecker
@@ -101,9 +102,7 @@ def _dns_solver(settings: LineageSettings, context: SolverContext) -> DnsSolver:
     elif name not in NO_CREDENTIALS_FILE:
         builtin = settings.authenticator in DNS_PLUGINS or name in NOT_BUILT_IN
         flag = f"--{settings.authenticator}-credentials" if builtin else "--dns-credentials FILE"
-        raise UsageError(
-            f"The {settings.authenticator} plugin needs a credentials file; pass {flag}."
-        )
+        raise UsageError(said("engine.dns_credentials", plugin=settings.authenticator, flag=flag))
     provider = load_provider(name, options)
     return DnsSolver(
         provider, _checker(settings, context), propagation_seconds=propagation_seconds(settings)
@@ -119,9 +118,10 @@ def propagation_seconds(settings: LineageSettings) -> int:
     try:
         seconds = int(str(value).strip())
     except ValueError:
-        raise UsageError(f"renewal setting {key} = {value!r} is not a number") from None
+        why = said("engine.setting_not_number", setting=key, value=repr(value))
+        raise UsageError(why) from None
     if not 0 <= seconds <= 86400:
-        raise UsageError(f"renewal setting {key} = {seconds} is not between 0 and 86400")
+        raise UsageError(said("engine.setting_out_of_range", setting=key, value=seconds))
     return seconds
 
 
@@ -162,11 +162,9 @@ def check_before_order(
     if "dns-persist-01" in settings.preferred_challenges:
         usable = (*usable, "dns-persist-01")
     if wildcards and not set(usable) & set(methods) & set(DNS_CHALLENGES):
-        raise UsageError(
-            f"Wildcard names ({', '.join(wildcards)}) can only be validated with dns-01, which "
-            f"--{settings.authenticator} cannot answer here; use a --dns-* plugin or "
-            "--manual --preferred-challenges dns."
-        )
+        names, authenticator = ", ".join(wildcards), settings.authenticator
+        why = said("engine.wildcard_needs_dns", names=names, authenticator=authenticator)
+        raise UsageError(why)
     if _uses_dns_provider(settings.authenticator):
         _dns_solver(settings, SolverContext())  # reads and checks the credentials; no network
 
@@ -193,7 +191,7 @@ async def solvers_for(
                 solvers["tls-alpn-01"] = await stack.enter_async_context(tls)
         elif kind == "webroot":
             if not settings.webroot_map and not settings.webroot_path:
-                raise UsageError("--webroot needs a folder for every name; pass -w PATH before -d.")
+                raise UsageError(said("engine.webroot_missing"))
             default = settings.webroot_path[-1] if settings.webroot_path else None
             solvers["http-01"] = WebrootSolver(settings.webroot_map, default_webroot=default)
         elif kind == "manual":
@@ -215,10 +213,10 @@ async def solvers_for(
             solvers["dns-01"] = solvers["dns-account-01"] = _dns_solver(settings, context)
         elif kind in WEB_SERVERS:
             if context.web_server is None:
-                raise UsageError(f"The {kind} authenticator is not available in this run.")
+                raise UsageError(said("engine.authenticator_unavailable", kind=kind))
             solvers["http-01"] = context.web_server(settings)
         else:
-            raise UsageError(f"Unknown authenticator {kind!r} in the settings of this certificate.")
+            raise UsageError(said("engine.authenticator_unknown", kind=repr(kind)))
         if kind == PERSIST or "dns-persist-01" in settings.preferred_challenges:
             from certsmith.challenges.dns01.persist import PersistSolver
 

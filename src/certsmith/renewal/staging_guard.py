@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from certsmith.acme.identifier import Identifier
 from certsmith.ca_urls import LETSENCRYPT_STAGING
 from certsmith.errors import UsageError
+from certsmith.wording import said
 
 __all__ = ["check_staging_switch", "is_staging"]
 
@@ -37,13 +38,5 @@ def check_staging_switch(
         return
     names = ", ".join(i.value for i in identifiers)
     if is_staging(new_server):  # certbot's message, word for word
-        raise UsageError(
-            "You've asked to renew/replace a seemingly valid certificate with a test "
-            f"certificate (domains: {names}). We will not do that unless you use the "
-            "--break-my-certs flag!"
-        )
-    raise UsageError(
-        f"You've asked to renew/replace a test certificate (domains: {names}) with one from "
-        f"{new_server}, which would move this lineage off the test CA. We will not do that "
-        "unless you use the --break-my-certs flag!"
-    )
+        raise UsageError(said("engine.staging_replaces_real", names=names))
+    raise UsageError(said("engine.real_replaces_staging", names=names, server=new_server))

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 from certsmith.errors import StorageError
 from certsmith.storage.files import atomic_write, create_private_file, ensure_dir, fsync_dir
+from certsmith.wording import said
 
 if TYPE_CHECKING:  # `cryptography` is imported when a key is used, not by `renew`'s fast path
     from certsmith.crypto import PrivateKey
@@ -265,7 +266,8 @@ class AccountStore:
             meta_path = directory / "meta.json"
             meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         except FileNotFoundError:
-            raise StorageError(f"No account {ident} is stored for {directory_url}.") from None
+            missing = said("storage.no_account", ident=ident, server=directory_url)
+            raise StorageError(missing) from None
         except (OSError, ValueError, RecursionError) as exc:
             raise StorageError(f"Cannot read account {ident}: {exc}.") from None
         if not isinstance(jwk, dict) or not isinstance(regr, dict):

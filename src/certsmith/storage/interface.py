@@ -143,7 +143,11 @@ class LineageStorage(Protocol):
         """Replace the settings without a new version. Hold the lock."""
 
     def delete(self, name: str) -> None:
-        """Remove the lineage and every version. Hold the lock."""
+        """Remove the lineage and every version (also one a killed delete left half-removed).
+        Hold the lock."""
+
+    def interrupted_deletions(self) -> list[str]:
+        """Lineages no longer listed whose removal a killed run left unfinished."""
 
     def lock(self, name: str, *, blocking: bool = True, timeout: float = 60.0) -> Lease:
         """Lock one lineage (others stay free). LockHeld when busy (at once, or after

@@ -41,9 +41,10 @@ from certsmith.storage.links import (
 )
 from certsmith.storage.locks import LineageLock, acquire
 from certsmith.storage.readme import live_readme
-from certsmith.storage.removal import remove_lineage_files
+from certsmith.storage.removal import begin_deletion, interrupted_deletions, remove_lineage_files
 from certsmith.storage.renewal_conf import RenewalConf, Value
 from certsmith.storage.renewal_state import file_revision, lineage_names, update_interrupted
+from certsmith.wording import said
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -93,7 +94,7 @@ class Lineage:
 def check_lineage_name(name: str) -> None:
     """Raise UsageError unless ``name`` can be a lineage (one path component, not hidden)."""
     if not name or "/" in name or "\0" in name or name.startswith(".") or name.endswith(".conf"):
-        raise UsageError(f"{name!r} cannot be a certificate name.")
+        raise UsageError(said("storage.bad_cert_name", name=repr(name)))
 
 
 class LineageStore:
@@ -337,6 +338,8 @@ class LineageStore:
         fullchain_pem = fullchain_pem if fullchain_pem is not None else cert_pem + chain_pem
         arc.check_pair(key_pem, cert_pem, fullchain_pem)
         if not existing:
+            if name in self.interrupted_deletions():  # its old files must not outlive it
+                self.delete(name)
             for directory in (self.renewal_dir, self.archive_root, self.live_root):
                 ensure_dir(directory, 0o700)
             # certbot makes the per-lineage directories with the default mode.
@@ -414,10 +417,16 @@ class LineageStore:
         somewhere outside config_dir) gets a warning, never a deletion.
         """
         check_lineage_name(name)
+        record = begin_deletion(self.conf_path(name), name)  # no longer listed from here on
         try:
-            conf_archive, conf_live = self._paths(name, self.read_conf(name))
+            conf = RenewalConf.parse(record.read_text(encoding="utf-8"))
+            conf_archive, conf_live = self._paths(name, conf)
             named = {conf_archive, *(p.parent for p in conf_live.values())}
-        except LineageCorrupt as exc:
+        except (LineageCorrupt, OSError, UnicodeDecodeError) as exc:
             named = set()
             logger.warning("Deleting %s: %s", name, exc)
-        remove_lineage_files(name, self.conf_path(name), self.archive_root, self.live_root, named)
+        remove_lineage_files(name, record, self.archive_root, self.live_root, named)
+
+    def interrupted_deletions(self) -> list[str]:
+        """Lineages a killed ``delete`` left half-removed; ``delete`` finishes them."""
+        return [n for n in interrupted_deletions(self.renewal_dir) if not self.exists(n)]

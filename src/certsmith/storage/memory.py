@@ -235,6 +235,9 @@ class MemoryLineageStore:
         check_lineage_name(name)
         self._lineages.pop(name, None)
 
+    def interrupted_deletions(self) -> list[str]:
+        return []  # a deletion here is one step
+
     def lock(self, name: str, *, blocking: bool = True, timeout: float = 60.0) -> MemoryLease:
         check_lineage_name(name)
         with self._guard:

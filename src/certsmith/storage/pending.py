@@ -53,12 +53,16 @@ def save_failed(name: str, exc: OSError, kept: Path | None) -> DiskWriteFailed:
 
 @dataclass(frozen=True)
 class PendingVersion:
-    """An issued version not yet in its lineage; ``key_pem`` None: the deployed key."""
+    """An issued version not yet in its lineage; ``key_pem`` None: the deployed key.
+    ``server`` and ``account``: the CA and account id that ordered it (None in records of
+    older versions): a first issuance reuses it only for the same ones."""
 
     key_pem: bytes | None
     cert_pem: bytes
     chain_pem: bytes
     fullchain_pem: bytes
+    server: str | None = None
+    account: str | None = None
 
 
 class PendingStore:
@@ -83,6 +87,8 @@ class PendingStore:
             "cert": version.cert_pem.decode(),
             "chain": version.chain_pem.decode(),
             "fullchain": version.fullchain_pem.decode(),
+            "server": version.server,
+            "account": version.account,
         }
         ensure_dir(self.root)
         create_private_file(self.path(name), json.dumps(data).encode())
@@ -99,6 +105,8 @@ class PendingStore:
                 str(raw["cert"]).encode(),
                 str(raw["chain"]).encode(),
                 str(raw["fullchain"]).encode(),
+                _optional_str(raw.get("server")),
+                _optional_str(raw.get("account")),
             )
         except FileNotFoundError:
             return None
@@ -109,3 +117,7 @@ class PendingStore:
     def discard(self, name: str) -> None:
         with contextlib.suppress(OSError):
             self.path(name).unlink()
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

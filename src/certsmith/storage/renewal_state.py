@@ -7,18 +7,25 @@ It is also the index of the quick check (``quick``): beside the facts, each entr
 renewal conf's revision, where the deployed certificate is found, and two moments worked out from
 them (``due_at``: when the verdict turns to due; ``fetch_at``: when the CA may be asked again). A
 lineage whose conf and certificate revisions are unchanged is decided from these columns and two
-``stat`` calls, with no conf or certificate parsed.
+``stat`` calls, with no conf or certificate parsed; `renew`'s closing lines (certbot's "FULLCHAIN
+expires on DATE (skipped)") come from two more columns: the conf's fullchain path and the
+certificate's notAfter.
 
 One file, ``<config_dir>/.certsmith-state/renewal-index.tsv``, one line per lineage:
 
-    name  conf_revision  locator  revision  due_at  fetch_at  {the entry as JSON}
+    name  conf_revision  locator  revision  due_at  fetch_at  fullchain  not_after  {JSON}
 
-(tab-separated; tab, newline, carriage return and backslash escaped in the text columns). It is
+(tab-separated; tab, newline, carriage return and backslash escaped in the text columns; the
+JSON, the entry itself, is always the last column). Lines written before ``fullchain`` and
+``not_after`` lack those two columns and are still read; such an entry is completed from its conf
+the next time the lineage is checked (check.quick_verdict). A version that predates the columns
+still reads a new line's quick columns, but not its JSON: a lineage it cannot decide from the
+columns alone it looks at in full (and indexes again in its own format). It is
 read once and written once per run (creating a thousand small files costs more than the whole
 check), to a temporary file renamed over the old one: a crash mid-write leaves the old index,
 and a damaged line is skipped (that lineage gets one slow check). Writers merge their changes
 into what is on disk, streaming it, so concurrent runs lose nothing but, at worst, one entry's
-freshness. In memory each entry stays one string, decoded only when asked for (about 0.6 kB a
+freshness. In memory each entry stays one string, decoded only when asked for (about 0.7 kB a
 lineage). certbot ignores the file; the JSON ``cache.json`` of earlier versions is read once
 when no index exists yet.
 """
@@ -57,6 +64,10 @@ class QuickEntry:
     revision: str
     due_at: float
     fetch_at: float
+    # What `renew` prints of a lineage not due: the conf's fullchain path ("": it names none)
+    # and the certificate's notAfter in POSIX seconds. None in an entry written before them.
+    fullchain: str | None = None
+    not_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,8 @@ class RenewalState:
         if self.quick is not None:
             q = self.quick
             data["quick"] = [q.conf_revision, q.locator, q.revision, q.due_at, q.fetch_at]
+            if q.fullchain is not None and q.not_after is not None:
+                data["quick"] += [q.fullchain, q.not_after]
         return data
 
     @classmethod
@@ -107,12 +120,15 @@ class RenewalState:
 
 
 def _quick_from_json(data: Any) -> QuickEntry | None:
-    if not isinstance(data, list) or len(data) != 5:
+    if not isinstance(data, list) or len(data) not in (5, 7):
         return None
-    conf, locator, revision, due_at, fetch_at = data
+    conf, locator, revision, due_at, fetch_at, *report = data
     if not all(isinstance(v, str) for v in (conf, locator, revision)):
         return None
-    return QuickEntry(conf, locator, revision, float(due_at), float(fetch_at))
+    entry = QuickEntry(conf, locator, revision, float(due_at), float(fetch_at))
+    if report and isinstance(report[0], str):  # the report's columns, since they exist
+        return replace(entry, fullchain=report[0], not_after=float(report[1]))
+    return entry
 
 
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -139,21 +155,25 @@ def _rest(entry: dict[str, Any]) -> str:
     q = _quick_from_json(entry.get("quick"))
     cols = (
         (_escape(q.conf_revision), _escape(q.locator), _escape(q.revision), repr(q.due_at),
-         repr(q.fetch_at))
-        if q else ("", "", "", "", "")
+         repr(q.fetch_at), _escape(q.fullchain or ""),
+         "" if q.not_after is None else repr(q.not_after))
+        if q else ("",) * 7
     )  # fmt: skip
     body = json.dumps(entry, separators=(",", ":"))
     return "\t".join((*cols, body))
 
 
 def _quick_from_line(line: str) -> QuickEntry | None:
-    cols = line.split("\t", 5)
-    if len(cols) != 6 or not cols[0]:
+    """The quick columns of an index line: 5 (then the JSON), or 7 since the report's two."""
+    cols = line.split("\t", 7)
+    if len(cols) not in (6, 8) or not cols[0]:
         return None
+    reported = len(cols) == 8 and bool(cols[6])
     try:
         return QuickEntry(
             _unescape(cols[0]), _unescape(cols[1]), _unescape(cols[2]), float(cols[3]),
-            float(cols[4]),
+            float(cols[4]), _unescape(cols[5]) if reported else None,
+            float(cols[6]) if reported else None,
         )  # fmt: skip
     except ValueError:
         return None
@@ -214,8 +234,8 @@ class RenewalStateStore:
         if rest is None:
             return None
         try:
-            data = json.loads(rest.split("\t", 5)[5])
-        except (ValueError, IndexError, RecursionError):
+            data = json.loads(rest.rpartition("\t")[2])  # JSON: the last column (no raw tab)
+        except (ValueError, RecursionError):
             return None
         return data if isinstance(data, dict) else None
 
