@@ -46,3 +46,25 @@ def test_lazy_names_still_importable() -> None:
 
     with pytest.raises(AttributeError):
         _ = certsmith.cli.no_such_name
+
+
+def test_the_message_catalogue_imports_neither_httpx_nor_dnspython() -> None:
+    """Every printing command reads the catalogue; a quiet `renew` over a fleet none due must
+    not pay for the pre-flight checks' HTTP and DNS libraries (about 0.1 s)."""
+    code = (
+        "import json, sys; from certsmith.preflight.messages import Catalogue; "
+        "Catalogue('ko').get('renew.certbot_not_due'); print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert not {"httpx", "dns", "cryptography"} & loaded
+
+
+def test_the_preflight_package_still_offers_its_names() -> None:
+    import certsmith.preflight as preflight
+    from certsmith.preflight import Catalogue, check_caa, run_preflight
+
+    assert callable(check_caa) and callable(run_preflight) and Catalogue("en").locale == "en"
+    with pytest.raises(AttributeError):
+        _ = preflight.no_such_name
