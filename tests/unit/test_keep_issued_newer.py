@@ -18,7 +18,7 @@ from certsmith import crypto
 from certsmith.renewal.keep_issued import awaits_deploy, deployed as mark_deployed, install_kept
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.interface import Stores
-from certsmith.storage.lineage import Lineage
+from certsmith.storage.lineage_model import Lineage
 from certsmith.storage.pending import PendingVersion
 from support.scripted_acme import cn_name, make_cert
 

@@ -30,7 +30,7 @@ from certsmith.renewal.key_change import KeyTypeChange, key_type_change, private
 from certsmith.renewal.settings import LineageSettings, SettingOverrides
 from certsmith.renewal.solvers import SolverContext, solvers_for
 from certsmith.storage.interface import LineageStorage
-from certsmith.storage.lineage import Lineage
+from certsmith.storage.lineage_model import Lineage
 
 NAME = "a.example"
 SERVER = "https://127.0.0.1:14000/dir"

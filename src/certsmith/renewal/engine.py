@@ -36,7 +36,7 @@ from certsmith.renewal.settings import (
 )
 from certsmith.renewal.staging_guard import check_staging_switch
 from certsmith.storage.interface import find_account
-from certsmith.storage.lineage import Lineage
+from certsmith.storage.lineage_model import Lineage
 from certsmith.wording import Said, said
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from certsmith.renewal.solvers import (
     solvers_for,
 )
 from certsmith.storage.interface import LineageStorage
-from certsmith.storage.lineage import Lineage
+from certsmith.storage.lineage_model import Lineage
 from certsmith.storage.pending import PendingVersion
 from certsmith.storage.renewal_conf import RenewalConf
 from certsmith.wording import Said

@@ -25,7 +25,7 @@ from certsmith.acme.identifier import Identifier
 from certsmith.errors import DiskWriteFailed, StorageError
 from certsmith.renewal.key_change import private_key_type
 from certsmith.storage.interface import Stores
-from certsmith.storage.lineage import Lineage
+from certsmith.storage.lineage_model import Lineage
 from certsmith.storage.pending import PendingVersion, describe_os_error, save_failed
 from certsmith.storage.renewal_conf import RenewalConf
 from certsmith.wording import Said

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
         ensure_dir as ensure_dir,
         replace_symlink as replace_symlink,
     )
-    from certsmith.storage.lineage import (
+    from certsmith.storage.lineage import LineageStore as LineageStore
+    from certsmith.storage.lineage_model import (
         Lineage as Lineage,
-        LineageStore as LineageStore,
         check_lineage_name as check_lineage_name,
     )
     from certsmith.storage.locks import (
@@ -63,9 +63,9 @@ _WHERE = {
     "create_private_file": "files",
     "ensure_dir": "files",
     "replace_symlink": "files",
-    "Lineage": "lineage",
+    "Lineage": "lineage_model",
     "LineageStore": "lineage",
-    "check_lineage_name": "lineage",
+    "check_lineage_name": "lineage_model",
     "LineageLock": "locks",
     "ConfSection": "renewal_conf",
     "RenewalConf": "renewal_conf",

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from certsmith.crypto import PrivateKey
     from certsmith.storage.accounts import StoredAccount
     from certsmith.storage.history import HistoryStorage
-    from certsmith.storage.lineage import Lineage
+    from certsmith.storage.lineage_model import Lineage
     from certsmith.storage.pending import PendingVersion
     from certsmith.storage.renewal_conf import RenewalConf, Value
     from certsmith.storage.renewal_state import QuickEntry, RenewalState

@@ -26,12 +26,8 @@ from certsmith.storage.accounts import StoredAccount, account_id, server_folder
 from certsmith.storage.archive import ALL_FOUR, check_pair
 from certsmith.storage.history import MemoryHistory
 from certsmith.storage.interface import Stores
-from certsmith.storage.lineage import (
-    CONF_FORMAT_VERSION,
-    MAX_NAME_SUFFIX,
-    Lineage,
-    check_lineage_name,
-)
+from certsmith.storage.lineage import CONF_FORMAT_VERSION, MAX_NAME_SUFFIX
+from certsmith.storage.lineage_model import Lineage, check_lineage_name
 from certsmith.storage.renewal_conf import RenewalConf, Value
 from certsmith.storage.renewal_state import QuickEntry, RenewalState
 
