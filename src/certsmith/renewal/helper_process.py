@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -162,6 +163,13 @@ def _helper_main(
 ) -> None:
     # The parent's end, inherited by the fork, closed here: the parent closing it is then EOF.
     parents_end.close()
+    buffered = [
+        handler
+        for handler in logging.getLogger("certsmith").handlers
+        if isinstance(handler, logging.handlers.MemoryHandler)
+    ]
+    for handler in buffered:
+        handler.buffer.clear()  # the parent's records, which the parent writes itself
 
     async def work() -> None:
         try:
@@ -182,6 +190,8 @@ def _helper_main(
         asyncio.run(work())
     finally:
         conn.close()
+        for handler in buffered:  # the process ends without logging's exit hook
+            handler.flush()
 
 
 def _next_task(conn: Connection) -> Any:
