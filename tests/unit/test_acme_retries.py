@@ -320,3 +320,55 @@ def test_transport_failures_say_whether_the_ca_may_have_the_request(
     assert repeats(Repeat.SAFE) == retryable
     assert repeats(Repeat.HARMLESS) == retryable
     assert repeats(Repeat.ONCE) == (retryable and not sent)
+
+
+# --- the CLI words a transport failure from its code, in English exactly as the message -------
+
+
+def _worded(error: TransportError, locale: str) -> str:
+    from certsmith.cli.explain import _detail
+    from certsmith.preflight.messages import Catalogue
+
+    return _detail(error, Catalogue(locale))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectTimeout("t"),
+        httpx.PoolTimeout("t"),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("t"),
+        httpx.WriteTimeout("t"),
+        httpx.RemoteProtocolError("gone"),
+        httpx.ReadError("reset"),
+    ],
+)
+def test_each_transport_failure_is_worded_in_english_as_its_message_and_in_korean(
+    exc: httpx.HTTPError,
+) -> None:
+    error = transport_error("GET", f"{BASE}/dir", exc)
+    assert error.code and _worded(error, "en") == str(error)
+    korean = _worded(error, "ko")
+    assert korean.startswith(f"GET {BASE}/dir: ") and korean != str(error)
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in korean)
+
+
+async def test_a_given_up_and_a_not_resent_failure_are_worded_as_their_messages(
+    ca: FakeCA, clock: FakeTime
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca.fault("/dir", *[dropped] * 10)
+    async with make_client(ca, clock) as client:
+        with pytest.raises(TransportError) as gave_up:
+            await client.directory()
+    assert _worded(gave_up.value, "en") == str(gave_up.value)
+    assert "4번 시도한 뒤 포기했습니다" in _worded(gave_up.value, "ko")
+    ca2, clock2 = FakeCA(), FakeTime()
+    async with await _with_account(ca2, clock2) as client:
+        ca2.fault("/key-change", lost_answer(ca2))
+        with pytest.raises(TransportError) as once:
+            await client.rollover_key(ec.generate_private_key(ec.SECP256R1()))
+    assert _worded(once.value, "en") == str(once.value)
+    assert "다시 보내지 않았습니다" in _worded(once.value, "ko")

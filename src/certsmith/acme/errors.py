@@ -49,12 +49,19 @@ class TransportError(AcmeError):
     """The CA could not be reached or did not answer in time (connect, TLS, timeout).
 
     ``sent``: whether the request may have reached the CA (False when connecting failed);
-    ``what``: the failure in a few words ("the CA did not answer in time"), empty if unknown.
+    ``what``: the failure in a few words ("the CA did not answer in time"), empty if unknown;
+    ``code``, ``request`` and ``raw``: the same as a short code ("read_timeout"), the request
+    ("GET https://..."), and the underlying error's text, so the CLI can word the message in the
+    user's language; ``not_resent``: a request that may have acted was not sent again.
     """
 
     retryable = True
     sent: bool = True
     what: str = ""
+    code: str = ""
+    request: str = ""
+    raw: str = ""
+    not_resent: bool = False
 
 
 class CertificateNotTrusted(TransportError):

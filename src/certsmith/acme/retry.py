@@ -75,17 +75,19 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-# (httpx failure, words for it, whether the request may have reached the CA). The first match
-# wins, so the timeouts come before the network errors they resemble.
-_FAILURES: tuple[tuple[type[httpx.HTTPError], str, bool], ...] = (
-    (httpx.ConnectTimeout, "connecting to the CA timed out", False),
-    (httpx.PoolTimeout, "no connection to the CA became free in time", False),
-    (httpx.ConnectError, "could not connect to the CA", False),
-    (httpx.ReadTimeout, "the CA did not answer in time", True),
-    (httpx.WriteTimeout, "sending the request to the CA timed out", True),
-    (httpx.RemoteProtocolError, "the CA closed the connection without a complete answer", True),
-    (httpx.NetworkError, "the connection to the CA broke", True),
-)
+# (httpx failure, its code, words for it, whether the request may have reached the CA). The
+# first match wins, so the timeouts come before the network errors they resemble. The code names
+# the CLI's catalogue entry ``transport.<code>``, whose English must be these words.
+_FAILURES: tuple[tuple[type[httpx.HTTPError], str, str, bool], ...] = (
+    (httpx.ConnectTimeout, "connect_timeout", "connecting to the CA timed out", False),
+    (httpx.PoolTimeout, "pool_timeout", "no connection to the CA became free in time", False),
+    (httpx.ConnectError, "connect_failed", "could not connect to the CA", False),
+    (httpx.ReadTimeout, "read_timeout", "the CA did not answer in time", True),
+    (httpx.WriteTimeout, "write_timeout", "sending the request to the CA timed out", True),
+    (httpx.RemoteProtocolError, "closed", "the CA closed the connection without a complete answer",
+     True),
+    (httpx.NetworkError, "broke", "the connection to the CA broke", True),
+)  # fmt: skip
 
 
 def transport_error(method: str, url: str, exc: httpx.HTTPError) -> TransportError:
@@ -94,10 +96,12 @@ def transport_error(method: str, url: str, exc: httpx.HTTPError) -> TransportErr
     Failures of our own making (an unsupported scheme, a request httpx refuses to send, a
     content encoding it cannot undo) are not retryable: sending again fails the same way.
     """
-    for kind, words, sent in _FAILURES:
+    for kind, code, words, sent in _FAILURES:
         if isinstance(exc, kind):
-            error = TransportError(f"{method} {url}: {words} ({type(exc).__name__}: {exc})")
+            raw = f"{type(exc).__name__}: {exc}"
+            error = TransportError(f"{method} {url}: {words} ({raw})")
             error.what, error.sent = words, sent
+            error.code, error.request, error.raw = code, f"{method} {url}", raw
             return error
     error = TransportError(f"{method} {url}: {type(exc).__name__}: {exc}")
     error.retryable = False

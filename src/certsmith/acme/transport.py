@@ -318,11 +318,12 @@ class Sender:
         if wait is None:
             if isinstance(error, TransportError) and tries > 1:
                 cause = error.__cause__
-                last = f"{type(cause).__name__}: {cause}" if cause else "no details"
+                error.raw = f"{type(cause).__name__}: {cause}" if cause else "no details"
                 error.message = f"{method} {url}: {error.what}; gave up after {tries} tries"
-                error.message += f" ({last})"
+                error.message += f" ({error.raw})"
             elif isinstance(error, TransportError) and error.sent and repeat is Repeat.ONCE:
                 error.message += "; not sent again: the CA may have acted on it"
+                error.not_resent = True
             raise error
         why = f"the CA answered {error.status}" if isinstance(error, ProblemError) else ""
         if isinstance(error, TransportError):

@@ -169,12 +169,25 @@ def _detail(error: Any, cat: Catalogue | None = None) -> str:
     wording = getattr(error, "wording", None)  # a UsageError worded from the catalogue
     if cat is not None and isinstance(wording, tuple) and cat.has(wording[0]):
         return sanitize(cat.get(wording[0], **wording[1]))
+    if cat is not None and isinstance(error, TransportError) and cat.has(f"transport.{error.code}"):
+        return sanitize(_transport_detail(error, cat))
     detail = _attr(error, "detail")
     if isinstance(detail, str) and detail:
         return sanitize(detail)
     if isinstance(error, BaseException):  # a Said message (certsmith.wording) in cat's language
         return sanitize(cat.words(str(error)) if cat is not None else str(error))
     return ""
+
+
+def _transport_detail(error: TransportError, cat: Catalogue) -> str:
+    """The failure the ACME core names by its code (acme/retry.py), in ``cat``'s language."""
+    key = "transport.detail"
+    if error.attempts > 1:
+        key = "transport.detail.gave_up"
+    elif error.not_resent:
+        key = "transport.detail.not_resent"
+    what = cat.get(f"transport.{error.code}")
+    return cat.get(key, request=error.request, what=what, tries=error.attempts, raw=error.raw)
 
 
 def _values(error: Any) -> dict[str, Any]:
