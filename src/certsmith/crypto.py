@@ -23,6 +23,8 @@ from cryptography.x509.oid import NameOID
 
 from certsmith.acme.identifier import Identifier
 from certsmith.errors import UsageError
+from certsmith.wording import said
+from certsmith.wording_parts import joined
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 KeyType = Literal["ecdsa", "rsa"]
@@ -38,6 +40,12 @@ _PEM_CERT_RE = re.compile(
 )
 _LDH_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 MAX_CN_LENGTH = 64  # RFC 5280 ub-common-name
+# Characters no DNS name in a certificate has, and the sentence that says so.
+_FORBIDDEN = (
+    (" ", "crypto.name_space"),
+    ("/", "crypto.name_slash"),
+    ("_", "crypto.name_underscore"),
+)
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -54,17 +62,16 @@ def generate_private_key(
     if key_type == "ecdsa":
         curve = _CURVES.get(elliptic_curve)
         if curve is None:
+            curves = ", ".join(_CURVES)
             raise UsageError(
-                f"Unsupported elliptic curve {elliptic_curve!r}; use one of {', '.join(_CURVES)}."
+                said("crypto.curve_unsupported", curve=repr(elliptic_curve), curves=curves)
             )
         return ec.generate_private_key(curve())
     if key_type == "rsa":
         if rsa_key_size < 2048 or rsa_key_size % 8 or rsa_key_size > 8192:
-            raise UsageError(
-                f"Unsupported RSA key size {rsa_key_size}; use 2048 to 8192 bits in steps of 8."
-            )
+            raise UsageError(said("crypto.rsa_size_unsupported", size=rsa_key_size))
         return rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_size)
-    raise UsageError(f"Unsupported key type {key_type!r}; use 'ecdsa' or 'rsa'.")
+    raise UsageError(said("crypto.key_type_unsupported", key_type=repr(key_type)))
 
 
 def private_key_pem(key: PrivateKey) -> bytes:
@@ -119,7 +126,7 @@ def make_csr(key: PrivateKey, identifiers: Iterable[Identifier]) -> bytes:
     """
     idents = list(identifiers)
     if not idents:
-        raise UsageError("A certificate request needs at least one name.")
+        raise UsageError(said("crypto.csr_no_names"))
     sans: list[x509.GeneralName] = []
     for ident in idents:
         if ident.type == "dns":
@@ -240,9 +247,9 @@ def load_csr(data: bytes) -> tuple[bytes, list[Identifier]]:
             x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data)
         )
     except ValueError:
-        raise UsageError("The --csr file is not a signing request (PEM or DER).") from None
+        raise UsageError(said("crypto.csr_unreadable")) from None
     if not csr.is_signature_valid:
-        raise UsageError("The --csr file's signature does not match its key.")
+        raise UsageError(said("crypto.csr_bad_signature"))
     try:
         san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -250,7 +257,7 @@ def load_csr(data: bytes) -> tuple[bytes, list[Identifier]]:
     names = [Identifier.dns(n) for n in san.get_values_for_type(x509.DNSName)]
     names += [Identifier.ip(str(a)) for a in san.get_values_for_type(x509.IPAddress)]
     if not names:
-        raise UsageError("The --csr needs a subjectAltName for every domain or IP address.")
+        raise UsageError(said("crypto.csr_no_san"))
     return csr.public_bytes(serialization.Encoding.DER), names
 
 
@@ -285,7 +292,7 @@ def normalize_names(names: Iterable[str]) -> list[Identifier]:
     Raises UsageError listing one sentence per bad name.
     """
     result: list[Identifier] = []
-    problems: list[str] = []
+    problems: list[str] = []  # one sentence each (a Said), said together below
     for raw in names:
         try:
             ident = normalize_name(raw)
@@ -295,9 +302,9 @@ def normalize_names(names: Iterable[str]) -> list[Identifier]:
         if ident not in result:
             result.append(ident)
     if problems:
-        raise UsageError(" ".join(problems))
+        raise UsageError(joined(problems, " "))
     if not result:
-        raise UsageError("No names were given.")
+        raise UsageError(said("crypto.no_names"))
     return result
 
 
@@ -305,32 +312,30 @@ def normalize_name(raw: str) -> Identifier:
     """One name (see :func:`normalize_names`). Raises UsageError with one sentence."""
     name = raw.strip()
     if not name:
-        raise UsageError("An empty name was given.")
+        raise UsageError(said("crypto.name_empty"))
     if "%" in name:
-        raise UsageError(f"The name {raw!r} has a '%'; scoped IPv6 addresses cannot be certified.")
+        raise UsageError(said("crypto.name_percent", name=repr(raw)))
     address = _as_ip(name)
     if address is not None:
         return Identifier.ip(address)
-    for char, what in ((" ", "a space"), ("/", "a slash"), ("_", "an underscore")):
+    for char, key in _FORBIDDEN:
         if char in name:
-            raise UsageError(f"The name {raw!r} contains {what}, which DNS names cannot have.")
+            raise UsageError(said(key, name=repr(raw)))
     if name.endswith(".") and not name.endswith(".."):
         name = name[:-1]
     wildcard = name.startswith("*.")
     body = name[2:] if wildcard else name
     if "*" in body:
-        raise UsageError(
-            f"The name {raw!r} has a misplaced wildcard; only a leading '*.' is allowed."
-        )
+        raise UsageError(said("crypto.name_wildcard_misplaced", name=repr(raw)))
     labels = body.split(".")
     if any(not label for label in labels):
-        raise UsageError(f"The name {raw!r} has an empty label (two dots in a row or an edge).")
+        raise UsageError(said("crypto.name_empty_label", name=repr(raw)))
     ascii_labels = [_label_to_ascii(raw, label) for label in labels]
     result = ".".join((["*"] if wildcard else []) + ascii_labels)
     if len(result) > 253:
-        raise UsageError(f"The name {raw!r} is longer than 253 characters.")
+        raise UsageError(said("crypto.name_too_long", name=repr(raw)))
     if wildcard and len(ascii_labels) < 2:
-        raise UsageError(f"The wildcard {raw!r} must cover a name with at least two labels.")
+        raise UsageError(said("crypto.wildcard_too_short", name=repr(raw)))
     return Identifier.dns(result)
 
 
@@ -349,24 +354,19 @@ def _label_to_ascii(raw: str, label: str) -> str:
         try:
             ascii_label = idna.encode(label, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
-            raise UsageError(
-                f"The name {raw!r} has a label {label!r} that is not a valid IDNA 2008 name "
-                f"({exc})."
-            ) from None
+            why = said("crypto.label_not_idna", name=repr(raw), label=repr(label), reason=exc)
+            raise UsageError(why) from None
     if len(ascii_label) > 63:
-        raise UsageError(f"The name {raw!r} has a label longer than 63 characters.")
+        raise UsageError(said("crypto.label_too_long", name=repr(raw)))
     if ascii_label.startswith("-") or ascii_label.endswith("-"):
-        raise UsageError(f"The name {raw!r} has a label that starts or ends with a hyphen.")
+        raise UsageError(said("crypto.label_hyphen_edge", name=repr(raw)))
     if not _LDH_LABEL_RE.match(ascii_label):
-        raise UsageError(
-            f"The name {raw!r} has a label {label!r} with characters other than letters, "
-            "digits and hyphens."
-        )
+        raise UsageError(said("crypto.label_characters", name=repr(raw), label=repr(label)))
     if ascii_label[2:4] == "--" and not ascii_label.startswith("xn--"):
-        raise UsageError(f"The name {raw!r} has a label with '--' in positions 3 and 4.")
+        raise UsageError(said("crypto.label_double_hyphen", name=repr(raw)))
     if ascii_label.startswith("xn--"):
         try:
             idna.decode(ascii_label)
         except idna.IDNAError:
-            raise UsageError(f"The name {raw!r} has an invalid punycode label.") from None
+            raise UsageError(said("crypto.label_bad_punycode", name=repr(raw))) from None
     return ascii_label

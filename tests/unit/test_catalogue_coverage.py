@@ -205,28 +205,8 @@ def test_said_fills_the_english_template_and_survives_a_missing_value() -> None:
 # A file may lose entries (lower its count), never gain them: a new user-visible error gets a
 # catalogue key, ``raise UsageError(said("key", ...))``.
 STILL_ENGLISH = {
-    "challenges/_listener.py": 7,
-    "challenges/dns01/acmedns.py": 12,
-    "challenges/dns01/aws.py": 3,
-    "challenges/dns01/cloudflare.py": 3,
-    "challenges/dns01/contract.py": 10,
-    "challenges/dns01/digitalocean.py": 1,
-    "challenges/dns01/duckdns.py": 6,
-    "challenges/dns01/google.py": 7,
-    "challenges/dns01/httpapi.py": 2,
-    "challenges/dns01/linode.py": 2,
-    "challenges/dns01/ovh.py": 2,
-    "challenges/dns01/persist.py": 2,
-    "challenges/dns01/propagation.py": 8,
-    "challenges/dns01/provider.py": 3,
-    "challenges/dns01/rfc2136.py": 10,
-    "challenges/dns01/route53.py": 3,
-    "challenges/dns01/solver.py": 4,
-    "challenges/dns_persist.py": 2,
-    "challenges/manual.py": 11,
-    "challenges/selfcheck.py": 3,
-    "challenges/webroot.py": 10,
-    "crypto.py": 21,
+    "challenges/dns01/persist.py": 1,  # a solver handed another type: a bug, not a user's
+    "challenges/dns01/solver.py": 2,  # the same, and settle() before present()
     "installers/__init__.py": 3,
     "installers/apache/installer.py": 8,
     "installers/apache/layout.py": 7,

@@ -27,6 +27,8 @@ from typing import ClassVar, Self
 
 from certsmith.challenges.base import ChallengeTask, is_safe_token
 from certsmith.errors import PortInUse, SolverError
+from certsmith.wording import said
+from certsmith.wording_parts import joined, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def listen_addresses(address: str | Sequence[str]) -> tuple[list[str], bool]:
         try:
             result.append(str(ipaddress.ip_address(text)))
         except ValueError:
-            raise SolverError(f"{item!r} is not an IP address to listen on") from None
+            raise SolverError(said("challenge.listen.not_ip", address=repr(item))) from None
     return result, False
 
 
@@ -127,7 +129,8 @@ class Listener:
             except _PortTaken:
                 await self._close_servers()
                 if attempt == _PORT_RETRIES - 1:
-                    raise SolverError(f"{self._name}: no free port for every address") from None
+                    why = said("challenge.listen.no_free_port", server=self._name)
+                    raise SolverError(why) from None
 
     async def _bind_all(self) -> None:
         port = self._requested_port
@@ -143,10 +146,23 @@ class Listener:
                     raise _PortTaken from exc
                 if is_v6 and exc.errno in _UNAVAILABLE:
                     logger.warning("%s: IPv6 address %s unavailable (%s)", self._name, host, exc)
-                    errors.append(f"[{host}]:{port}: {exc.strerror}")
+                    errors.append(
+                        said(
+                            "challenge.listen.address_failed",
+                            host=host,
+                            port=port,
+                            reason=os_reason(exc),
+                        )
+                    )
                     continue
                 await self._close_servers()
-                message = f"{self._name}: cannot listen on {host} port {port}: {exc.strerror}"
+                message = said(
+                    "challenge.listen.cannot",
+                    server=self._name,
+                    host=host,
+                    port=port,
+                    reason=os_reason(exc),
+                )
                 if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                     raise PortInUse(message, port=port, address=host) from exc
                 raise SolverError(message) from exc
@@ -154,7 +170,8 @@ class Listener:
             if port == 0:
                 port = server.sockets[0].getsockname()[1]
         if not self._servers:
-            raise SolverError(f"{self._name}: could not listen anywhere: {'; '.join(errors)}")
+            why = said("challenge.listen.nowhere", server=self._name, reasons=joined(errors))
+            raise SolverError(why)
         logger.info("%s listening on %s", self._name, self._describe())
 
     def _describe(self) -> str:
@@ -258,7 +275,7 @@ class ListeningSolver:
             address=address,
             port=port,
             max_connections=max_connections,
-            name=f"{self.challenge_type} server",
+            name=said("challenge.server_name", kind=self.challenge_type),
             read_limit=read_limit,
         )
 
@@ -303,16 +320,19 @@ class ListeningSolver:
         """Refuse another challenge type, a token that is not base64url, and wildcards."""
         kind = self.challenge_type
         if task.challenge_type != kind:
-            raise SolverError(f"{self.server_label} cannot answer {task.challenge_type}")
+            solver, other = self.server_label, task.challenge_type
+            raise SolverError(said("challenge.cannot_answer", solver=solver, kind=other))
         if not is_safe_token(task.token):
-            raise SolverError(f"refusing unsafe {kind} token {task.token[:40]!r}")
+            token = repr(task.token[:40])
+            raise SolverError(said("challenge.unsafe_token", kind=kind, token=token))
         if task.identifier.is_wildcard:
-            raise SolverError(f"{kind} cannot validate wildcard {task.identifier}")
+            name = str(task.identifier)
+            raise SolverError(said("challenge.no_wildcard", kind=kind, name=name))
 
     async def settle(self, tasks: list[ChallengeTask]) -> None:
         """Nothing to wait for once the server is listening; raises if it is not."""
         if tasks and not self._listener.running:
-            raise SolverError(f"the {self.challenge_type} server is not running")
+            raise SolverError(said("challenge.server_not_running", kind=self.challenge_type))
 
 
 class _PortTaken(Exception):

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from certsmith.acme.identifier import Identifier
 from certsmith.errors import SolverError
+from certsmith.wording import said
 
 CHALLENGE_TYPE = "dns-persist-01"
 OWNER_LABEL = "_validation-persist"
@@ -46,10 +47,14 @@ def persist_owner(identifier: Identifier | str) -> str:
     ``SolverError``: a record written elsewhere would authorize another name."""
     value = identifier.value if isinstance(identifier, Identifier) else identifier
     if isinstance(identifier, Identifier) and identifier.type != "dns":
-        raise SolverError(f"dns-persist-01 cannot prove an {identifier.type} identifier ({value})")
+        kind = "dns-persist-01"
+        why = said("challenge.identifier_type", kind=kind, type=identifier.type, value=value)
+        raise SolverError(why)
     name = value.removeprefix("*.").removesuffix(".").lower()
     if len(name) > 253 or not all(_HOST_LABEL_RE.fullmatch(x) for x in name.split(".")):
-        raise SolverError(f"{value[:300]!r} is not a DNS name dns-persist-01 can prove")
+        raise SolverError(
+            said("challenge.not_dns_name", name=repr(value[:300]), kind="dns-persist-01")
+        )
     return f"{OWNER_LABEL}.{name}"
 
 

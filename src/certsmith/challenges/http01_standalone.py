@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from certsmith.challenges._listener import ListeningSolver
 from certsmith.challenges.base import ChallengeTask, is_safe_token
+from certsmith.wording import Said
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class StandaloneHttp01Server(ListeningSolver):
     """
 
     challenge_type = "http-01"
-    server_label = "standalone server"
+    server_label = Said("standalone server", "challenge.label.standalone")
 
     def __init__(
         self,

@@ -50,6 +50,7 @@ from certsmith.challenges.selfcheck import (
     self_check_http01,
 )
 from certsmith.errors import SelfCheckFailed, SolverError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def txt_record_name(task: ChallengeTask) -> str:
     name = dns01_record_name(task.identifier)
     if task.challenge_type != "dns-01":
         if not task.account_url:
-            raise SolverError("a dns-account-01 challenge without the account's URL")
+            raise SolverError(said("challenge.account_url_missing"))
         name = account_challenge_name(name, task.account_url)
     return name
 
@@ -177,7 +178,9 @@ async def run_hook(
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(proc.communicate(), 5.0)
-        raise SolverError(f"{what} did not finish within {timeout:g} seconds: {command}") from None
+        seconds = f"{timeout:g}"
+        why = said("manual.hook.timeout", what=what, seconds=seconds, command=command)
+        raise SolverError(why) from None
     stdout = out_bytes.decode("utf-8", errors="replace")
     stderr = err_bytes.decode("utf-8", errors="replace")
     if stdout.strip():
@@ -185,9 +188,11 @@ async def run_hook(
     if stderr.strip():
         logger.warning("%s reported: %s", what, stderr.strip())
     if proc.returncode != 0:
+        code, said_err = proc.returncode, stderr.strip()[-300:]
         raise SolverError(
-            f"{what} exited with status {proc.returncode}: {command}"
-            + (f" ({stderr.strip()[-300:]})" if stderr.strip() else "")
+            said("manual.hook.failed_said", what=what, code=code, command=command, stderr=said_err)
+            if stderr.strip()
+            else said("manual.hook.failed", what=what, code=code, command=command)
         )
     return stdout, stderr
 
@@ -219,11 +224,9 @@ class ManualSolver:
         """``on_self_check_failure``: asked when the self-check of an http-01 URL fails; without
         it a failed self-check stops the run (``SelfCheckFailed``)."""
         if challenge_type not in SUPPORTED:
-            raise SolverError(f"the manual solver cannot answer {challenge_type}")
+            raise SolverError(said("manual.cannot_answer", kind=challenge_type))
         if auth_hook is None and show_instructions is None:
-            raise SolverError(
-                "the manual solver needs --manual-auth-hook when it cannot show instructions"
-            )
+            raise SolverError(said("manual.needs_hook"))
         self._type = challenge_type
         self._auth_hook = auth_hook
         self._cleanup_hook = cleanup_hook
@@ -247,13 +250,14 @@ class ManualSolver:
     async def present(self, task: ChallengeTask) -> None:
         """Record ``task`` for ``settle``; validates it, publishes nothing yet (see module doc)."""
         if task.challenge_type not in SUPPORTED:
-            raise SolverError(f"the manual solver cannot answer {task.challenge_type}")
+            raise SolverError(said("manual.cannot_answer", kind=task.challenge_type))
+        name = str(task.identifier)
         if not is_safe_token(task.token):
-            raise SolverError(f"refusing unsafe token {task.token[:40]!r}")
+            raise SolverError(said("challenge.unsafe_token_any", token=repr(task.token[:40])))
         if task.challenge_type == "http-01" and task.identifier.is_wildcard:
-            raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
+            raise SolverError(said("challenge.no_wildcard", kind="http-01", name=name))
         if task.challenge_type in DNS_TYPES and task.identifier.type != "dns":
-            raise SolverError(f"dns-01 cannot validate IP address {task.identifier}")
+            raise SolverError(said("challenge.dns_no_ip", name=name))
         if task.challenge_type in DNS_TYPES:
             txt_record_name(task)  # a dns-account-01 task needs the account's URL
         if task not in self._pending and task not in self._performed:
@@ -278,7 +282,7 @@ class ManualSolver:
         env = self._performed.pop(task, None)
         if env is None or self._cleanup_hook is None:
             return
-        what = f"--manual-cleanup-hook for {task.identifier}"
+        what = said("manual.hook.cleanup", name=str(task.identifier))
         try:
             await run_hook(self._cleanup_hook, env, timeout=self._hook_timeout, what=what)
         except (SolverError, OSError) as exc:
@@ -319,11 +323,11 @@ class ManualSolver:
     ) -> None:
         assert self._auth_hook is not None
         env = self.hook_env(task, batch, index)
-        what = f"--manual-auth-hook for {task.identifier}"
+        what = said("manual.hook.auth", name=str(task.identifier))
         try:
             stdout, _ = await run_hook(self._auth_hook, env, timeout=self._hook_timeout, what=what)
         except OSError as exc:
-            raise SolverError(f"{what} could not be started: {exc}") from exc
+            raise SolverError(said("manual.hook.not_started", what=what, reason=exc)) from exc
         finally:
             # Even a failed hook may have published something: let cleanup run for it.
             self._performed[task] = {**env, "CERTBOT_AUTH_OUTPUT": ""}
@@ -393,4 +397,4 @@ class ManualSolver:
                 return
             if choice is SelfCheckChoice.ABORT:
                 break
-        raise SelfCheckFailed(f"self-check of {url} failed: {seen}", url=url, seen=seen)
+        raise SelfCheckFailed(said("selfcheck.failed", url=url, seen=seen), url=url, seen=seen)

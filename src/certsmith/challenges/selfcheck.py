@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from certsmith.errors import SolverError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class _Borrowed(httpx.AsyncBaseTransport):
 def _check_hop(url: httpx.URL) -> None:
     port = url.port or (443 if url.scheme == "https" else 80)
     if (url.scheme, port) not in _ALLOWED:
-        raise SolverError(f"the CA would not follow a redirect to {url} (only http:80, https:443)")
+        raise SolverError(said("selfcheck.bad_redirect", url=url))
 
 
 class _FetchError(Exception):
@@ -167,7 +168,7 @@ async def _fetch(
                 logger.debug("self-check: redirected to %s", current)
                 continue
             return FetchResult(str(current), status, body[:MAX_BODY]), address
-    raise SolverError(f"self-check: more than {MAX_REDIRECTS} redirects from {url}")
+    raise SolverError(said("selfcheck.too_many_redirects", count=MAX_REDIRECTS, url=url))
 
 
 def _peer(response: httpx.Response) -> str:
@@ -219,13 +220,19 @@ async def check_http01(
         url, expected, transport=transport, resolve=resolve, timeout=timeout
     )
     if failure is not None:
-        raise SolverError(f"self-check of {url} failed: {describe_failure(failure)}")
+        raise SolverError(said("selfcheck.failed", url=url, seen=describe_failure(failure)))
 
 
 def describe_failure(failure: SelfCheckFailure) -> str:
-    """What the self-check saw, in one English clause (the CLI words it from its catalogue)."""
-    where = f" (connected to {failure.address})" if failure.address else ""
+    """What the self-check saw, in one clause (a Said: English, worded by the CLI's catalogue)."""
+    where = said("selfcheck.seen.where", address=failure.address) if failure.address else ""
     if failure.status is None:
-        return f"could not fetch {failure.url}{where}: {failure.problem}"
-    body = f'"{failure.excerpt}"' if failure.excerpt else "an empty body"
-    return f"{failure.url} answered HTTP {failure.status}{where} with {body}"
+        problem = failure.problem
+        return said("selfcheck.seen.unreachable", url=failure.url, where=where, problem=problem)
+    body = (
+        said("selfcheck.seen.body", excerpt=failure.excerpt)
+        if failure.excerpt
+        else said("selfcheck.seen.empty")
+    )
+    status = failure.status
+    return said("selfcheck.seen.answered", url=failure.url, status=status, where=where, body=body)

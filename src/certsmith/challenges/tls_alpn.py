@@ -36,6 +36,7 @@ from certsmith.acme.identifier import Identifier
 from certsmith.challenges._clienthello import NotAClientHello, read_client_hello
 from certsmith.challenges._listener import ListeningSolver
 from certsmith.challenges.base import ChallengeTask
+from certsmith.wording import Said
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class TlsAlpn01Server(ListeningSolver):
     """
 
     challenge_type = "tls-alpn-01"
-    server_label = "tls-alpn-01 server"
+    server_label = Said("tls-alpn-01 server", "challenge.label.tls_alpn")
 
     def __init__(
         self,

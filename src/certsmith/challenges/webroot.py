@@ -28,6 +28,7 @@ from pathlib import Path
 
 from certsmith.challenges.base import ChallengeTask, is_safe_token
 from certsmith.errors import SolverError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +66,20 @@ class WebrootSolver:
         """The webroot that serves ``task``'s identifier; raises ``SolverError`` if none."""
         root = self._map.get(_domain_key(task.identifier.value), self._default)
         if root is None:
-            raise SolverError(f"no webroot configured for {task.identifier}")
+            raise SolverError(said("webroot.none_for", name=str(task.identifier)))
         return root
 
     async def present(self, task: ChallengeTask) -> None:
         """Write the challenge file (idempotent); raises ``SolverError`` on any refusal."""
         if task.challenge_type != self.challenge_type:
-            raise SolverError(f"webroot cannot answer {task.challenge_type}")
+            kind = task.challenge_type
+            raise SolverError(said("challenge.cannot_answer", solver="webroot", kind=kind))
         if not is_safe_token(task.token):
-            raise SolverError(f"refusing unsafe http-01 token {task.token[:40]!r}")
+            token = repr(task.token[:40])
+            raise SolverError(said("challenge.unsafe_token", kind="http-01", token=token))
         if task.identifier.is_wildcard:
-            raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
+            name = str(task.identifier)
+            raise SolverError(said("challenge.no_wildcard", kind="http-01", name=name))
         root = self.webroot_for(task)
         path = await asyncio.to_thread(self._write, root, task.token, task.key_authorization)
         logger.info("webroot: wrote %s for %s", path, task.identifier)
@@ -93,7 +97,7 @@ class WebrootSolver:
         try:
             real_root = Path(os.path.realpath(root))
             if not real_root.is_dir():
-                raise SolverError(f"webroot {root} is not a directory")
+                raise SolverError(said("webroot.not_directory", root=root))
             dir_fd, directory = self._open_challenge_dir(real_root)
             earlier = self._written.get(token)
             ours = earlier.identity if earlier and earlier.path == directory / token else None
@@ -102,7 +106,7 @@ class WebrootSolver:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            raise SolverError(f"cannot write the challenge file under {root}: {exc}") from exc
+            raise SolverError(said("webroot.cannot_write", root=root, reason=exc)) from exc
         self._written[token] = _Entry(real_root, directory / token, file_id)
         return directory / token
 
@@ -126,9 +130,9 @@ class WebrootSolver:
                     # A symlink an administrator made: followed only to a directory inside.
                     path = Path(os.path.realpath(current / part))
                     if not path.is_relative_to(real_root):
-                        raise SolverError(
-                            f"{current / part} resolves to {path}, outside the webroot {real_root}"
-                        ) from None
+                        link = current / part
+                        why = said("webroot.outside", link=link, target=path, root=real_root)
+                        raise SolverError(why) from None
                     child = _walk(real_root, path.relative_to(real_root).parts)
                 os.close(fd)
                 fd, current = child, path
@@ -229,17 +233,15 @@ def _write_file(
         except FileExistsError:
             info = os.stat(token, dir_fd=dir_fd, follow_symlinks=False)
             if ours is None or (info.st_dev, info.st_ino) != ours:
-                raise SolverError(
-                    f"refusing to write challenge file {token!r}: something else has its name"
-                ) from None
+                raise SolverError(said("webroot.name_taken", token=repr(token))) from None
             os.unlink(token, dir_fd=dir_fd)
             fd = os.open(token, flags, FILE_MODE, dir_fd=dir_fd)
     except OSError as exc:
-        raise SolverError(f"refusing to write challenge file {token!r}: {exc}") from exc
+        raise SolverError(said("webroot.write_refused", token=repr(token), reason=exc)) from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise SolverError(f"challenge path {token!r} is not a regular file")
+            raise SolverError(said("webroot.not_regular", token=repr(token)))
         os.fchmod(fd, FILE_MODE)  # the umask filtered the mode given to open
         os.write(fd, content.encode("utf-8"))
         os.fsync(fd)

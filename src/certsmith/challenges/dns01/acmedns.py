@@ -29,6 +29,8 @@ import httpx
 
 from certsmith.challenges.dns01.contract import require
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
+from certsmith.wording_parts import os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class AcmeDnsProvider:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not api_url.startswith(("https://", "http://")):
-            raise UsageError(f"acme-dns API URL {api_url!r} must start with https://")
+            raise UsageError(said("dns01.https_only", what="acme-dns API URL", url=repr(api_url)))
         self.api_url = api_url.rstrip("/")
         self.registration_file = Path(registration_file)
         self.timeout = timeout
@@ -99,11 +101,10 @@ class AcmeDnsProvider:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise UsageError(
-                f"cannot read acme-dns registrations {self.registration_file}: {exc}"
-            ) from None
+            why = said("acmedns.read_failed", path=self.registration_file, reason=exc)
+            raise UsageError(why) from None
         if not isinstance(data, dict):
-            raise UsageError(f"{self.registration_file} is not a JSON object")
+            raise UsageError(said("acmedns.not_object", path=self.registration_file))
         try:
             return {_norm(k): AcmeDnsRegistration.from_json(v) for k, v in data.items()}
         except ValueError as exc:
@@ -138,22 +139,23 @@ class AcmeDnsProvider:
             async with self._client() as client:
                 response = await client.post(f"{self.api_url}/register")
         except httpx.HTTPError as exc:
-            raise SolverError(f"acme-dns registration at {self.api_url} failed: {exc!r}") from exc
+            why = said("acmedns.register_failed", url=self.api_url, error=repr(exc))
+            raise SolverError(why) from exc
         if response.status_code not in (200, 201):
-            raise SolverError(
-                f"acme-dns {self.api_url}/register answered HTTP {response.status_code}"
-            )
+            status = response.status_code
+            raise SolverError(said("acmedns.register_status", url=self.api_url, status=status))
         try:
             registration = AcmeDnsRegistration.from_json(response.json())
         except ValueError as exc:
-            raise SolverError(f"acme-dns {self.api_url}/register: bad answer: {exc}") from exc
+            raise SolverError(said("acmedns.register_bad", url=self.api_url, reason=exc)) from exc
         registrations = self.load_registrations()
         registrations[_norm(domain).removeprefix("*.")] = registration
         try:
             self._store(registrations)
         except OSError as exc:
+            path = self.registration_file
             raise UsageError(
-                f"cannot write acme-dns registrations {self.registration_file}: {exc.strerror}"
+                said("acmedns.write_failed", path=path, reason=os_reason(exc))
             ) from None
         logger.info(
             "registered %s at acme-dns: create _acme-challenge.%s CNAME %s",
@@ -177,10 +179,7 @@ class AcmeDnsProvider:
         domain = wanted.removeprefix("_acme-challenge.")
         if domain in registrations:
             record = _cname_record(domain, registrations[domain])
-            raise SolverError(
-                f"{domain} is registered at acme-dns but {record} does not exist yet; "
-                "create it, then run certsmith again"
-            )
+            raise SolverError(said("acmedns.cname_missing", domain=domain, record=record))
         return None
 
     async def add_txt(self, fqdn: str, value: str) -> None:
@@ -194,31 +193,27 @@ class AcmeDnsProvider:
         if registration is None:
             name = _norm(fqdn)
             if not name.startswith("_acme-challenge."):
-                raise SolverError(
-                    f"{fqdn} is the fulldomain of no acme-dns registration in "
-                    f"{self.registration_file}: point the _acme-challenge CNAME at the "
-                    "fulldomain registered for the domain"
-                )
+                path = self.registration_file
+                raise SolverError(said("acmedns.unknown_fulldomain", fqdn=fqdn, path=path))
             domain = name.removeprefix("_acme-challenge.")
             registration = await self.register(domain)
-            raise SolverError(
-                f"registered {domain} at acme-dns {self.api_url} (saved in "
-                f"{self.registration_file}); create the DNS record "
-                f"{_cname_record(domain, registration)}, then run certsmith again"
-            )
+            record = _cname_record(domain, registration)
+            path, url = self.registration_file, self.api_url
+            why = said("acmedns.registered", domain=domain, url=url, path=path, record=record)
+            raise SolverError(why)
         headers = {"X-Api-User": registration.username, "X-Api-Key": registration.password}
         body = {"subdomain": registration.subdomain, "txt": value}
         try:
             async with self._client() as client:
                 response = await client.post(f"{self.api_url}/update", json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise SolverError(f"acme-dns update at {self.api_url} failed: {exc!r}") from exc
+            why = said("acmedns.update_failed", url=self.api_url, error=repr(exc))
+            raise SolverError(why) from exc
         if response.status_code != 200:
             detail = response.text[:200].strip()
-            raise SolverError(
-                f"acme-dns {self.api_url}/update answered HTTP {response.status_code} "
-                f"for {fqdn}: {detail}"
-            )
+            status, url = response.status_code, self.api_url
+            why = said("acmedns.update_status", url=url, status=status, fqdn=fqdn, detail=detail)
+            raise SolverError(why)
         logger.info("acme-dns holds TXT %s", registration.fulldomain)
 
     async def remove_txt(self, fqdn: str, value: str) -> None:

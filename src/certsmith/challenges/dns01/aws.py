@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from certsmith.errors import UsageError
+from certsmith.wording import said
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -54,12 +55,12 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"AWS file {path} is too large")
+            raise UsageError(said("aws.too_large", path=path))
         parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise UsageError(f"cannot read AWS file {path}: {exc}") from None
+        raise UsageError(said("aws.unreadable", path=path, reason=exc)) from None
     return parser
 
 
@@ -87,11 +88,7 @@ def find_aws_credentials(environ: Mapping[str, str], home: Path) -> AwsCredentia
             found = _from_section(parser[section], f"{path} [{section}]")
             if found is not None:
                 return found
-    raise UsageError(
-        "route53: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-        f"or put aws_access_key_id / aws_secret_access_key in {shared} under [{profile}] "
-        "(AWS_PROFILE chooses the profile); instance roles and SSO are not supported"
-    )
+    raise UsageError(said("aws.no_credentials", shared=shared, profile=profile))
 
 
 def _hmac(key: bytes, text: str) -> bytes:

@@ -23,6 +23,7 @@ import httpx
 
 from certsmith.challenges.dns01.httpapi import ApiAnswer, JsonApi, api_base, zone_candidates
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +39,12 @@ def auth_headers(options: Mapping[str, str]) -> dict[str, str]:
     email = options.get("dns_cloudflare_email", "").strip()
     key = options.get("dns_cloudflare_api_key", "").strip()
     if token and (email or key):
-        raise UsageError(
-            "cloudflare: give dns_cloudflare_api_token, or dns_cloudflare_email with "
-            "dns_cloudflare_api_key, not both"
-        )
+        raise UsageError(said("cloudflare.both"))
     if token:
         return {"Authorization": f"Bearer {token}"}
     if email and key:
         return {"X-Auth-Email": email, "X-Auth-Key": key}
-    raise UsageError(
-        "cloudflare: missing dns_cloudflare_api_token (an API token with Zone:DNS:Edit, see "
-        f"{ACCOUNT_URL}), or dns_cloudflare_email with dns_cloudflare_api_key"
-    )
+    raise UsageError(said("cloudflare.missing", url=ACCOUNT_URL))
 
 
 def _results(answer: ApiAnswer) -> list[dict[str, Any]]:
@@ -107,10 +102,8 @@ class CloudflareProvider:
             if zones:
                 self._zones[fqdn] = str(zones[0]["id"])
                 return self._zones[fqdn]
-        raise SolverError(
-            f"Cloudflare has no zone for {fqdn} that these credentials can see "
-            f"(tried {', '.join(zone_candidates(fqdn))})"
-        )
+        tried = ", ".join(zone_candidates(fqdn))
+        raise SolverError(said("cloudflare.no_zone", fqdn=fqdn, tried=tried))
 
     async def _records(self, zone: str, fqdn: str) -> list[dict[str, Any]]:
         params = {"type": "TXT", "name": fqdn, "per_page": "100"}

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from certsmith.errors import UsageError
+from certsmith.wording import said
+from certsmith.wording_parts import os_reason
 
 
 @runtime_checkable
@@ -45,19 +47,15 @@ MAX_CREDENTIALS_BYTES = 64 * 1024
 
 def _check_private_info(path: Path, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"credentials file {path} is not a regular file")
+        raise UsageError(said("dns01.credentials.not_regular", path=path))
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsageError(
-            f"credentials file {path} is accessible by group or others "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}`"
-        )
+        mode = f"{stat.S_IMODE(info.st_mode):04o}"
+        raise UsageError(said("dns01.credentials.open_to_others", path=path, mode=mode))
     # Another (non-root) owner could rewrite the secrets or the server they are sent to.
     if info.st_uid not in (0, os.geteuid()):
-        raise UsageError(
-            f"credentials file {path} is owned by uid {info.st_uid}, not by this user or root"
-        )
+        raise UsageError(said("dns01.credentials.owner", path=path, uid=info.st_uid))
     if info.st_size > MAX_CREDENTIALS_BYTES:
-        raise UsageError(f"credentials file {path} is too large for a credentials file")
+        raise UsageError(said("dns01.credentials.too_large", path=path))
 
 
 def _read_private(path: Path) -> bytes:
@@ -69,7 +67,8 @@ def _read_private(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
-        raise UsageError(f"cannot read credentials file {path}: {exc.strerror}") from None
+        why = said("dns01.credentials.unreadable", path=path, reason=os_reason(exc))
+        raise UsageError(why) from None
     try:
         _check_private_info(path, os.fstat(fd))
         chunks: list[bytes] = []
@@ -77,10 +76,11 @@ def _read_private(path: Path) -> bytes:
         while chunk := os.read(fd, 65536):
             size += len(chunk)
             if size > MAX_CREDENTIALS_BYTES:
-                raise UsageError(f"credentials file {path} is too large for a credentials file")
+                raise UsageError(said("dns01.credentials.too_large", path=path))
             chunks.append(chunk)
     except OSError as exc:
-        raise UsageError(f"cannot read credentials file {path}: {exc.strerror}") from None
+        why = said("dns01.credentials.unreadable", path=path, reason=os_reason(exc))
+        raise UsageError(why) from None
     finally:
         os.close(fd)
     return b"".join(chunks)
@@ -104,7 +104,7 @@ def read_credentials(path: str | os.PathLike[str]) -> dict[str, str]:
     try:
         text = _read_private(file).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"cannot read credentials file {file}: {exc}") from None
+        raise UsageError(said("dns01.credentials.unreadable", path=file, reason=exc)) from None
     options: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -112,7 +112,7 @@ def read_credentials(path: str | os.PathLike[str]) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"{file}, line {number}: expected `key = value`")
+            raise UsageError(said("dns01.credentials.bad_line", file=file, number=number))
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
@@ -124,5 +124,5 @@ def require(options: Mapping[str, str], key: str, source: str) -> str:
     """``options[key]`` when present and not empty, else ``UsageError`` naming ``source``."""
     value = options.get(key, "").strip()
     if not value:
-        raise UsageError(f"{source}: missing {key}")
+        raise UsageError(said("dns01.credentials.missing", source=source, key=key))
     return value

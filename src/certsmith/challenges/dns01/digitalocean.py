@@ -22,6 +22,7 @@ import httpx
 from certsmith.challenges.dns01.contract import require
 from certsmith.challenges.dns01.httpapi import JsonApi, api_base, relative_name, zone_candidates
 from certsmith.errors import SolverError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ class DigitalOceanProvider:
                 raise self.api.refused(f"look up domain {guess}", answer, "check the token")
             self._zones[fqdn] = guess
             return guess
-        raise SolverError(f"DigitalOcean has no domain for {fqdn} in this account")
+        zone = said("dns01.zone_word.domain")
+        raise SolverError(said("dns01.no_zone", provider="DigitalOcean", zone=zone, fqdn=fqdn))
 
     async def _records(self, zone: str, fqdn: str) -> list[dict[str, Any]]:
         params = {"type": "TXT", "name": fqdn, "per_page": "200"}

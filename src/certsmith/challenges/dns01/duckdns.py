@@ -20,6 +20,7 @@ import httpx
 
 from certsmith.challenges.dns01.contract import require
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,10 @@ def duckdns_subdomain(fqdn: str) -> str:
     """``_acme-challenge.x.foo.duckdns.org`` -> ``foo``; ``SolverError`` outside duckdns.org."""
     name = fqdn.rstrip(".").lower()
     if not name.endswith(SUFFIX):
-        raise SolverError(f"{fqdn} is not a name under duckdns.org")
+        raise SolverError(said("duckdns.not_duckdns", fqdn=fqdn))
     labels = name.removesuffix(SUFFIX).split(".")
     if not labels[-1]:
-        raise SolverError(f"{fqdn} names no DuckDNS subdomain")
+        raise SolverError(said("duckdns.no_subdomain", fqdn=fqdn))
     return labels[-1]
 
 
@@ -50,7 +51,7 @@ class DuckDnsProvider:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
-            raise UsageError(f"DuckDNS base URL {base_url!r} must start with https://")
+            raise UsageError(said("dns01.https_only", what="DuckDNS base URL", url=repr(base_url)))
         self.token = token
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -69,25 +70,20 @@ class DuckDnsProvider:
                 response = await client.get(f"{self.base_url}/update", params=query)
         except httpx.HTTPError as exc:
             # The URL holds the token: name the host only.
-            raise SolverError(
-                f"DuckDNS update at {self.base_url} failed: {type(exc).__name__}"
-            ) from exc
+            why = said("duckdns.update_failed", url=self.base_url, error=type(exc).__name__)
+            raise SolverError(why) from exc
         body = response.text.strip()
         if response.status_code != 200 or not body.startswith("OK"):
-            raise SolverError(
-                f"DuckDNS refused the update of {subdomain}{SUFFIX} "
-                f"(HTTP {response.status_code}, {body[:20]!r}): check the token and the subdomain"
-            )
+            name, status = subdomain + SUFFIX, response.status_code
+            why = said("duckdns.refused", name=name, status=status, body=repr(body[:20]))
+            raise SolverError(why)
 
     async def add_txt(self, fqdn: str, value: str) -> None:
         """Set the TXT value of ``fqdn``'s DuckDNS subdomain (replacing what was there)."""
         subdomain = duckdns_subdomain(fqdn)
         current = self._current.get(subdomain)
         if current is not None and current != value:
-            raise SolverError(
-                f"DuckDNS holds one TXT value per domain and {subdomain}{SUFFIX} already "
-                "carries another challenge: request the wildcard and the base name separately"
-            )
+            raise SolverError(said("duckdns.one_value", name=subdomain + SUFFIX))
         await self._update(subdomain, {"txt": value})
         self._current[subdomain] = value
         logger.info("DuckDNS TXT for %s%s set", subdomain, SUFFIX)

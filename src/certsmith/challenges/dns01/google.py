@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from certsmith.challenges.dns01.contract import read_secret_file, require
 from certsmith.challenges.dns01.httpapi import JsonApi, api_base, check_url, zone_candidates
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,9 @@ class ServiceAccount:
             self.email = str(info["client_email"])
             key = serialization.load_pem_private_key(str(info["private_key"]).encode(), None)
         except (KeyError, ValueError, TypeError) as exc:
-            raise UsageError(f"{source} is not a service account key: {exc}") from None
+            raise UsageError(said("google.not_key", source=source, reason=exc)) from None
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise UsageError(f"{source}: the service account key is not an RSA key")
+            raise UsageError(said("google.not_rsa", source=source))
         self.key = key
         self.key_id = str(info.get("private_key_id", ""))
         self.project = str(info.get("project_id", ""))
@@ -72,9 +73,9 @@ class ServiceAccount:
         try:
             info = json.loads(read_secret_file(path))
         except ValueError as exc:
-            raise UsageError(f"google: {path} is not JSON: {exc}") from None
+            raise UsageError(said("google.not_json", path=path, reason=exc)) from None
         if not isinstance(info, dict) or info.get("type") != "service_account":
-            raise UsageError(f"google: {path} is not a service account key (type)")
+            raise UsageError(said("google.wrong_type", path=path))
         return cls(info, path)
 
     def assertion(self, now: int) -> str:
@@ -106,9 +107,7 @@ class GoogleProvider:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not project:
-            raise UsageError(
-                "google: no project: the key has no project_id; pass dns_google_project"
-            )
+            raise UsageError(said("google.no_project"))
         self.account = account
         self.project = project
         self.api = JsonApi("Google Cloud DNS", api_url, transport=transport)
@@ -169,7 +168,7 @@ class GoogleProvider:
                 if isinstance(zone, dict) and zone.get("visibility", "public") == "public":
                     self._zones[fqdn] = str(zone["name"])
                     return self._zones[fqdn]
-        raise SolverError(f"Google Cloud DNS has no public zone for {fqdn} in {self.project}")
+        raise SolverError(said("google.no_zone", fqdn=fqdn, project=self.project))
 
     async def _current(self, zone: str, fqdn: str) -> dict[str, Any] | None:
         params = {"name": fqdn + ".", "type": "TXT"}
@@ -200,7 +199,7 @@ class GoogleProvider:
                 break
             await self._sleep(CHANGE_INTERVAL)
             data = await self._call("GET", f"/managedZones/{zone}/changes/{data.get('id')}")
-        raise SolverError(f"Google Cloud DNS did not apply the change to {fqdn} in time")
+        raise SolverError(said("google.not_applied", fqdn=fqdn))
 
     @staticmethod
     def _values(rrset: dict[str, Any] | None) -> list[str]:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -49,7 +50,7 @@ def check_url(url: str, what: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
-        raise UsageError(f"{what}={url!r}: use https:// (http:// only to a loopback address)")
+        raise UsageError(said("dns01.api_url", what=what, url=repr(url)))
     return url.rstrip("/")
 
 
@@ -115,9 +116,11 @@ class JsonApi:
                     headers={**self.headers, **(headers or {})},
                 )
         except httpx.HTTPError as exc:
-            raise SolverError(
-                f"{self.provider} API {method} {path} failed: {type(exc).__name__}"
-            ) from exc
+            error = type(exc).__name__
+            why = said(
+                "dns01.api_failed", provider=self.provider, method=method, path=path, error=error
+            )
+            raise SolverError(why) from exc
         text = response.text
         try:
             data = json.loads(text) if text else None
@@ -129,8 +132,16 @@ class JsonApi:
         """The ``SolverError`` for an answer that is not a success."""
         detail = _api_message(answer)
         more = f": {hint}" if hint else ""
+        status = answer.status
         return SolverError(
-            f"{self.provider} refused to {what} (HTTP {answer.status}{detail}){more}"
+            said(
+                "dns01.api_refused",
+                provider=self.provider,
+                what=what,
+                status=status,
+                detail=detail,
+                more=more,
+            )
         )
 
 

@@ -23,6 +23,7 @@ import httpx
 from certsmith.challenges.dns01.contract import require
 from certsmith.challenges.dns01.httpapi import JsonApi, api_base, relative_name, zone_candidates
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class LinodeProvider:
     ) -> LinodeProvider:
         version = options.get("dns_linode_version", "").strip()
         if version not in ("", "4"):
-            raise UsageError(f"linode: dns_linode_version = {version}: only API version 4 exists")
+            raise UsageError(said("linode.version", version=version))
         key = require(options, "dns_linode_key", "linode")
         return cls(key, api_url=api_base("linode", DEFAULT_API_URL, environ))
 
@@ -68,7 +69,8 @@ class LinodeProvider:
                 if str(domain.get("domain", "")).lower() == guess and "id" in domain:
                     self._zones[fqdn] = (int(domain["id"]), guess)
                     return self._zones[fqdn]
-        raise SolverError(f"Linode has no domain for {fqdn} in this account")
+        zone = said("dns01.zone_word.domain")
+        raise SolverError(said("dns01.no_zone", provider="Linode", zone=zone, fqdn=fqdn))
 
     async def _records(self, domain_id: int, name: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -41,6 +41,7 @@ from certsmith.challenges.dns01.httpapi import (
     zone_candidates,
 )
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +92,8 @@ class OvhProvider:
     ) -> OvhProvider:
         endpoint = require(options, "dns_ovh_endpoint", "ovh")
         if endpoint not in ENDPOINTS:
-            raise UsageError(
-                f"ovh: dns_ovh_endpoint = {endpoint}: use one of {', '.join(ENDPOINTS)}"
-            )
+            choices = ", ".join(ENDPOINTS)
+            raise UsageError(said("ovh.endpoint", endpoint=endpoint, choices=choices))
         return cls(
             require(options, "dns_ovh_application_key", "ovh"),
             require(options, "dns_ovh_application_secret", "ovh"),
@@ -140,7 +140,8 @@ class OvhProvider:
                 return guess
             if answer.status != 404:
                 raise self.api.refused(f"look up zone {guess}", answer)
-        raise SolverError(f"OVH has no DNS zone for {fqdn} in this account")
+        zone = said("dns01.zone_word.dns_zone")
+        raise SolverError(said("dns01.no_zone", provider="OVH", zone=zone, fqdn=fqdn))
 
     async def _records(self, zone: str, sub: str) -> list[dict[str, Any]]:
         query = {"fieldType": "TXT", "subDomain": sub}

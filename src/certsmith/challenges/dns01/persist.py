@@ -20,16 +20,19 @@ from certsmith.challenges.base import ChallengeTask
 from certsmith.challenges.dns01.propagation import PropagationChecker, query_txt
 from certsmith.challenges.dns_persist import CHALLENGE_TYPE, Finding, evaluate, persist_owner
 from certsmith.errors import SolverError
+from certsmith.wording import said
+from certsmith.wording_parts import joined
 
 logger = logging.getLogger(__name__)
 
+# What a server serves, as the catalogue says it (persist.why.*; {detail} where it has one).
 _WHY = {
-    Finding.MISSING: "no TXT record",
-    Finding.OTHER_CA: "records only for other CAs ({detail})",
-    Finding.MALFORMED: "a malformed record for this CA ({detail})",
-    Finding.OTHER_ACCOUNT: "a record for another ACME account",
-    Finding.NO_WILDCARD: "a record without policy=wildcard, which a wildcard name needs",
-    Finding.EXPIRED: "a record past its persistUntil",
+    Finding.MISSING: "persist.why.missing",
+    Finding.OTHER_CA: "persist.why.other_ca",
+    Finding.MALFORMED: "persist.why.malformed",
+    Finding.OTHER_ACCOUNT: "persist.why.other_account",
+    Finding.NO_WILDCARD: "persist.why.no_wildcard",
+    Finding.EXPIRED: "persist.why.expired",
 }
 
 
@@ -63,7 +66,9 @@ class PersistSolver:
             )
             for server, (values, description) in zip(servers, answers, strict=True):
                 if values is None:
-                    problems.append(f"{server.name} gave {description} for {owner}")
+                    problems.append(
+                        said("persist.gave", server=server.name, what=description, owner=owner)
+                    )
                     continue
                 verdict = evaluate(
                     values,
@@ -73,13 +78,12 @@ class PersistSolver:
                     now=self._now(),
                 )
                 if not verdict.ok:
-                    why = _WHY[verdict.finding].format(detail=verdict.detail)
-                    problems.append(f"{server.name} serves {why} at {owner}")
+                    why = said(_WHY[verdict.finding], detail=verdict.detail)
+                    problems.append(
+                        said("persist.serves", server=server.name, why=why, owner=owner)
+                    )
         if problems:
-            raise SolverError(
-                "dns-persist-01 would fail, so the challenge was not answered: "
-                + "; ".join(problems)
-            )
+            raise SolverError(said("persist.would_fail", problems=joined(problems)))
 
     async def cleanup(self, task: ChallengeTask) -> None:
         """Nothing to remove: the record is an authorization, kept until its owner removes it."""

@@ -37,6 +37,8 @@ import dns.resolver
 from certsmith.acme.identifier import Identifier
 from certsmith.dnsutil import make_resolver, parse_host_port
 from certsmith.errors import SolverError
+from certsmith.wording import said
+from certsmith.wording_parts import joined
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +63,13 @@ def challenge_name(identifier: Identifier) -> str:
     write somewhere other than this identifier's zone, so it raises ``SolverError``.
     """
     if identifier.type != "dns":
-        raise SolverError(f"dns-01 cannot prove an {identifier.type} identifier ({identifier})")
+        value = str(identifier)
+        why = said("challenge.identifier_type", kind="dns-01", type=identifier.type, value=value)
+        raise SolverError(why)
     name = identifier.value.removeprefix("*.").removesuffix(".").lower()
     if len(name) > 253 or not all(_HOST_LABEL_RE.fullmatch(x) for x in name.split(".")):
-        raise SolverError(f"{identifier.value[:300]!r} is not a DNS name dns-01 can prove")
+        name = repr(identifier.value[:300])
+        raise SolverError(said("challenge.not_dns_name", name=name, kind="dns-01"))
     return "_acme-challenge." + name
 
 
@@ -98,16 +103,16 @@ async def resolve_challenge_target(
         except dns.resolver.NXDOMAIN:
             return current
         except dns.exception.DNSException as exc:
-            raise SolverError(f"could not look up a CNAME for {current}: {exc}") from exc
+            raise SolverError(said("dns01.cname_lookup", name=current, reason=exc)) from exc
         if answer.rrset is None:
             return current
         target = _norm(answer.rrset[0].target.to_text())
         if target in seen:
-            raise SolverError(f"CNAME loop at {current} -> {target}")
+            raise SolverError(said("dns01.cname_loop", name=current, target=target))
         logger.info("%s is a CNAME to %s; the TXT record goes there", current, target)
         seen.add(target)
         current = target
-    raise SolverError(f"more than {max_hops} CNAMEs starting at {name}")
+    raise SolverError(said("dns01.cname_chain", count=max_hops, name=name))
 
 
 async def find_authoritative_servers(
@@ -118,7 +123,7 @@ async def find_authoritative_servers(
         zone = await dns.asyncresolver.zone_for_name(name, resolver=resolver)
         ns_answer = await resolver.resolve(zone, "NS")
     except dns.exception.DNSException as exc:
-        raise SolverError(f"could not find the authoritative servers of {name}: {exc}") from exc
+        raise SolverError(said("dns01.no_authority", name=name, reason=exc)) from exc
     servers: list[Nameserver] = []
     ns_names = sorted({_norm(r.target.to_text()) for r in ns_answer})
     for ns_name in ns_names[:MAX_NAMESERVERS]:
@@ -131,7 +136,7 @@ async def find_authoritative_servers(
             if answer.rrset is not None:
                 addresses.extend(r.to_text() for r in answer.rrset)
         if not addresses:
-            raise SolverError(f"nameserver {ns_name} of zone {zone} has no address")
+            raise SolverError(said("dns01.ns_no_address", ns=ns_name, zone=zone))
         servers.append(Nameserver(ns_name, tuple(addresses), port))
     return _norm(zone.to_text()), servers
 
@@ -240,7 +245,8 @@ class PropagationChecker:
                 break
             logger.debug("still waiting for: %s", "; ".join(lagging))
             await self._sleep(min(self.interval, remaining))
-        raise SolverError(f"TXT records not visible after {self.timeout:g}s: " + "; ".join(lagging))
+        seconds = f"{self.timeout:g}"
+        raise SolverError(said("dns01.not_visible", seconds=seconds, lagging=joined(lagging)))
 
     async def _lagging(
         self, plan: Mapping[str, list[Nameserver]], wanted: Mapping[str, set[str]]
@@ -252,8 +258,10 @@ class PropagationChecker:
             for server in servers
         ]
         results = await asyncio.gather(*(coro for _, _, coro in checks))
-        lagging = []
+        lagging: list[str] = []
         for (name, server, _), (served, description) in zip(checks, results, strict=True):
             if served is None or not wanted[name] <= served:
-                lagging.append(f"{server.name} served {description} for {name}")
+                lagging.append(
+                    said("dns01.lagging", server=server.name, what=description, name=name)
+                )
         return lagging

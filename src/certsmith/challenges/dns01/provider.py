@@ -28,6 +28,7 @@ from typing import Any
 
 from certsmith.challenges.dns01.contract import DnsProvider, ProviderFactory
 from certsmith.errors import UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +119,14 @@ def _lazy_factory(entry_point: Any) -> ProviderFactory:
         try:
             loaded = entry_point.load()
         except Exception as exc:  # a broken plug-in: say which one, never a traceback
-            raise UsageError(
-                f"DNS provider {entry_point.name!r} ({entry_point.value}) failed to load: {exc}"
-            ) from exc
+            name, value = repr(entry_point.name), entry_point.value
+            why = said("dns01.provider.load_failed", name=name, value=value, reason=exc)
+            raise UsageError(why) from exc
         provider = loaded(options)
         if not isinstance(provider, DnsProvider):
-            raise UsageError(
-                f"DNS provider {entry_point.name!r} returned {type(provider).__name__}, "
-                "which has no add_txt/remove_txt"
-            )
+            kind = type(provider).__name__
+            why = said("dns01.provider.not_a_provider", name=repr(entry_point.name), type=kind)
+            raise UsageError(why)
         return provider
 
     return factory
@@ -142,11 +142,9 @@ def load_provider(
     factory = providers.get(name)
     if factory is None:
         hint = (
-            f"certsmith has no built-in {name} provider; install a package that registers "
-            f"one under the entry point group {ENTRY_POINT_GROUP} with the name {name} "
-            "(docs/dns-providers.md)"
+            said("dns01.provider.not_built_in", name=name, group=ENTRY_POINT_GROUP)
             if name in NOT_BUILT_IN
-            else f"available: {', '.join(sorted(providers))}"
+            else said("dns01.provider.available", names=", ".join(sorted(providers)))
         )
-        raise UsageError(f"unknown DNS provider {name!r}; {hint}")
+        raise UsageError(said("dns01.provider.unknown", name=repr(name), hint=hint))
     return factory(options)

@@ -36,6 +36,7 @@ import dns.update
 from certsmith.challenges.dns01.contract import read_credentials, require
 from certsmith.dnsutil import parse_host_port
 from certsmith.errors import SolverError, UsageError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -71,25 +72,36 @@ class Rfc2136Credentials:
         server_text = require(options, PREFIX + "server", source)
         port_text = options.get(PREFIX + "port", "").strip() or "53"
         if not port_text.isdigit():
-            raise UsageError(f"{source}: {PREFIX}port {port_text!r} is not a number")
+            option, value = PREFIX + "port", repr(port_text)
+            raise UsageError(said("rfc2136.port", source=source, option=option, value=value))
         try:
             host, port = parse_host_port(server_text, default_port=int(port_text))
         except UsageError as exc:
-            raise UsageError(f"{source}: {PREFIX}server: {exc}") from None
+            why = said("rfc2136.server", source=source, option=PREFIX + "server", reason=exc)
+            raise UsageError(why) from None
         algorithm = options.get(PREFIX + "algorithm", "HMAC-MD5").strip().upper() or "HMAC-MD5"
         if algorithm not in ALGORITHMS:
-            raise UsageError(
-                f"{source}: unknown {PREFIX}algorithm {algorithm!r}; use one of "
-                + ", ".join(ALGORITHMS)
+            option, choices = PREFIX + "algorithm", ", ".join(ALGORITHMS)
+            why = said(
+                "rfc2136.algorithm",
+                source=source,
+                option=option,
+                value=repr(algorithm),
+                choices=choices,
             )
+            raise UsageError(why)
         secret = require(options, PREFIX + "secret", source)
         try:
             binascii.a2b_base64(secret.encode("ascii"), strict_mode=True)
         except (binascii.Error, UnicodeEncodeError):
-            raise UsageError(f"{source}: {PREFIX}secret is not base64") from None
+            raise UsageError(
+                said("rfc2136.secret", source=source, option=PREFIX + "secret")
+            ) from None
         sign_text = options.get(PREFIX + "sign_query", "false").strip().lower()
         if sign_text not in ("true", "false", "yes", "no", "1", "0", ""):
-            raise UsageError(f"{source}: {PREFIX}sign_query must be true or false")
+            raise UsageError(
+                said("rfc2136.sign_query", source=source, option=PREFIX + "sign_query")
+            )
         return cls(
             server=host,
             port=port,
@@ -129,13 +141,13 @@ class Rfc2136Provider:
                 message, self.credentials.server, timeout=self.timeout, port=self.credentials.port
             )
         except dns.tsig.PeerError as exc:
-            raise SolverError(
-                f"{self._where} rejected TSIG key {self.credentials.key_name!r} ({exc}) "
-                f"during {what}: check dns_rfc2136_name, _secret and _algorithm"
-            ) from exc
+            key = repr(self.credentials.key_name)
+            why = said("rfc2136.tsig_rejected", server=self._where, key=key, reason=exc, what=what)
+            raise SolverError(why) from exc
         except (dns.exception.DNSException, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
             raise SolverError(
-                f"{what} via {self._where} failed: {exc or type(exc).__name__}"
+                said("rfc2136.send_failed", what=what, server=self._where, reason=reason)
             ) from exc
 
     async def find_zone(self, fqdn: str) -> dns.name.Name:
@@ -145,7 +157,7 @@ class Rfc2136Provider:
             query = dns.message.make_query(name, dns.rdatatype.SOA)
             if self.credentials.sign_query:
                 query.use_tsig(self._keyring, self._key_name, algorithm=self._algorithm)
-            response = await self._send(query, f"SOA lookup of {name}")
+            response = await self._send(query, said("rfc2136.what.soa", name=name))
             rcode = response.rcode()
             if rcode == dns.rcode.NOERROR:
                 for rrset in response.answer:
@@ -156,11 +168,11 @@ class Rfc2136Provider:
                     if rrset.rdtype == dns.rdatatype.SOA and name.is_subdomain(rrset.name):
                         return rrset.name
             elif rcode not in (dns.rcode.REFUSED, dns.rcode.SERVFAIL, dns.rcode.NOTAUTH):
-                raise SolverError(
-                    f"{self._where} answered {dns.rcode.to_text(rcode)} for SOA of {name}"
-                )
+                rcode_text = dns.rcode.to_text(rcode)
+                why = said("rfc2136.soa_rcode", server=self._where, rcode=rcode_text, name=name)
+                raise SolverError(why)
             name = name.parent()
-        raise SolverError(f"{self._where} is not authoritative for any zone containing {fqdn}")
+        raise SolverError(said("rfc2136.not_authoritative", server=self._where, fqdn=fqdn))
 
     async def _update(self, fqdn: str, value: str, add: bool) -> None:
         zone = await self.find_zone(fqdn)
@@ -169,20 +181,28 @@ class Rfc2136Provider:
             zone, keyring=self._keyring, keyname=self._key_name, keyalgorithm=self._algorithm
         )
         rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [value.encode()])
-        verb = "adding" if add else "removing"
+        verb = said("rfc2136.verb.adding") if add else said("rfc2136.verb.removing")
         if add:
             update.add(owner, TTL, rdata)
         else:
             update.delete(owner, rdata)
-        response = await self._send(update, f"{verb} TXT {fqdn}")
+        response = await self._send(update, said("rfc2136.what.update", verb=verb, fqdn=fqdn))
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             hint = ""
             if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
-                hint = f": does zone {zone} allow updates by key {self.credentials.key_name!r}?"
-            raise SolverError(
-                f"{self._where} answered {dns.rcode.to_text(rcode)} to {verb} TXT {fqdn}{hint}"
+                key = repr(self.credentials.key_name)
+                hint = said("rfc2136.update_hint", zone=zone, key=key)
+            rcode_text = dns.rcode.to_text(rcode)
+            why = said(
+                "rfc2136.update_rcode",
+                server=self._where,
+                rcode=rcode_text,
+                verb=verb,
+                fqdn=fqdn,
+                hint=hint,
             )
+            raise SolverError(why)
         logger.info("%s TXT %s in zone %s via %s", verb, fqdn, zone, self._where)
 
     async def add_txt(self, fqdn: str, value: str) -> None:

@@ -30,6 +30,7 @@ import httpx
 from certsmith.challenges.dns01.aws import AwsCredentials, find_aws_credentials, sign
 from certsmith.challenges.dns01.httpapi import ApiAnswer, JsonApi, api_base
 from certsmith.errors import SolverError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _xml(answer: ApiAnswer) -> ET.Element:
         # AWS's own answers over https (loopback in tests); expat bounds entity expansion.
         return ET.fromstring(answer.text)  # noqa: S314
     except ET.ParseError as exc:
-        raise SolverError(f"Route 53 answered with XML it cannot parse: {exc}") from None
+        raise SolverError(said("route53.bad_xml", reason=exc)) from None
 
 
 def _norm(name: str) -> str:
@@ -150,7 +151,8 @@ class Route53Provider:
             if root.findtext(_q("IsTruncated"), "false") != "true" or not marker:
                 break
         if not best:
-            raise SolverError(f"Route 53 has no public hosted zone for {fqdn} in this account")
+            kind = said("dns01.zone_word.hosted_zone")
+            raise SolverError(said("dns01.no_zone", provider="Route 53", zone=kind, fqdn=fqdn))
         self._zones[fqdn] = best.rsplit("/", 1)[-1]
         return self._zones[fqdn]
 
@@ -188,10 +190,9 @@ class Route53Provider:
             if self._clock() >= deadline:
                 break
             await self._sleep(INSYNC_INTERVAL)
-        raise SolverError(
-            f"Route 53 did not apply the change to {what} within "
-            f"{self.insync_timeout:g}s (change {change} still PENDING)"
-        )
+        seconds = f"{self.insync_timeout:g}"
+        why = said("route53.not_in_sync", what=what, seconds=seconds, change=change)
+        raise SolverError(why)
 
     async def add_txt(self, fqdn: str, value: str) -> None:
         fqdn = _norm(fqdn)

@@ -24,6 +24,7 @@ from certsmith.challenges.dns_account import (
     account_challenge_name,
 )
 from certsmith.errors import CertsmithError, SolverError
+from certsmith.wording import said
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class DnsSolver:
         if task.challenge_type == ACCOUNT_CHALLENGE:
             # Same value, at the account's own label (draft-ietf-acme-dns-account-label).
             if not task.account_url:
-                raise SolverError("a dns-account-01 challenge without the account's URL")
+                raise SolverError(said("challenge.account_url_missing"))
             name = account_challenge_name(name, task.account_url)
         elif task.challenge_type != self.challenge_type:
             raise SolverError(f"the dns-01 solver got a {task.challenge_type} challenge")
@@ -86,9 +87,9 @@ class DnsSolver:
         except CertsmithError:
             raise
         except Exception as exc:
-            raise SolverError(
-                f"{type(self.provider).__name__} could not add TXT {record.fqdn}: {exc}"
-            ) from exc
+            provider = type(self.provider).__name__
+            why = said("dns01.add_failed", provider=provider, fqdn=record.fqdn, reason=exc)
+            raise SolverError(why) from exc
         self._published[task] = record
 
     async def settle(self, tasks: list[ChallengeTask]) -> None:
