@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from certsmith.ca_urls import LETSENCRYPT, LETSENCRYPT_STAGING
 from certsmith.cli.contact import is_email_address
@@ -34,7 +32,14 @@ from certsmith.cli.option_types import (
     Verb,
 )
 from certsmith.cli.usage import usage_error
-from certsmith.hostport import HostPortError, parse_host_port
+from certsmith.cli.values import (
+    absolute_path,
+    dns_resolver_address,
+    optional_path,
+    server_url,
+    validate_domain,
+    validate_ip_address,
+)
 from certsmith.wording import said
 
 WEB_SERVERS = ("nginx", "apache")
@@ -73,7 +78,7 @@ def common_options(
 ) -> CommonOptions:
     """The flags every subcommand takes; ``--staging``/``--dry-run`` resolve the server here."""
     staging, dry_run = bool(v.get("staging")), bool(v.get("dry_run"))
-    server = _server(v.get("server") or LETSENCRYPT)
+    server = server_url(v.get("server") or LETSENCRYPT)
     # certbot's rule: --staging swaps the default server and conflicts with any other.
     if staging and server not in (LETSENCRYPT, LETSENCRYPT_STAGING):
         raise usage_error("usage.server_staging")
@@ -92,7 +97,7 @@ def common_options(
         server=server,
         staging=staging or server == LETSENCRYPT_STAGING,
         ca_bundle=optional_path(v.get("ca_bundle")),
-        dns_resolver=_dns_resolver(resolver) if resolver else None,
+        dns_resolver=dns_resolver_address(resolver) if resolver else None,
         non_interactive=bool(v.get("non_interactive")) or quiet or verb is Verb.RENEW,
         verbose=v.get("verbose") or 0,
         quiet=quiet,
@@ -161,7 +166,7 @@ def challenge_options(v: dict[str, Any]) -> ChallengeOptions:
     paths, mapping = _webroot_map(order)
     for names, path in _json_map(v.get("webroot_map")).items():
         for ident in names.split(","):
-            mapping[_identifier(ident)] = _path(path)
+            mapping[_identifier(ident)] = absolute_path(path)
     name, _installer = plugin_requests(
         v.get("authenticator"), v.get("installer"), v.get("configurator")
     )
@@ -224,7 +229,7 @@ def _webroot_map(order: list[tuple[str, str]]) -> tuple[list[Path], dict[str, Pa
             pending = []
         elif pending:
             ident_before_first_path = True
-        paths.append(_path(value))
+        paths.append(absolute_path(value))
     for ident in pending if paths else ():
         mapping.setdefault(ident, paths[-1])
     return paths, mapping
@@ -338,77 +343,3 @@ def issuance_options(v: dict[str, Any]) -> IssuanceOptions:
         v.get("autorenew"), self_check=v.get("self_check") is not False,
         break_my_certs=bool(v.get("break_my_certs")),
     )  # fmt: skip
-
-
-# -- value checks -------------------------------------------------------------------------------
-
-
-def validate_domain(text: str) -> str:
-    """A DNS name (``*.`` wildcard allowed), lower-cased, without trailing dot; else UsageError."""
-    name = text.strip().lower().removesuffix(".")
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        raise usage_error("usage.ip_as_domain", name=text)
-    if not name.isascii():
-        # Internationalized names are converted (IDNA 2008) and checked by crypto.normalize_names,
-        # which has the idna tables; this module stays free of heavy imports.
-        return name
-    labels = name.split(".")
-    wildcard = labels[0] == "*"
-    rest = labels[1:] if wildcard else labels
-    if (
-        len(name) > 253
-        or len(labels) < 2
-        or not all(_LABEL.fullmatch(label) for label in rest)
-        or (wildcard and len(rest) < 2)
-    ):
-        raise usage_error("usage.bad_domain", name=repr(text))
-    return name
-
-
-_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
-
-
-def validate_ip_address(text: str) -> str:
-    """An ``--ip-address`` value in canonical form; else UsageError."""
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        raise usage_error("usage.bad_ip", text=repr(text)) from None
-
-
-def validate_cert_name(text: str | None) -> str | None:
-    """A ``--cert-name`` that is safe as a folder name (None passes through); else UsageError."""
-    if text is None:
-        return None
-    if not text or "/" in text or "\\" in text or text in (".", ".."):
-        raise usage_error("usage.bad_cert_name", name=repr(text))
-    return text
-
-
-def _server(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise usage_error("usage.bad_server", url=repr(url))
-    return url
-
-
-def _dns_resolver(text: str) -> tuple[str, int]:
-    """``--dns-resolver IP[:PORT]`` -> (host, port), port 53 by default."""
-    try:
-        return parse_host_port(text)
-    except HostPortError as err:
-        key = "usage.dns_resolver_port" if err.port_out_of_range else "usage.dns_resolver_form"
-        raise usage_error(key, text=repr(text)) from None
-
-
-def _path(text: str) -> Path:
-    return Path(text).expanduser().absolute()
-
-
-def optional_path(text: str | None) -> Path | None:
-    """``text`` as an absolute path (``~`` expanded), or None when not given."""
-    return _path(text) if text else None

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from certsmith.cli import build
-from certsmith.cli.build import validate_domain
 from certsmith.cli.command_options import (
     CaaCheckOptions,
     CertificatesOptions,
@@ -56,6 +55,12 @@ from certsmith.cli.option_types import (
     WebServerOptions,
 )
 from certsmith.cli.usage import usage_error
+from certsmith.cli.values import (
+    optional_path,
+    validate_cert_name,
+    validate_domain,
+    validate_ip_address,
+)
 
 __all__ = [
     "CHALLENGE_TYPES",
@@ -125,8 +130,8 @@ def build_command(
     v = dict(values)
     common = build.common_options(verb, v, given, defaults, config_files, ignored)
     domains = tuple(validate_domain(d) for d in v.get("domains") or ())
-    ips = tuple(build.validate_ip_address(a) for a in v.get("ip_addresses") or ())
-    cert_name = build.validate_cert_name(v.get("cert_name"))
+    ips = tuple(validate_ip_address(a) for a in v.get("ip_addresses") or ())
+    cert_name = validate_cert_name(v.get("cert_name"))
     account = build.account_options(v)
     installer = build.installer_options(v, verb)
     if verb in (Verb.CERTONLY, Verb.RUN):
@@ -188,7 +193,7 @@ def build_command(
     if verb is Verb.NOTIFY:
         return _notify(common, v)
     if verb is Verb.REPORT:
-        return ReportOptions(common, build.optional_path(v.get("html")), v.get("serve"))
+        return ReportOptions(common, optional_path(v.get("html")), v.get("serve"))
     if verb is Verb.CAA_CHECK:
         method = v.get("method")
         if method is not None and method not in CHALLENGE_TYPES:
@@ -204,12 +209,12 @@ def build_command(
 def _revoke(
     common: CommonOptions, v: dict[str, Any], cert_name: str | None, account: AccountOptions
 ) -> RevokeOptions:
-    cert_path = build.optional_path(v.get("cert_path"))
+    cert_path = optional_path(v.get("cert_path"))
     if cert_name and cert_path:
         raise usage_error("usage.cert_name_or_path")
     return RevokeOptions(
         common, cert_name, cert_path, v.get("reason") or "unspecified",
-        v.get("delete_after_revoke"), account, build.optional_path(v.get("key_path")),
+        v.get("delete_after_revoke"), account, optional_path(v.get("key_path")),
     )  # fmt: skip
 
 
@@ -219,5 +224,5 @@ def _notify(common: CommonOptions, v: dict[str, Any]) -> NotifyOptions:
     return NotifyOptions(
         common, actions[0] if len(actions) == 1 else ",".join(actions), v.get("smtp"),
         v.get("mail_from"), mail_to, v.get("smtp_security"),
-        build.optional_path(v.get("smtp_credentials")), v.get("webhook"), v.get("webhook_format"),
+        optional_path(v.get("smtp_credentials")), v.get("webhook"), v.get("webhook_format"),
     )  # fmt: skip

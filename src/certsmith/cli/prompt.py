@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from certsmith.cli.contact import is_email_address
-from certsmith.cli.options import validate_domain
 from certsmith.cli.usage import usage_error
+from certsmith.cli.values import validate_domain
 from certsmith.crypto import normalize_name
 from certsmith.errors import UsageError
 
