@@ -28,12 +28,14 @@ import hashlib
 import logging
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 
 from certsmith.errors import UsageError
-from certsmith.wording import Said, said
+from certsmith.wording import Said, SaidTail, said
 
 __all__ = [
     "SHORT_LIVED",
@@ -52,6 +54,36 @@ logger = logging.getLogger(__name__)
 SHORT_LIVED = timedelta(days=10)
 #: The reason of a renewal that --force-renewal (or a revocation) asked for.
 FORCED = Said("renewal forced", "renewal.reason.forced")
+# The other reasons: `renew` keeps one per lineage (100,000 in a fleet), so a reason without a
+# value is one shared object, and one with a value a SaidTail (wording.py: a str, no dict).
+_EXPIRED = Said("certificate has expired", "renewal.reason.expired")
+_LIFETIME: Mapping[tuple[bool, bool], Said] = MappingProxyType({  # (short-lived, due) -> reason
+    (False, True): Said("a third of the lifetime remains", "renewal.reason.lifetime.third"),
+    (True, True): Said("half of the lifetime remains", "renewal.reason.lifetime.half"),
+    (False, False): Said(
+        "not yet due: renews when a third of the lifetime remains",
+        "renewal.reason.lifetime.third.wait",
+    ),
+    (True, False): Said(
+        "not yet due: renews when half of the lifetime remains",
+        "renewal.reason.lifetime.half.wait",
+    ),
+})  # fmt: skip
+_ARI_PASSED = Said("ARI window has passed", "renewal.reason.ari.passed")
+_ARI_INSIDE = Said("inside the ARI window", "renewal.reason.ari.inside")
+_ARI_BEFORE_NEXT_RUN = Said(
+    "ARI renewal moment falls before the next run", "renewal.reason.ari.before_next_run"
+)
+
+
+class _AriWait(SaidTail):
+    key = "renewal.reason.ari.wait"
+    head, name = "not yet due: ARI suggests renewing at ", "at"
+
+
+class _BeforeExpiryWait(SaidTail):
+    key = "renewal.reason.before_expiry.wait"
+    head, name = "not yet due: renew_before_expiry is ", "value"
 
 
 class Rule(StrEnum):
@@ -162,8 +194,7 @@ def decide(
     if force:
         return Decision(True, FORCED, now, None, Rule.FORCED)
     if now >= cert_not_after:
-        expired = Said("certificate has expired", "renewal.reason.expired")
-        return Decision(True, expired, cert_not_after, None, Rule.EXPIRED)
+        return Decision(True, _EXPIRED, cert_not_after, None, Rule.EXPIRED)
     explicit = None
     if renew_before_expiry is not None:
         explicit = _decide_explicit(cert_not_before, cert_not_after, now, renew_before_expiry)
@@ -177,16 +208,8 @@ def decide(
         return explicit
     renew_at = default_renewal_time(cert_not_before, cert_not_after)
     short = cert_not_after - cert_not_before < SHORT_LIVED
-    share, part = ("half", "half") if short else ("a third", "third")
     due = now >= renew_at
-    reason = (
-        Said(f"{share} of the lifetime remains", f"renewal.reason.lifetime.{part}")
-        if due
-        else Said(
-            f"not yet due: renews when {share} of the lifetime remains",
-            f"renewal.reason.lifetime.{part}.wait",
-        )
-    )
+    reason = _LIFETIME[short, due]
     next_check = None if due else _earliest_future(now, renew_at, ari_retry_after)
     return Decision(due, reason, renew_at, next_check, Rule.LIFETIME)
 
@@ -213,11 +236,7 @@ def _decide_explicit(
             value=value,
         )
         if due
-        else Said(
-            f"not yet due: renew_before_expiry is {value}",
-            "renewal.reason.before_expiry.wait",
-            value=value,
-        )
+        else _BeforeExpiryWait(value)
     )
     return Decision(due, reason, renew_at, None if due else renew_at, Rule.RENEW_BEFORE_EXPIRY)
 
@@ -243,22 +262,14 @@ def _decide_ari(
     next_wake: datetime | None,
 ) -> Decision:
     if end <= now:
-        passed = Said("ARI window has passed", "renewal.reason.ari.passed")
-        return Decision(True, passed, end, None, Rule.ARI_WINDOW_PASSED)
+        return Decision(True, _ARI_PASSED, end, None, Rule.ARI_WINDOW_PASSED)
     moment = ari_moment(start, end, rng)
     if now >= moment:
-        inside = Said("inside the ARI window", "renewal.reason.ari.inside")
-        return Decision(True, inside, moment, None, Rule.ARI_WINDOW)
+        return Decision(True, _ARI_INSIDE, moment, None, Rule.ARI_WINDOW)
     if next_wake is not None and moment < next_wake:
-        reason = Said(
-            "ARI renewal moment falls before the next run", "renewal.reason.ari.before_next_run"
-        )
-        return Decision(True, reason, moment, None, Rule.ARI_WINDOW)
-    at = moment.isoformat()
-    reason = Said(f"not yet due: ARI suggests renewing at {at}", "renewal.reason.ari.wait", at=at)
-    return Decision(
-        False, reason, moment, _earliest_future(now, moment, retry_after), Rule.ARI_WINDOW
-    )
+        return Decision(True, _ARI_BEFORE_NEXT_RUN, moment, None, Rule.ARI_WINDOW)
+    next_check = _earliest_future(now, moment, retry_after)
+    return Decision(False, _AriWait(moment.isoformat()), moment, next_check, Rule.ARI_WINDOW)
 
 
 # certbot reads this value with parsedatetime; we accept the subset people actually write.
