@@ -24,8 +24,11 @@ def task(name: str = "example.com", token: str = TOKEN, key_auth: str = KEY_AUTH
     return ChallengeTask(ident, "http-01", token, key_auth)
 
 
-async def exchange(host: str, port: int, data: bytes, timeout: float = 2.0) -> bytes:
-    reader, writer = await asyncio.open_connection(host, port)
+async def exchange(
+    host: str, port: int, data: bytes, timeout: float = 2.0, source: str | None = None
+) -> bytes:
+    bind = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection(host, port, local_addr=bind)
     try:
         writer.write(data)
         await writer.drain()
@@ -242,6 +245,24 @@ async def test_connection_limit_drops_the_oldest_for_a_new_request() -> None:
     assert status_of(served) == 200
     assert oldest_got == b""
     assert still_open == 1  # the younger idle connection is kept
+
+
+async def test_at_the_limit_the_busiest_address_loses_its_oldest_not_a_lone_older_one() -> None:
+    async with StandaloneHttp01Server(address="127.0.0.1", port=0, max_connections=3) as srv:
+        await srv.present(task())
+        lone = await asyncio.open_connection("127.0.0.1", srv.port)  # the oldest, alone
+        crowd = [
+            await asyncio.open_connection("127.0.0.1", srv.port, local_addr=("127.0.0.2", 0))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.05)
+        served = await exchange("127.0.0.1", srv.port, get(PATH), source="127.0.0.3")
+        lone[1].write(get(PATH))
+        lone_got = await asyncio.wait_for(lone[0].read(), 2.0)
+        for _, writer in [lone, *crowd]:
+            writer.close()
+    assert status_of(served) == 200
+    assert status_of(lone_got) == 200  # kept: 127.0.0.2's oldest was dropped instead
 
 
 async def test_one_address_cannot_hold_more_than_its_share() -> None:

@@ -6,8 +6,10 @@ and on ``close`` ends every connection it still holds, so nothing outlives the s
 
 Against a slow-loris (many connections that never finish their request) the caps work together:
 one remote address holds at most ``max_per_peer`` connections (more are closed at once), and
-when all ``max_connections`` are taken a new connection is served by dropping the oldest one, so
-the CA's short request still gets through while the oldest, slowest clients are let go. Each
+when all ``max_connections`` are taken a new connection is served by dropping the oldest one of
+the address holding the most, so the CA's short request still gets through — also when many
+addresses each hold a few and a loaded machine is slow to answer the CA — while the oldest,
+slowest clients are let go. Each
 handler bounds its own time (the http-01 server's header timeout). Refusals are logged once per
 listener and counted at ``close``, so a flood cannot flood the log.
 ``ListeningSolver`` is the solver lifecycle built on it that both servers share.
@@ -21,6 +23,7 @@ import errno
 import ipaddress
 import logging
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import ClassVar, Self
@@ -192,10 +195,13 @@ class Listener:
         if len(self._writers) >= self._max_connections:
             self._dropped += 1
             if self._dropped == 1:
-                logger.warning("%s: connection limit reached, dropping the oldest", self._name)
-            oldest = next(iter(self._writers))
-            del self._writers[oldest]
-            oldest.transport.abort()  # its pending read ends, so its handler returns
+                logger.warning(
+                    "%s: connection limit reached, dropping the busiest address's oldest",
+                    self._name,
+                )
+            victim = self._oldest_of_busiest_peer()
+            del self._writers[victim]
+            victim.transport.abort()  # its pending read ends, so its handler returns
         task = asyncio.current_task()
         assert task is not None  # always inside the server's task
         self._tasks.add(task)
@@ -216,6 +222,13 @@ class Listener:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    def _oldest_of_busiest_peer(self) -> asyncio.StreamWriter:
+        """The connection to drop at the limit: the oldest of the address holding the most, so
+        many slow clients from many addresses cannot push out the CA's one connection."""
+        held = Counter(self._writers.values())
+        busiest = max(held.values())
+        return next(w for w, peer in self._writers.items() if held[peer] == busiest)
 
     async def _close_servers(self) -> None:
         servers, self._servers = self._servers, []

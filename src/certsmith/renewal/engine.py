@@ -176,7 +176,9 @@ class Engine:
             if previous is not None and not request.dry_run:
                 if keep_issued.awaits_deploy(self.env.stores, previous):
                     reason = keep_issued.DEPLOY_OWED_REASON
-                    return await self._installed_kept(request, settings, previous, reason)
+                    owed = await self._installed_kept(request, settings, previous, reason)
+                    if not request.force:
+                        return owed  # else the deploy is made, and then the asked-for order
                 kept = keep_issued.install_kept(
                     self.env.stores, previous, identifiers, self.env.now()
                 )
