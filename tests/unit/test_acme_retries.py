@@ -14,7 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
-from test_acme_client import BASE, FakeCA, FakeTime, csr_der, make_client, problem, registered
+from test_acme_client import (
+    BASE,
+    FakeCA,
+    FakeTime,
+    ca,
+    clock,
+    csr_der,
+    make_client,
+    problem,
+    registered,
+)
 from test_acme_jws import b64d
 
 from certsmith.acme import (
@@ -27,15 +37,7 @@ from certsmith.acme import (
 )
 from certsmith.acme.retry import Repeat, RetryPolicy, transport_error
 
-
-@pytest.fixture
-def ca() -> FakeCA:
-    return FakeCA()
-
-
-@pytest.fixture
-def clock() -> FakeTime:
-    return FakeTime()
+__all__ = ["ca", "clock"]  # the fixtures, shared with test_acme_client
 
 
 def dropped(request: httpx.Request) -> httpx.Response:

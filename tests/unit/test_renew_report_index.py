@@ -9,14 +9,12 @@ import datetime
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_renew_certbot_report import _add_lineage, _block, _renew
+from test_renewal_fleet import count_parses
 
-from certsmith import crypto
 from certsmith.renewal.check import quick_verdict
-from certsmith.storage import renewal_conf
 from certsmith.storage.filesystem import file_stores
 from certsmith.storage.renewal_state import QuickEntry, RenewalState, RenewalStateStore
 
@@ -43,21 +41,7 @@ def to_older_index(config_dir: Path) -> None:
     path.write_text("\n".join(older) + "\n", encoding="utf-8")
 
 
-def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    counts = {"conf": 0, "cert": 0}
-    parse, load = renewal_conf.RenewalConf.parse, crypto.load_certificates
-
-    def counting_parse(text: str) -> Any:
-        counts["conf"] += 1
-        return parse(text)
-
-    def counting_load(data: bytes) -> Any:
-        counts["cert"] += 1
-        return load(data)
-
-    monkeypatch.setattr(renewal_conf.RenewalConf, "parse", staticmethod(counting_parse))
-    monkeypatch.setattr(crypto, "load_certificates", counting_load)
-    return counts
+count_reads = count_parses  # conf parses and certificate loads, counted
 
 
 def test_a_current_index_prints_the_block_without_reading_a_conf_or_certificate(
