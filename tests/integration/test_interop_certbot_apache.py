@@ -20,7 +20,6 @@ plugin puts its TLS virtual host on port 443 whatever --https-port says (configu
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import socket
@@ -32,12 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
 from test_cli_e2e import unique_name
 
-from support import served
 from support.apache import ApacheServer, skip_reason
-from support.certbot_peer import CERTBOT, CERTSMITH, configobj_reads
+from support.certbot_peer import CERTBOT
+from support.web_peer import (
+    WebServerPeer,
+    certbot_renews_certsmiths_lineage,
+    certsmith_renews_certbots_lineage,
+)
 
 CERTBOT_PYTHON = CERTBOT.parent / "python"
 
@@ -83,48 +85,28 @@ exec {server_ctl} "$@"
 
 
 @dataclass
-class Peer:
+class Peer(WebServerPeer):
     pebble: Any
     tmp: Path
     work: Path
     name: str
     server: ApacheServer
+    address: str = APACHE_IP
+
+    @property
+    def https_port(self) -> int:
+        return self.server.https_port
+
+    @property
+    def work_dir(self) -> Path:
+        return self.work
 
     @property
     def ctl(self) -> Path:
         return self.tmp / "apache-ctl"
 
-    @property
-    def config_dir(self) -> Path:
-        return self.tmp / "etc"
-
-    def run(self, tool: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle),
-            "PYTHONWARNINGS": "error" if tool == CERTSMITH else "ignore",
-            "APACHE_CONFDIR": str(self.server.root),  # a2enmod/a2dismod edit the test's root
-        }
-        extra: list[str] = []
-        if tool == CERTSMITH:
-            extra = ["--ca-bundle", str(self.pebble.ca_bundle)]
-            extra += ["--dns-resolver", self.pebble.dns_address]
-        folders = [
-            "--config-dir", str(self.config_dir),
-            "--work-dir", str(self.work),
-            "--logs-dir", str(self.tmp / "logs"),
-        ]  # fmt: skip
-        result = subprocess.run(
-            [str(tool), *args, *folders, *extra, "-n"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            check=False,
-        )
-        assert result.returncode == 0, f"{tool.name} {args}:\n{result.stdout}\n{result.stderr}"
-        return result
+    def extra_env(self) -> dict[str, str]:
+        return {"APACHE_CONFDIR": str(self.server.root)}  # a2enmod/a2dismod edit the test's root
 
     def obtain_args(self) -> list[str]:
         """The --apache command line certbot and certsmith share."""
@@ -141,28 +123,6 @@ class Peer:
             "--server", self.pebble.directory_url,
             "--agree-tos", "--register-unsafely-without-email",
         ]  # fmt: skip
-
-    def renew(self, tool: Path) -> None:
-        self.run(tool, "renew", "--force-renewal", "--no-random-sleep-on-renew")
-
-    def live_serial(self) -> int:
-        cert = self.config_dir / "live" / self.name / "cert.pem"
-        return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
-
-    def served_serial(self) -> int:
-        return served.served_serial(
-            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem"
-        )
-
-    def wait_served(self, serial: int, timeout: float = 10.0) -> int:
-        return served.wait_served(
-            APACHE_IP, self.server.https_port, self.name, self.tmp / "root.pem", serial, timeout
-        )
-
-    def renewal_params(self) -> dict[str, str]:
-        conf = configobj_reads(self.config_dir / "renewal" / f"{self.name}.conf")
-        params: dict[str, str] = conf["renewalparams"]
-        return params
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -208,29 +168,8 @@ def peer(pebble_factory: Callable[..., Any], tmp_path: Path) -> Iterator[Peer]:
 
 
 def test_certsmith_renews_a_certbot_apache_lineage_through_apache(peer: Peer) -> None:
-    peer.run(CERTBOT, *peer.obtain_args())
-    first = peer.live_serial()
-    assert peer.wait_served(first) == first
-    params = peer.renewal_params()
-    assert (params["authenticator"], params["installer"]) == ("apache", "apache")
-    assert params["apache_server_root"] == str(peer.server.root)
-
-    peer.renew(CERTSMITH)
-
-    renewed = peer.live_serial()
-    assert renewed != first
-    assert peer.wait_served(renewed) == renewed
-    after = peer.renewal_params()
-    assert {k: after.get(k) for k in params} == params  # certbot's settings kept as they were
+    certsmith_renews_certbots_lineage(peer, "apache", peer.server.root)
 
 
 def test_certbot_renews_a_certsmith_apache_lineage_through_apache(peer: Peer) -> None:
-    peer.run(CERTSMITH, *peer.obtain_args())
-    first = peer.live_serial()
-    assert peer.wait_served(first) == first
-
-    peer.renew(CERTBOT)
-
-    renewed = peer.live_serial()
-    assert renewed != first
-    assert peer.wait_served(renewed) == renewed
+    certbot_renews_certsmiths_lineage(peer)

@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
 from test_cli_e2e import unique_name
 
-from support import served
-from support.certbot_peer import CERTBOT, CERTSMITH, configobj_reads, folder_args
+from support.certbot_peer import CERTBOT
 from support.nginx import free_tcp_port, nginx_path
 from support.nginx_site import NginxSiteRoot
+from support.web_peer import (
+    WebServerPeer,
+    certbot_renews_certsmiths_lineage,
+    certsmith_renews_certbots_lineage,
+)
 
 CERTBOT_NGINX = CERTBOT.parent / "python"
 
@@ -64,41 +67,17 @@ server {{
 
 
 @dataclass
-class Peer:
+class Peer(WebServerPeer):
     pebble: Any
     tmp: Path
     name: str
     site: NginxSiteRoot
     https_port: int
+    address: str = NGINX_IP
 
     @property
     def ctl(self) -> Path:
         return self.tmp / "nginx-ctl"
-
-    @property
-    def config_dir(self) -> Path:
-        return self.tmp / "etc"
-
-    def run(self, tool: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle),
-            "PYTHONWARNINGS": "error" if tool == CERTSMITH else "ignore",
-        }
-        extra: list[str] = []
-        if tool == CERTSMITH:
-            extra = ["--ca-bundle", str(self.pebble.ca_bundle)]
-            extra += ["--dns-resolver", self.pebble.dns_address]
-        result = subprocess.run(
-            [str(tool), *args, *folder_args(self.tmp), *extra, "-n"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            check=False,
-        )
-        assert result.returncode == 0, f"{tool.name} {args}:\n{result.stdout}\n{result.stderr}"
-        return result
 
     def obtain_args(self) -> list[str]:
         """The --nginx command line certbot and certsmith share."""
@@ -112,27 +91,6 @@ class Peer:
             "--server", self.pebble.directory_url,
             "--agree-tos", "--register-unsafely-without-email",
         ]  # fmt: skip
-
-    def renew(self, tool: Path) -> None:
-        self.run(tool, "renew", "--force-renewal", "--no-random-sleep-on-renew")
-
-    def live_serial(self) -> int:
-        cert = self.config_dir / "live" / self.name / "cert.pem"
-        return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
-
-    def served_serial(self) -> int:
-        root = self.tmp / "root.pem"
-        return served.served_serial(NGINX_IP, self.https_port, self.name, root)
-
-    def wait_served(self, serial: int, timeout: float = 10.0) -> int:
-        return served.wait_served(
-            NGINX_IP, self.https_port, self.name, self.tmp / "root.pem", serial, timeout
-        )
-
-    def renewal_params(self) -> dict[str, str]:
-        conf = configobj_reads(self.config_dir / "renewal" / f"{self.name}.conf")
-        params: dict[str, str] = conf["renewalparams"]
-        return params
 
 
 @pytest.fixture
@@ -159,29 +117,8 @@ def peer(pebble_factory: Callable[..., Any], tmp_path: Path) -> Iterator[Peer]:
 
 
 def test_certsmith_renews_a_certbot_nginx_lineage_through_nginx(peer: Peer) -> None:
-    peer.run(CERTBOT, *peer.obtain_args())
-    first = peer.live_serial()
-    assert peer.wait_served(first) == first
-    params = peer.renewal_params()
-    assert (params["authenticator"], params["installer"]) == ("nginx", "nginx")
-    assert params["nginx_server_root"] == str(peer.site.root)
-
-    peer.renew(CERTSMITH)
-
-    renewed = peer.live_serial()
-    assert renewed != first
-    assert peer.wait_served(renewed) == renewed
-    after = peer.renewal_params()
-    assert {k: after.get(k) for k in params} == params  # certbot's settings kept as they were
+    certsmith_renews_certbots_lineage(peer, "nginx", peer.site.root)
 
 
 def test_certbot_renews_a_certsmith_nginx_lineage_through_nginx(peer: Peer) -> None:
-    peer.run(CERTSMITH, *peer.obtain_args())
-    first = peer.live_serial()
-    assert peer.wait_served(first) == first
-
-    peer.renew(CERTBOT)
-
-    renewed = peer.live_serial()
-    assert renewed != first
-    assert peer.wait_served(renewed) == renewed
+    certbot_renews_certsmiths_lineage(peer)
