@@ -4,6 +4,7 @@ logs it and exits 0; so does certsmith's certonly)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,16 @@ def test_the_warning_reads_in_korean() -> None:
     console = Console(out=io.StringIO(), err=err, catalogue=Catalogue("ko"))
     say_hook_failures(console, [HookResult(HookKind.POST, "false", None, CommandOutcome(2))])
     assert err.getvalue().startswith("경고: post 훅 `false` 실행이 실패했습니다(종료 코드 2).")
+
+
+def test_renew_names_each_failed_hook_before_its_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`renew` exits 1 on a failed hook (its only alarm when unattended) and says which one."""
+    from test_notify_alerts import _add_failing_lineage, _cli
+
+    _add_failing_lineage(tmp_path / "c", "fails.example")
+    code, out = _cli(tmp_path, capsys, "renew", "--no-random-sleep-on-renew", "--pre-hook", "false")
+    assert code == 1
+    named = out.index("The pre hook `false` failed (exit code 1); its output is in the log.")
+    assert named < out.index("certsmith: error: 1 hook(s) failed; see the log.")

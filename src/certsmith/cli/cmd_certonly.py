@@ -220,8 +220,10 @@ def certonly(options: CertonlyOptions, console: Console) -> int:
     return 0
 
 
-def say_hook_failures(console: Console, failures: Sequence[HookResult]) -> None:
-    """One warning line per failed hook, naming it and how it failed."""
+def say_hook_failures(
+    console: Console, failures: Sequence[HookResult], key: str = "hooks.failed_went_on"
+) -> None:
+    """One line per failed hook, naming it and how it failed (``key``: the sentence)."""
     for failure in failures:
         outcome = failure.outcome
         if outcome.timed_out:
@@ -231,7 +233,7 @@ def say_hook_failures(console: Console, failures: Sequence[HookResult]) -> None:
         else:
             how = console.message("hooks.how.exit", code=outcome.returncode)
         kind, command = failure.kind.value, failure.command
-        console.note(console.message("hooks.failed_went_on", kind=kind, command=command, how=how))
+        console.note(console.message(key, kind=kind, command=command, how=how))
 
 
 def show_preview(console: Console, name: str, diff: str | None) -> None:

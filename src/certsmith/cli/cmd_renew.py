@@ -202,6 +202,9 @@ def _renew_with_engine(
         console, c.config_dir, stores.lineages, results, accounts=stores.accounts, dry_run=dry_run
     )
     if hook_failed:
+        from certsmith.cli.cmd_certonly import say_hook_failures
+
+        say_hook_failures(console, hooks.failures, "hooks.failed_in_renew")
         console.error(console.message("hooks.failed_short", count=len(hooks.failures)))
     return 1 if counts[Outcome.FAILED] or hook_failed else 0
 
