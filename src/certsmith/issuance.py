@@ -36,7 +36,7 @@ from certsmith.acme import (
 from certsmith.acme.identifier import Identifier
 from certsmith.challenges.base import ChallengeTask, Solver
 from certsmith.errors import CertsmithError, UsageError
-from certsmith.wording import Said
+from certsmith.wording import Said, said
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,15 @@ def choose_challenge(
     for kind in preferred:
         if kind in offered and kind in solvers:
             return offered[kind]
-    wanted = ", ".join(k for k in preferred if k in solvers) or "none"
+    wanted = ", ".join(k for k in preferred if k in solvers) or said("issuance.answer_none")
     raise UsageError(
-        f"The CA offers {', '.join(sorted(offered)) or 'no challenges'} for "
-        f"{authz.identifier.value}, but this run can answer only: {wanted}."
-        + (" Wildcard names need dns-01 (--manual or a --dns-* plugin)." if authz.wildcard else "")
+        said(
+            "issuance.no_common_challenge",
+            offered=", ".join(sorted(offered)) or said("issuance.offered_none"),
+            name=authz.identifier.value,
+            wanted=wanted,
+            wildcard=said("issuance.wildcard_hint") if authz.wildcard else "",
+        )
     )
 
 
@@ -182,7 +186,7 @@ async def _obtain_once(
         raise
     order = await client.poll_order(order, deadline, until=OrderStatus.VALID)
     if not order.certificate:
-        raise CertsmithError("the CA marked the order valid but gave no certificate URL")
+        raise CertsmithError(said("issuance.no_certificate_url"))
     chain = await client.download_certificate(order.certificate, request.preferred_chain)
     result = IssuanceResult(chain.pem, order.url, replaced, validated)
     if note:
@@ -276,7 +280,7 @@ async def _authorize(
         # dns-persist-01 has no token: the standing record is the answer (draft section 3).
         tokenless = challenge.type == "dns-persist-01"
         if challenge.token is None and not tokenless:
-            raise ProtocolViolation(f"the CA's {challenge.type} challenge has no token")
+            raise ProtocolViolation(said("issuance.no_token", kind=challenge.type))
         token = challenge.token or ""
         task = ChallengeTask(
             identifier=authz.identifier,
@@ -311,9 +315,7 @@ def _check_asked_for(authz: Authorization, order: Order) -> None:
         ident = Identifier(ident.type, f"*.{ident.value}")
     asked = {(i.type, i.value.lower()) for i in order.identifiers}
     if (ident.type, ident.value.lower()) not in asked:
-        raise ProtocolViolation(
-            f"the CA sent an authorization for {ident.value}, which this order did not ask for"
-        )
+        raise ProtocolViolation(said("issuance.unasked_authorization", name=ident.value))
 
 
 async def _cleanup(presented: list[tuple[Solver, ChallengeTask]]) -> None:
@@ -376,7 +378,7 @@ async def _failed_identifiers(
 
     found = await asyncio.gather(*(failed(u) for u in order.authorizations))
     if timed_out:
-        raise PollTimeout(f"authorizations of {order.url} still pending at the deadline")
+        raise PollTimeout(said("issuance.authorizations_pending", url=order.url))
     names = [i for i in found if i is not None]
     for ident in names:
         log.warning("validation of %s failed", ident.value)

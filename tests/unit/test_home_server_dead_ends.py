@@ -145,7 +145,7 @@ def test_the_self_check_question_in_korean_uses_the_right_particles() -> None:
     seen = failure(url="http://test2.iptime.org/x", status=404, excerpt="")
     ask_after_self_check(console(out, err, "ko"), prompter, seen, False)
     screen = out.getvalue()
-    assert "http://test2.iptime.org/x를 가져왔지만" in screen
+    assert "주소 http://test2.iptime.org/x에 접속했지만" in screen
     assert "(는)" not in screen and "(를)" not in screen and "(으)" not in screen
     assert "다시 확인" in screen
 

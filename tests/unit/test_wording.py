@@ -138,3 +138,13 @@ def test_every_said_key_in_the_source_is_in_both_catalogues() -> None:
             if key not in en or key not in ko:
                 missing.append(f"{path.relative_to(SRC)}:{node.lineno}: {key}")
     assert missing == []
+
+
+def test_a_value_named_key_fills_its_placeholder_instead_of_clashing() -> None:
+    """The sentence's key is positional-only everywhere a sentence is worded, so a template
+    may use a ``{key}`` placeholder (a conf key, a JSON field) without a TypeError."""
+    from certsmith.cli.usage import usage_error
+    from certsmith.preflight.messages import Catalogue
+
+    assert Catalogue("en").get("no.such.sentence", key="x") == "no.such.sentence"
+    assert str(usage_error("no.such.sentence", key="x")) == "no.such.sentence"

@@ -119,7 +119,7 @@ class Console:
             self._catalogue = Catalogue()
         return self._catalogue
 
-    def message(self, key: str, **values: object) -> str:
+    def message(self, key: str, /, **values: object) -> str:
         """The catalogue's text for ``key`` filled with ``values``."""
         return self.catalogue.get(key, **values)
 

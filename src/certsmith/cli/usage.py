@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from certsmith.preflight.messages import Catalogue
 
 
-def usage_error(key: str, **values: object) -> UsageError:
+def usage_error(key: str, /, **values: object) -> UsageError:
     """A UsageError saying the catalogue's ``key`` filled with ``values``."""
     from certsmith.preflight.messages import Catalogue  # read only when there is an error
 

@@ -35,6 +35,7 @@ import dns.resolver
 from certsmith.errors import UsageError
 from certsmith.preflight.caa_record import CaaRecord, CaaSyntaxError, parse_issue_value
 from certsmith.preflight.messages import Catalogue
+from certsmith.wording import said
 
 Verdict = Literal["allowed", "forbidden", "error"]
 
@@ -111,7 +112,7 @@ def _issuers(issuer: str | list[str]) -> list[str]:
     names = [issuer] if isinstance(issuer, str) else list(issuer)
     names = [n.strip().rstrip(".") for n in names if n.strip()]
     if not names:
-        raise UsageError("no CA identity to check CAA against")
+        raise UsageError(said("caa.no_issuer"))
     return names
 
 
@@ -273,9 +274,9 @@ async def check_caa(
     try:
         dns.name.from_text(lookup_name)
     except dns.exception.DNSException as exc:
-        raise UsageError(f"{domain!r} is not a valid DNS name: {exc}") from None
+        raise UsageError(said("caa.bad_name_because", name=repr(domain), reason=exc)) from None
     if not lookup_name or "*" in lookup_name:
-        raise UsageError(f"{domain!r} is not a valid DNS name")
+        raise UsageError(said("caa.bad_name", name=repr(domain)))
 
     for candidate in _climb(lookup_name):
         try:

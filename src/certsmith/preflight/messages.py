@@ -70,7 +70,7 @@ class Catalogue:
         """Whether ``key`` is a known message (in English, the reference catalogue)."""
         return key in self._english
 
-    def get(self, key: str, **values: Any) -> str:
+    def get(self, key: str, /, **values: Any) -> str:
         """The filled template for ``key``; an unknown key returns the key itself.
 
         Missing placeholder values are left as ``{name}`` rather than raising: a message with a

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from certsmith.errors import StorageError
+from certsmith.wording import said
 
 __all__ = [
     "DEFAULT_RETRY_AFTER",
@@ -47,13 +48,13 @@ def _dump_time(value: datetime) -> str:
 def _load_time(data: dict[str, Any], key: str) -> datetime:
     raw = data.get(key)
     if not isinstance(raw, str):
-        raise StorageError(f"ARI cache record: {key} is missing or not a string")
+        raise StorageError(said("ari.cache.field_missing", field=key))
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise StorageError(f"ARI cache record: {key} {raw!r} is not a timestamp") from None
+        raise StorageError(said("ari.cache.not_timestamp", field=key, value=repr(raw))) from None
     if value.utcoffset() is None:
-        raise StorageError(f"ARI cache record: {key} {raw!r} has no time zone")
+        raise StorageError(said("ari.cache.no_time_zone", field=key, value=repr(raw)))
     return value
 
 
@@ -130,23 +131,23 @@ class AriCacheRecord:
         """Rebuild a record from :meth:`to_json` output; StorageError when it is malformed (the
         caller may then drop the record and fetch again)."""
         if not isinstance(data, dict):
-            raise StorageError("ARI cache record is not a JSON object")
+            raise StorageError(said("ari.cache.not_object"))
         cert_id = data.get("cert_id")
         if not isinstance(cert_id, str) or not cert_id:
-            raise StorageError("ARI cache record: cert_id is missing")
+            raise StorageError(said("ari.cache.no_cert_id"))
         window: tuple[datetime, datetime] | None = None
         raw_window = data.get("window")
         if raw_window is not None:
             if not isinstance(raw_window, list) or len(raw_window) != 2:
-                raise StorageError("ARI cache record: window is not a [start, end] pair")
+                raise StorageError(said("ari.cache.bad_window"))
             pair = {"start": raw_window[0], "end": raw_window[1]}
             window = (_load_time(pair, "start"), _load_time(pair, "end"))
         url = data.get("explanation_url")
         if url is not None and not isinstance(url, str):
-            raise StorageError("ARI cache record: explanation_url is not a string")
+            raise StorageError(said("ari.cache.bad_explanation_url"))
         failures = data.get("failures", 0)
         if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
-            raise StorageError("ARI cache record: failures is not a count")
+            raise StorageError(said("ari.cache.bad_failures"))
         return cls(
             cert_id=cert_id,
             next_fetch=_load_time(data, "next_fetch"),
@@ -182,5 +183,5 @@ def parse_certbot_retry_after(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise StorageError(f"ari_retry_after {value!r} is not a timestamp") from None
+        raise StorageError(said("ari.retry_after_not_timestamp", value=repr(value))) from None
     return parsed.astimezone() if parsed.utcoffset() is None else parsed

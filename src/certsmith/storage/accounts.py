@@ -81,7 +81,7 @@ def private_jwk(key: PrivateKey) -> dict[str, str]:
         }
     crv = _CRV_BY_CURVE.get(key.curve.name)
     if crv is None:
-        raise StorageError(f"Unsupported account key curve {key.curve.name}.")
+        raise StorageError(said("storage.account.curve", curve=key.curve.name))
     size = (key.curve.key_size + 7) // 8
     numbers = key.private_numbers()
     return {
@@ -116,8 +116,8 @@ def key_from_jwk(jwk: dict[str, Any]) -> PrivateKey:
             # Loading checks that d and (x, y) belong together.
             return ec.EllipticCurvePrivateNumbers(_unb64(jwk["d"]), public).private_key()
     except (KeyError, TypeError, ValueError) as exc:
-        raise StorageError(f"The account key is not a usable JWK ({exc!r}).") from None
-    raise StorageError(f"Unsupported account key type {jwk.get('kty')!r}.")
+        raise StorageError(said("storage.account.bad_jwk", reason=repr(exc))) from None
+    raise StorageError(said("storage.account.key_type", kty=repr(jwk.get("kty"))))
 
 
 def account_id(key: PrivateKey) -> str:
@@ -167,7 +167,7 @@ def server_folder(directory_url: str) -> str:
     folder = parsed.netloc + parsed.path
     parts = [p for p in folder.split("/") if p]
     if not parsed.netloc or any(p in (".", "..") for p in parts) or "\0" in folder:
-        raise StorageError(f"Cannot store accounts for the server URL {directory_url!r}.")
+        raise StorageError(said("storage.account.bad_server", url=repr(directory_url)))
     return folder
 
 
@@ -183,7 +183,7 @@ class AccountStore:
 
     def _account_dir(self, directory_url: str, ident: str) -> Path:
         if not ident or "/" in ident or ident.startswith("."):
-            raise StorageError(f"{ident!r} is not an account id.")
+            raise StorageError(said("storage.account.bad_id", ident=repr(ident)))
         return self.server_dir(directory_url) / ident
 
     def save(
@@ -269,15 +269,17 @@ class AccountStore:
             missing = said("storage.no_account", ident=ident, server=directory_url)
             raise StorageError(missing) from None
         except (OSError, ValueError, RecursionError) as exc:
-            raise StorageError(f"Cannot read account {ident}: {exc}.") from None
+            raise StorageError(
+                said("storage.account.unreadable", ident=ident, reason=exc)
+            ) from None
         if not isinstance(jwk, dict) or not isinstance(regr, dict):
-            raise StorageError(f"Account {ident} has malformed JSON files.")
+            raise StorageError(said("storage.account.malformed", ident=ident))
         uri, body = regr.get("uri"), regr.get("body") or {}
         if not isinstance(uri, str) or not isinstance(body, dict):
-            raise StorageError(f"Account {ident} has no account URL in regr.json.")
+            raise StorageError(said("storage.account.no_url", ident=ident))
         key = key_from_jwk(jwk)
         if account_id(key) != ident:
-            raise StorageError(f"Account {ident}: the stored key belongs to another account.")
+            raise StorageError(said("storage.account.other_key", ident=ident))
         return StoredAccount(ident, key, uri, body, meta if isinstance(meta, dict) else {})
 
     # --- a key rollover in flight (see renewal/rollover.py) --------------------------------
@@ -311,7 +313,7 @@ class AccountStore:
         """Remove one account folder (and the server folder if it becomes empty)."""
         directory = self._account_dir(directory_url, ident)
         if not directory.is_dir():
-            raise StorageError(f"No account {ident} is stored for {directory_url}.")
+            raise StorageError(said("storage.no_account", ident=ident, server=directory_url))
         shutil.rmtree(directory)
         with contextlib.suppress(OSError):
             directory.parent.rmdir()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from certsmith.errors import StorageError
 from certsmith.storage.files import atomic_write
+from certsmith.wording import said
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -164,8 +165,8 @@ def check_pair(key_pem: bytes, cert_pem: bytes, fullchain_pem: bytes) -> None:
         cert = crypto.load_certificates(cert_pem)[0]
         full = crypto.load_certificates(fullchain_pem)
     except ValueError as exc:
-        raise StorageError(f"Refusing to store unreadable PEM data: {exc}.") from None
+        raise StorageError(said("storage.pem_unreadable", reason=exc)) from None
     if not crypto.key_matches_certificate(key, cert):
-        raise StorageError("Refusing to store a certificate that does not match its key.")
+        raise StorageError(said("storage.key_mismatch"))
     if full[0] != cert:
-        raise StorageError("Refusing to store a fullchain that does not start with the cert.")
+        raise StorageError(said("storage.fullchain_mismatch"))

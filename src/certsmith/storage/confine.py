@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from certsmith.errors import LineageCorrupt
+from certsmith.wording import said
 
 
 def _real(path: Path) -> Path:
@@ -30,8 +31,9 @@ def check_archive_dir(path: Path, archive_root: Path, name: str) -> Path:
     """``path`` if it lies directly in ``archive_root``; else LineageCorrupt."""
     if not is_child_dir(path, archive_root):
         raise LineageCorrupt(
-            f"The renewal configuration of {name!r} names archive_dir {str(path)!r}, "
-            f"outside {archive_root}; refusing to use it."
+            said(
+                "storage.archive_outside", name=repr(name), path=repr(str(path)), root=archive_root
+            )
         )
     return path
 
@@ -41,7 +43,6 @@ def check_live_path(path: Path, live_root: Path, name: str) -> Path:
     LineageCorrupt."""
     if path.name in ("", ".", "..") or not is_child_dir(path.parent, live_root):
         raise LineageCorrupt(
-            f"The renewal configuration of {name!r} names the live file {str(path)!r}, "
-            f"outside a folder of {live_root}; refusing to use it."
+            said("storage.live_outside", name=repr(name), path=repr(str(path)), root=live_root)
         )
     return path

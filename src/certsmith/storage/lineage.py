@@ -44,6 +44,8 @@ from certsmith.storage.readme import live_readme
 from certsmith.storage.removal import begin_deletion, interrupted_deletions, remove_lineage_files
 from certsmith.storage.renewal_conf import RenewalConf, Value
 from certsmith.storage.renewal_state import file_revision, lineage_names, update_interrupted
+from certsmith.wording import said
+from certsmith.wording_parts import os_reason
 
 if TYPE_CHECKING:
     pass
@@ -118,9 +120,11 @@ class LineageStore:
         try:
             text = self.conf_path(name).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise LineageCorrupt(f"No certificate named {name!r} exists.") from None
+            raise LineageCorrupt(said("storage.no_certificate", name=repr(name))) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise LineageCorrupt(f"Cannot read {self.conf_path(name)}: {exc}.") from None
+            raise LineageCorrupt(
+                said("storage.cannot_read", path=self.conf_path(name), reason=exc)
+            ) from None
         return RenewalConf.parse(text)
 
     def _paths(self, name: str, conf: RenewalConf) -> tuple[Path, dict[str, Path]]:
@@ -143,7 +147,9 @@ class LineageStore:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise LineageCorrupt(f"Cannot read {path}: {exc.strerror}.") from None
+            raise LineageCorrupt(
+                said("storage.cannot_read", path=path, reason=os_reason(exc))
+            ) from None
 
     def load(self, name: str) -> Lineage:
         """Read lineage ``name``, healing an interrupted update first (see :meth:`heal`).
@@ -205,7 +211,7 @@ class LineageStore:
                 break
             logger.warning("Lineage %s: not deploying %s.", name, check.reason)
         if chosen is None:
-            raise LineageCorrupt(f"Lineage {name!r} has no complete version to deploy.")
+            raise LineageCorrupt(said("storage.no_complete_version", name=repr(name)))
         changed = self._switcher.point_links(live, archive_dir, chosen, linked)
         if state is not None and (state.state != "deployed" or changed):
             arc.write_state(archive_dir, DeployState(chosen, state.previous, "deployed"))
@@ -234,7 +240,7 @@ class LineageStore:
             candidate = f"{preferred}-{count:04d}"
             if not self._taken(candidate):
                 return candidate
-        raise StorageError(f"No free certificate name derived from {preferred!r}.")
+        raise StorageError(said("storage.no_free_name", name=repr(preferred)))
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -245,7 +251,7 @@ class LineageStore:
         ensure_dir(self.lock_dir)
         return acquire(
             self.lock_dir / f"{name}.lock",
-            f"certificate {name!r}",
+            said("lock.what.certificate", name=repr(name)),
             blocking=blocking,
             timeout=timeout,
         )
@@ -292,7 +298,7 @@ class LineageStore:
             live = {kind: self.live_root / name / f"{kind}.pem" for kind in ALL_FOUR}
             previous = None
             if key_pem is None:
-                raise UsageError(f"A new certificate {name!r} needs a private key.")
+                raise UsageError(said("storage.new_needs_key", name=repr(name)))
         fullchain_pem = fullchain_pem if fullchain_pem is not None else cert_pem + chain_pem
         arc.check_pair(key_pem, cert_pem, fullchain_pem)
         if not existing:

@@ -19,6 +19,7 @@ from types import TracebackType
 
 from certsmith.errors import LockHeld
 from certsmith.storage.files import ensure_dir
+from certsmith.wording import said
 
 
 class LineageLock:
@@ -36,7 +37,7 @@ class LineageLock:
         """An flock lasts as long as its holder lives, so there is no lease to extend; only
         a released lock is an error."""
         if self._fd is None:
-            raise LockHeld(f"The lock {self.path} was released.")
+            raise LockHeld(said("lock.released", path=self.path))
 
     def release(self) -> None:
         if self._fd is None:
@@ -80,9 +81,7 @@ def acquire(
                 return LineageLock(path, fd)
             except BlockingIOError:
                 if not blocking or clock() >= deadline:
-                    raise LockHeld(
-                        f"Another certsmith run is working on {what} (lock file {path})."
-                    ) from None
+                    raise LockHeld(said("lock.held", what=what, path=path)) from None
             sleep(min(poll_interval, max(0.0, deadline - clock())))
     except BaseException:
         with contextlib.suppress(OSError):
@@ -111,10 +110,7 @@ def excluding_certbot(config_dir: Path, attempts: int = 10) -> Iterator[None]:
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EACCES, errno.EAGAIN):
-                raise LockHeld(
-                    f"certbot is running on {config_dir} (lock file {path}); "
-                    "try again when it is done."
-                ) from None
+                raise LockHeld(said("lock.certbot", config_dir=config_dir, path=path)) from None
             raise
         # certbot deletes the file when it lets go: ours must still be the file on disk.
         try:
@@ -125,7 +121,7 @@ def excluding_certbot(config_dir: Path, attempts: int = 10) -> Iterator[None]:
             break
         os.close(fd)
     else:
-        raise LockHeld(f"Could not lock {path}: it keeps being replaced.")
+        raise LockHeld(said("lock.replaced", path=path))
     try:
         yield
     finally:
@@ -143,4 +139,9 @@ def try_standalone_lock(config_dir: Path, address: str, port: int) -> LineageLoc
     ensure_dir(directory)
     label = "".join(c if c.isalnum() or c in ".-" else "_" for c in address) or "any"
     path = directory / f"standalone-{label}-{port}.lock"
-    return acquire(path, f"port {port} ({address or 'all addresses'})", blocking=False)
+    what = (
+        said("lock.what.port", port=port, address=address)
+        if address
+        else said("lock.what.port_any", port=port)
+    )
+    return acquire(path, what, blocking=False)

@@ -30,6 +30,7 @@ from certsmith.storage.lineage import CONF_FORMAT_VERSION, MAX_NAME_SUFFIX
 from certsmith.storage.lineage_model import Lineage, check_lineage_name
 from certsmith.storage.renewal_conf import RenewalConf, Value
 from certsmith.storage.renewal_state import QuickEntry, RenewalState
+from certsmith.wording import said
 
 if TYPE_CHECKING:  # `cryptography` is imported when a certificate is read, as in lineage.py
     from certsmith.crypto import PrivateKey
@@ -72,7 +73,7 @@ class MemoryLease:
 
     def refresh(self) -> None:
         if self._lock is None:
-            raise LockHeld(f"The lock of certificate {self.name!r} was released.")
+            raise LockHeld(said("lock.released_certificate", name=repr(self.name)))
 
     def release(self) -> None:
         lock, self._lock = self._lock, None
@@ -107,13 +108,13 @@ class MemoryLineageStore:
         check_lineage_name(name)
         entry = self._lineages.get(name)
         if entry is None:
-            raise LineageCorrupt(f"No certificate named {name!r} exists.")
+            raise LineageCorrupt(said("storage.no_certificate", name=repr(name)))
         return entry
 
     def _deployed(self, name: str) -> tuple[_Entry, _Version]:
         entry = self._entry(name)
         if not entry.deployed:
-            raise LineageCorrupt(f"Lineage {name!r} has no complete version to deploy.")
+            raise LineageCorrupt(said("storage.no_complete_version", name=repr(name)))
         return entry, entry.versions[entry.deployed - 1]
 
     def names(self) -> list[str]:
@@ -196,7 +197,7 @@ class MemoryLineageStore:
         old = self._lineages.get(name)
         if key_pem is None:
             if old is None or not old.deployed:
-                raise UsageError(f"A new certificate {name!r} needs a private key.")
+                raise UsageError(said("storage.new_needs_key", name=repr(name)))
             key_pem = old.versions[old.deployed - 1].key
         fullchain_pem = fullchain_pem if fullchain_pem is not None else cert_pem + chain_pem
         check_pair(key_pem, cert_pem, fullchain_pem)
@@ -239,7 +240,7 @@ class MemoryLineageStore:
         with self._guard:
             lock = self._locks.setdefault(name, threading.Lock())
         if not lock.acquire(blocking, max(0.0, timeout) if blocking else -1):
-            raise LockHeld(f"Another certsmith task is working on certificate {name!r}.")
+            raise LockHeld(said("lock.task_busy", name=repr(name)))
         return MemoryLease(lock, name)
 
     def available_name(self, preferred: str) -> str:
@@ -250,7 +251,7 @@ class MemoryLineageStore:
             candidate = f"{preferred}-{count:04d}"
             if candidate not in self._lineages:
                 return candidate
-        raise StorageError(f"No free certificate name derived from {preferred!r}.")
+        raise StorageError(said("storage.no_free_name", name=repr(preferred)))
 
 
 def _json_copy(data: dict[str, Any]) -> dict[str, Any]:
@@ -276,7 +277,7 @@ class MemoryAccountStore:
     def load(self, server: str, ident: str) -> StoredAccount:
         account = self._accounts.get((server_folder(server), ident))
         if account is None:
-            raise StorageError(f"No account {ident} is stored for {server}.")
+            raise StorageError(said("storage.no_account", ident=ident, server=server))
         return replace(account, body=_json_copy(account.body), meta=_json_copy(account.meta))
 
     def save(
@@ -316,7 +317,7 @@ class MemoryAccountStore:
 
     def delete(self, server: str, ident: str) -> None:
         if self._accounts.pop((server_folder(server), ident), None) is None:
-            raise StorageError(f"No account {ident} is stored for {server}.")
+            raise StorageError(said("storage.no_account", ident=ident, server=server))
         self._pending.pop((server_folder(server), ident), None)
 
     def save_pending_key(self, server: str, ident: str, key: PrivateKey) -> None:

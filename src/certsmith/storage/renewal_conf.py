@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from certsmith.errors import LineageCorrupt
+from certsmith.wording import said
 
 Value = str | list[str]
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
@@ -118,7 +119,7 @@ class RenewalConf:
         """The live path of ``kind`` (cert, privkey, chain, fullchain). Raises LineageCorrupt."""
         value = self.root.get_str(kind)
         if not value:
-            raise LineageCorrupt(f"The renewal configuration has no {kind} path.")
+            raise LineageCorrupt(said("storage.conf.no_path", kind=kind))
         return value
 
     # --- text -------------------------------------------------------------------------------
@@ -139,11 +140,15 @@ class RenewalConf:
                 depth = len(section_match.group(1))
                 name = _unquote_key(section_match.group(2))
                 if depth != len(section_match.group(3)) or depth > len(stack) or not name:
-                    raise LineageCorrupt(f"Line {number}: bad section header {stripped!r}.")
+                    raise LineageCorrupt(
+                        said("storage.conf.bad_section", number=number, line=repr(stripped))
+                    )
                 del stack[depth:]
                 parent = stack[-1]
                 if name in parent.sections or name in parent.values:
-                    raise LineageCorrupt(f"Line {number}: duplicate section {name!r}.")
+                    raise LineageCorrupt(
+                        said("storage.conf.duplicate_section", number=number, name=repr(name))
+                    )
                 parent.sections[name] = ConfSection()
                 parent.comments[name] = pending
                 pending = []
@@ -151,15 +156,21 @@ class RenewalConf:
                 continue
             key_match = _KEY_RE.match(stripped)
             if not key_match:
-                raise LineageCorrupt(f"Line {number}: expected 'key = value', got {stripped!r}.")
+                raise LineageCorrupt(
+                    said("storage.conf.not_key_value", number=number, line=repr(stripped))
+                )
             key = _unquote_key(key_match.group(1).strip())
             try:
                 value, inline = parse_value(key_match.group(2))
             except ValueError as exc:
-                raise LineageCorrupt(f"Line {number}: {exc}") from None
+                raise LineageCorrupt(
+                    said("storage.conf.bad_value", number=number, reason=exc)
+                ) from None
             section = stack[-1]
             if key in section.values:
-                raise LineageCorrupt(f"Line {number}: duplicate key {key!r}.")
+                raise LineageCorrupt(
+                    said("storage.conf.duplicate_key", number=number, setting=repr(key))
+                )
             section.values[key] = value
             if pending:
                 section.comments[key] = pending
