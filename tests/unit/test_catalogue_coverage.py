@@ -207,18 +207,6 @@ def test_said_fills_the_english_template_and_survives_a_missing_value() -> None:
 STILL_ENGLISH = {
     "challenges/dns01/persist.py": 1,  # a solver handed another type: a bug, not a user's
     "challenges/dns01/solver.py": 2,  # the same, and settle() before present()
-    "installers/__init__.py": 3,
-    "installers/apache/installer.py": 8,
-    "installers/apache/layout.py": 7,
-    "installers/apache/solver.py": 6,
-    "installers/checkpoints.py": 3,
-    "installers/nginx/control.py": 2,
-    "installers/nginx/http01.py": 2,
-    "installers/nginx/installer.py": 2,
-    "installers/nginx/parse.py": 4,
-    "installers/nginx/plan.py": 3,
-    "installers/nginx/spans.py": 4,
-    "notify/config.py": 14,
     "renewal/account.py": 1,  # a full disk (storage/pending.py's describe_os_error)
 }
 

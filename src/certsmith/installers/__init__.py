@@ -37,6 +37,7 @@ from pathlib import Path
 from certsmith.errors import UsageError
 from certsmith.installers.checkpoints import Checkpoints
 from certsmith.renewal.install import Installer, InstallerFactory
+from certsmith.wording import said
 
 __all__ = [
     "CHECKPOINT_FOLDER",
@@ -65,11 +66,11 @@ def make_installer(name: str, options: Mapping[str, str]) -> Installer:
     imported only when asked for, so ``renew`` without installers imports neither."""
     module_name = _SERVERS.get(name)
     if module_name is None:
-        raise UsageError(f"Unknown installer {name!r}: certsmith installs into nginx or apache.")
+        raise UsageError(said("install.unknown", name=repr(name)))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"{name} support is not installed ({exc}).") from exc
+        raise UsageError(said("install.not_installed", name=name, error=str(exc))) from exc
     installer: Installer = module.make(options)
     return installer
 
@@ -89,7 +90,7 @@ def rollback(name: str, options: Mapping[str, str], checkpoints: int = 1) -> lis
     ``rollback --checkpoints N``). Returns what was undone, newest first; nothing to undo
     returns an empty list and reloads nothing."""
     if checkpoints < 1:
-        raise UsageError("--checkpoints must be a positive number.")
+        raise UsageError(said("install.checkpoints_positive"))
     installer = make_installer(name, options)
     restored = checkpoint_store(options).restore_last(checkpoints, server=name)
     if restored:

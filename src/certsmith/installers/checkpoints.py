@@ -42,6 +42,7 @@ from pathlib import Path
 from certsmith.errors import StorageError
 from certsmith.renewal.install import InstallError
 from certsmith.storage.files import fsync_dir
+from certsmith.wording import said
 
 __all__ = [
     "Checkpoint",
@@ -210,7 +211,7 @@ class Checkpoints:
             info = CheckpointInfo(number, self._clock(), server, note, False, ())
             _write_index(directory, info)
             return Checkpoint(directory, info)
-        raise StorageError(f"could not claim a new checkpoint folder under {self.root}")
+        raise StorageError(said("checkpoint.no_folder", root=self.root))
 
     def list(self) -> builtins.list[CheckpointInfo]:
         """Every checkpoint, oldest first (incomplete ones included, marked so)."""
@@ -261,10 +262,11 @@ def reload_or_undo(
         undone = "; ".join(checkpoint.info.note for checkpoint in edits)
         try:
             reload()
-            after = f"{server} was reloaded with the previous configuration"
+            after = said("checkpoint.reloaded_previous", server=server)
         except InstallError as again:
-            after = f"reloading the previous configuration failed too: {again}"
-        raise InstallError(f"{exc} certsmith undid its changes ({undone}); {after}.") from exc
+            after = said("checkpoint.reload_failed_too", error=str(again))
+        why = said("checkpoint.undone", error=str(exc), undone=undone, after=after)
+        raise InstallError(why) from exc
 
 
 def diff(checkpoint: Checkpoint) -> str:
@@ -313,7 +315,8 @@ def _read_index(directory: Path) -> CheckpointInfo:
             files=tuple(FileChange.from_json(item) for item in raw["files"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StorageError(f"checkpoint {directory} is unreadable: {exc}") from exc
+        why = said("checkpoint.unreadable", directory=directory, error=str(exc))
+        raise StorageError(why) from exc
 
 
 def _restore_files(directory: Path, info: CheckpointInfo) -> None:

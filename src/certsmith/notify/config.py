@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certsmith.errors import UsageError
+from certsmith.wording import said
 
 __all__ = [
     "NotifyConfig",
@@ -88,9 +89,9 @@ def parse_smtp_server(text: str) -> tuple[str, int]:
     host, sep, port_text = text.strip().rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"--smtp {text!r}: expected HOST:PORT, e.g. smtp.example.com:587")
+        raise UsageError(said("notify.config.smtp_form", text=repr(text)))
     if any(c.isspace() or c in "/@" for c in host):
-        raise UsageError(f"--smtp {text!r}: {host!r} is not a host name")
+        raise UsageError(said("notify.config.smtp_host", text=repr(text), host=repr(host)))
     return host, int(port_text)
 
 
@@ -99,51 +100,47 @@ def check_address(value: str, what: str) -> str:
     value = value.strip()
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or any(c in value for c in "\r\n<>,; \t"):
-        raise UsageError(f"{what} {value!r} is not a mail address (name@example.com)")
+        raise UsageError(said("notify.config.not_address", what=what, value=repr(value)))
     return value
 
 
 def check_webhook_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--webhook {url!r}: expected an http:// or https:// URL")
+        raise UsageError(said("notify.config.webhook_scheme", url=repr(url)))
     if any(c.isspace() for c in url.strip()):
-        raise UsageError(f"--webhook {url!r}: a URL has no spaces")
+        raise UsageError(said("notify.config.webhook_spaces", url=repr(url)))
     return url.strip()
 
 
 def _text(table: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
     value = table.get(key, default)
     if not isinstance(value, str) or not value:
-        raise UsageError(f"{where}: {key} must be a non-empty string")
+        raise UsageError(said("notify.config.not_text", where=where, field=key))
     return value
 
 
 def _smtp(table: Any, where: str) -> SmtpSettings:
     if not isinstance(table, dict):
-        raise UsageError(f"{where}: [smtp] must be a table")
+        raise UsageError(said("notify.config.smtp_table", where=where))
     port = table.get("port")
     if not isinstance(port, int) or not 0 < port < 65536:
-        raise UsageError(f"{where}: smtp.port must be a port number")
+        raise UsageError(said("notify.config.smtp_port", where=where))
     to = table.get("mail_to")
     if isinstance(to, str):
         to = [to]
     if not isinstance(to, list) or not to or not all(isinstance(a, str) for a in to):
-        raise UsageError(f"{where}: smtp.mail_to must be a list of addresses")
+        raise UsageError(said("notify.config.smtp_mail_to", where=where))
     try:
         security = SmtpSecurity(table.get("security", "starttls"))
     except ValueError:
-        raise UsageError(f"{where}: smtp.security must be starttls, tls or none") from None
+        raise UsageError(said("notify.config.smtp_security", where=where)) from None
     creds = table.get("credentials")
     if creds is not None and not isinstance(creds, str):
-        raise UsageError(f"{where}: smtp.credentials must be a path")
+        raise UsageError(said("notify.config.smtp_credentials", where=where))
     host = _text(table, "host", where)
     if creds and security is SmtpSecurity.NONE and not on_this_machine(host):
-        raise UsageError(
-            f"{where}: smtp.security = none would send the password of smtp.credentials to "
-            f"{host} in clear text; use starttls or tls (none with credentials is allowed only "
-            "for a server on this machine)"
-        )
+        raise UsageError(said("notify.config.clear_text_password", where=where, host=host))
     return SmtpSettings(
         host=host,
         port=port,
@@ -164,11 +161,11 @@ def on_this_machine(host: str) -> bool:
 
 def _webhook(table: Any, where: str) -> WebhookSettings:
     if not isinstance(table, dict):
-        raise UsageError(f"{where}: [webhook] must be a table")
+        raise UsageError(said("notify.config.webhook_table", where=where))
     try:
         kind = WebhookFormat(table.get("format", "json"))
     except ValueError:
-        raise UsageError(f"{where}: webhook.format must be json, slack or ntfy") from None
+        raise UsageError(said("notify.config.webhook_format", where=where)) from None
     return WebhookSettings(check_webhook_url(_text(table, "url", where)), kind)
 
 

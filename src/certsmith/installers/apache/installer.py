@@ -38,6 +38,7 @@ from certsmith.installers.checkpoints import (
     reload_or_undo,
 )
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["OPTIONS_FILE", "ApacheInstaller", "make"]
 
@@ -102,7 +103,7 @@ class ApacheInstaller:
                     self._enhancement(enhancement, domains)[1](checkpoint)
                 return diff(checkpoint)
             except OSError as exc:
-                raise InstallError(f"{exc} (the configuration was left as it was)") from exc
+                raise InstallError(said("install.left_as_was", error=str(exc))) from exc
             finally:
                 checkpoint.restore()
 
@@ -129,14 +130,11 @@ class ApacheInstaller:
                 edit(checkpoint)
                 problem = self.ctl.configtest() if checkpoint.info.files else None
                 if problem is not None:
-                    raise InstallError(
-                        f"apachectl configtest failed after certsmith's change ({note}), so "
-                        f"the configuration was restored: {problem}"
-                    )
+                    raise InstallError(said("apache.configtest_failed", note=note, problem=problem))
             except BaseException as exc:
                 checkpoint.restore()
                 if isinstance(exc, CertsmithError | OSError) and not isinstance(exc, InstallError):
-                    raise InstallError(f"{exc} (the configuration was left as it was)") from exc
+                    raise InstallError(said("install.left_as_was", error=str(exc))) from exc
                 raise
             if checkpoint.info.files:
                 checkpoint.commit()
@@ -160,19 +158,13 @@ class ApacheInstaller:
         if not missing:
             return config
         if not self.options.handle_modules:
-            raise InstallError(
-                f"Apache module(s) {', '.join(missing)} are not enabled and "
-                "--apache-handle-modules is off: enable them (a2enmod) and run again."
-            )
+            raise InstallError(said("apache.modules_off", modules=", ".join(missing)))
         for name in missing:
             enable_module(self.options.server_root, name, checkpoint.save_original)
         config = self.parse()
         still = [n for n in missing if _MODULE_IDS[n] not in config.loaded_modules()]
         if still:
-            raise InstallError(
-                f"Apache still does not load {', '.join(still)} after enabling "
-                "it in mods-enabled/ (is mods-enabled/ included?)."
-            )
+            raise InstallError(said("apache.modules_still", modules=", ".join(still)))
         return config
 
     # -- deploy -------------------------------------------------------------------------------
@@ -193,9 +185,7 @@ class ApacheInstaller:
                 plain = best_matches(vhosts, name, self.options.http_port, ssl=False)
                 if not plain:
                     raise InstallError(
-                        f"No Apache <VirtualHost> on port {self.options.http_port} or with "
-                        f"SSLEngine on serves {name}: add ServerName {name} (or a ServerAlias) "
-                        "to the site's virtual host and run again."
+                        said("apache.no_vhost_deploy", port=self.options.http_port, name=name)
                     )
                 for vhost in plain:
                     self._add_ssl_vhost(checkpoint, config, vhost, live)
@@ -269,8 +259,11 @@ class ApacheInstaller:
                 targets.setdefault((vhost.path, vhost.node.start), (vhost, []))[1].append(name)
         if not targets:
             raise InstallError(
-                f"No Apache <VirtualHost> on port {self.options.http_port} serves "
-                f"{', '.join(domains)}: there is nothing to redirect."
+                said(
+                    "apache.no_vhost_redirect",
+                    port=self.options.http_port,
+                    names=", ".join(domains),
+                )
             )
         splices = edits.Splices()
         for vhost, names in targets.values():
@@ -299,10 +292,7 @@ class ApacheInstaller:
 def _known(enhancements: Sequence[str]) -> None:
     unknown = [e for e in enhancements if e not in ("redirect", "hsts", "uir")]
     if unknown:
-        raise InstallError(
-            f"The apache installer does not know the {unknown[0]!r} "
-            "enhancement (it knows redirect, hsts and uir)."
-        )
+        raise InstallError(said("apache.unknown_enhancement", enhancement=repr(unknown[0])))
 
 
 def _listens(config: ApacheConfig, port: int) -> bool:

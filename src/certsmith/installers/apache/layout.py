@@ -33,6 +33,7 @@ from pathlib import Path
 
 from certsmith.errors import UsageError
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["ApacheOptions", "Ctl", "enable_module", "enable_site"]
 
@@ -55,9 +56,9 @@ def _port(options: Mapping[str, str], key: str, default: int) -> int:
     try:
         port = int(str(value))
     except ValueError:
-        raise UsageError(f"{key} = {value!r} is not a port number") from None
+        raise UsageError(said("install.option_not_port", option=key, value=repr(value))) from None
     if not 0 < port < 65536:
-        raise UsageError(f"{key} = {port} is not a port number")
+        raise UsageError(said("install.option_not_port", option=key, value=port))
     return port
 
 
@@ -130,12 +131,12 @@ class Ctl:
         try:
             return self.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)
         except FileNotFoundError:
-            raise InstallError(
-                f"{self.command} was not found; pass --apache-ctl with the path of apachectl."
-            ) from None
+            raise InstallError(said("apache.ctl_missing", command=self.command)) from None
         except subprocess.TimeoutExpired:
             raise InstallError(
-                f"{' '.join(argv)} did not finish within {self.timeout:.0f}s."
+                said(
+                    "install.command_timeout", command=" ".join(argv), seconds=f"{self.timeout:.0f}"
+                )
             ) from None
 
     def configtest(self) -> str | None:
@@ -148,8 +149,8 @@ class Ctl:
     def graceful(self) -> None:
         done = self._call("-k", "graceful")
         if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip()[-2000:]
-            raise InstallError(f"Apache did not reload ({self.command} -k graceful): {said}")
+            output = (done.stderr or done.stdout).strip()[-2000:]
+            raise InstallError(said("apache.reload_failed", command=self.command, output=output))
 
 
 def _relative_link(link: Path, target: Path, save: Callable[[Path], None]) -> bool:
@@ -167,9 +168,9 @@ def enable_module(root: Path, module: str, save: Callable[[Path], None], depth: 
     available = root / "mods-available"
     load = available / f"{module}.load"
     if not load.is_file():
-        raise InstallError(f"Apache module {module} is not in {available} (is it installed?).")
+        raise InstallError(said("apache.module_missing", module=module, available=available))
     if depth > MAX_DEPENDS:
-        raise InstallError(f"Apache module {module}: its '# Depends:' lines loop.")
+        raise InstallError(said("apache.module_depends_loop", module=module))
     changed = False
     for line in load.read_text(errors="replace").splitlines():
         if line.lower().startswith("# depends:"):

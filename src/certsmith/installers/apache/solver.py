@@ -39,6 +39,7 @@ from certsmith.installers.apache.layout import ApacheOptions, Ctl
 from certsmith.installers.apache.parser import ApacheConfig, ConfFile
 from certsmith.installers.apache.vhosts import VirtualHost, best_matches, find_vhosts
 from certsmith.installers.checkpoints import atomic_replace
+from certsmith.wording import said
 
 __all__ = ["ApacheHttp01Solver"]
 
@@ -107,11 +108,21 @@ class ApacheHttp01Solver:
 
     async def present(self, task: ChallengeTask) -> None:
         if task.challenge_type != self.challenge_type:
-            raise SolverError(f"the apache authenticator cannot answer {task.challenge_type}")
+            raise SolverError(
+                said(
+                    "challenge.cannot_answer",
+                    solver=said("apache.solver_name"),
+                    kind=task.challenge_type,
+                )
+            )
         if not is_safe_token(task.token):
-            raise SolverError(f"refusing unsafe http-01 token {task.token[:40]!r}")
+            raise SolverError(
+                said("challenge.unsafe_token", kind="http-01", token=repr(task.token[:40]))
+            )
         if task.identifier.is_wildcard:
-            raise SolverError(f"http-01 cannot validate wildcard {task.identifier}")
+            raise SolverError(
+                said("challenge.no_wildcard", kind="http-01", name=str(task.identifier))
+            )
         await asyncio.to_thread(self._write_response, task)
 
     async def settle(self, tasks: list[ChallengeTask]) -> None:
@@ -151,7 +162,7 @@ class ApacheHttp01Solver:
             atomic_replace(path, task.key_authorization.encode(), mode=0o644)
         except OSError as exc:
             raise SolverError(
-                f"cannot write the http-01 response for {task.identifier}: {exc}"
+                said("apache.http01_cannot_write", name=str(task.identifier), error=str(exc))
             ) from exc
         self._tasks[task.token] = task
 
@@ -168,10 +179,7 @@ class ApacheHttp01Solver:
                 v for v in vhosts if v.on_port(port) and not v.ssl
             ]
             if not matches:
-                raise SolverError(
-                    f"No Apache <VirtualHost> listens for plain HTTP on port {port}, so Apache "
-                    f"cannot answer the http-01 challenge for {name}."
-                )
+                raise SolverError(said("apache.http01_no_vhost", port=port, name=name))
             self._check_at[name] = _local_address(config, matches[0], port)
             for vhost in matches:
                 found[_key(vhost)] = vhost
@@ -210,7 +218,7 @@ class ApacheHttp01Solver:
             for path, data in originals.items():
                 atomic_replace(path, data)
                 self._inserted.pop(path, None)
-            raise SolverError(f"Apache rejected the temporary http-01 configuration: {problem}")
+            raise SolverError(said("apache.http01_rejected", problem=problem))
         self._included.update(_key(v) for v in vhosts)
         try:
             ctl.graceful()

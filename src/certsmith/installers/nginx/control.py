@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["Runner", "check", "nginx_command", "reload", "run_command"]
 
@@ -41,13 +42,11 @@ def check(run: Runner, ctl: str, main: Path, doing: str) -> None:
     status, stderr = run(nginx_command(ctl, main, "-t"))
     if status != 0:
         complaint = " ".join(line for line in stderr.splitlines() if "[emerg]" in line)
-        raise InstallError(
-            f"nginx rejected the configuration after {doing} "
-            f"({complaint or stderr.strip() or f'exit status {status}'}); it was restored."
-        )
+        complaint = complaint or stderr.strip() or f"exit status {status}"
+        raise InstallError(said("nginx.rejected", doing=doing, complaint=complaint))
 
 
 def reload(run: Runner, ctl: str, main: Path) -> None:
     status, stderr = run(nginx_command(ctl, main, "-s", "reload"))
     if status != 0:
-        raise InstallError(f"nginx could not be reloaded ({stderr.strip() or status}).")
+        raise InstallError(said("nginx.reload_failed", detail=stderr.strip() or status))

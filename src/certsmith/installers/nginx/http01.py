@@ -29,6 +29,7 @@ from certsmith.installers.checkpoints import Checkpoint
 from certsmith.installers.nginx.edits import insert_lines
 from certsmith.installers.nginx.parse import NginxConfig, best_match
 from certsmith.installers.nginx.plan import Plan
+from certsmith.wording import said
 
 __all__ = ["NginxHttp01", "PendingChallenges", "Site"]
 
@@ -84,7 +85,7 @@ class NginxHttp01:
 
     async def present(self, task: ChallengeTask) -> None:
         if not is_safe_token(task.token) or not _KEY_AUTHORIZATION.match(task.key_authorization):
-            raise SolverError(f"refusing an unsafe http-01 token for {task.identifier.value}")
+            raise SolverError(said("nginx.unsafe_token", name=task.identifier.value))
         with self.installer.lock:
             self._pending.tasks[task.token] = task
 
@@ -110,7 +111,7 @@ class NginxHttp01:
                 installer.reload_config()
             except BaseException as exc:
                 self._restore()
-                raise SolverError(f"nginx could not serve the http-01 challenges: {exc}") from exc
+                raise SolverError(said("nginx.http01_failed", error=str(exc))) from exc
 
     def _write(self, checkpoint: Checkpoint) -> None:
         installer = self.installer

@@ -35,6 +35,7 @@ from certsmith.installers.nginx.http01 import NginxHttp01, PendingChallenges
 from certsmith.installers.nginx.parse import NginxConfig, load_config
 from certsmith.installers.nginx.plan import Plan, plan_deploy, plan_enhancement
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["TLS_SETTINGS_NAME", "NginxInstaller", "NginxOptions"]
 
@@ -48,7 +49,7 @@ def _number(options: Mapping[str, str], key: str, default: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise UsageError(f"{key} = {raw!r} is not a number.") from None
+        raise UsageError(said("install.option_not_number", option=key, value=repr(raw))) from None
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class NginxInstaller:
         try:
             cert, key = Path(live["fullchain"]), Path(live["privkey"])
         except KeyError as exc:
-            raise InstallError(f"the lineage has no live {exc.args[0]} file") from None
+            raise InstallError(said("nginx.no_live_file", name=exc.args[0])) from None
         return plan_deploy(
             self.load(),
             domains,

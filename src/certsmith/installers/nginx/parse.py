@@ -23,6 +23,7 @@ import crossplane  # type: ignore[import-untyped]
 
 from certsmith.installers.nginx.spans import Node, parse_spans
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["Directive", "Listen", "NginxConfig", "ServerBlock", "best_match", "load_config"]
 
@@ -96,8 +97,12 @@ class NginxConfig:
             node = children[index]
         if node is None or node.name != directive.name or node.line != directive.line:
             raise InstallError(
-                f"{directive.file}:{directive.line}: certsmith could not locate the "
-                f"'{directive.name}' directive exactly; the file was not changed."
+                said(
+                    "nginx.locate_failed",
+                    file=directive.file,
+                    line=directive.line,
+                    directive=directive.name,
+                )
             )
         return node
 
@@ -105,15 +110,17 @@ class NginxConfig:
 def load_config(main: Path) -> NginxConfig:
     """Parse ``main`` and every file it includes; InstallError when nginx would not read it."""
     if not main.is_file():
-        raise InstallError(
-            f"nginx's main configuration {main} does not exist (--nginx-server-root)."
-        )
+        raise InstallError(said("nginx.no_main", main=main))
     payload = crossplane.parse(str(main), check_ctx=False, check_args=False, comments=False)
     if payload["status"] != "ok":
         first = payload["errors"][0]
         raise InstallError(
-            f"nginx configuration {first.get('file')}:{first.get('line')} cannot be parsed "
-            f"({first.get('error')}); nothing was changed."
+            said(
+                "nginx.unparsable",
+                file=first.get("file"),
+                line=first.get("line"),
+                error=first.get("error"),
+            )
         )
     configs: list[dict[str, Any]] = payload["config"]
     files = [Path(c["file"]) for c in configs]
@@ -126,7 +133,7 @@ def load_config(main: Path) -> NginxConfig:
                 if directive.name == "server" and block is not None:
                     servers.append(_server(configs, directive, block))
     if http is None:
-        raise InstallError(f"{main} has no http {{ }} block; certsmith has nothing to edit.")
+        raise InstallError(said("nginx.no_http_block", main=main))
     return NginxConfig(main, files, servers, http)
 
 

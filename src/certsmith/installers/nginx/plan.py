@@ -31,6 +31,7 @@ from certsmith.installers.nginx.edits import (
 from certsmith.installers.nginx.parse import Directive, NginxConfig, ServerBlock, best_match
 from certsmith.installers.nginx.spans import Node
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["ACME_EXEMPTION", "ENHANCEMENTS", "Plan", "plan_deploy", "plan_enhancement"]
 
@@ -106,10 +107,7 @@ def plan_deploy(
             continue
         plain = _plain_block(config, domain, http_port)
         if plain is None:
-            raise InstallError(
-                f"No nginx server block has server_name {domain}; add it to the site's "
-                "server block and install again."
-            )
+            raise InstallError(said("nginx.no_server_block", domain=domain))
         if plan.first_time(plain):
             _add_tls_copy(plan, plain, cert, key, tls_settings, https_port)
     return plan
@@ -185,7 +183,7 @@ def plan_enhancement(
             if plan.first_time(ssl_block):
                 _add_header(plan, ssl_block, *ENHANCEMENTS[enhancement])
         else:
-            raise InstallError(f"nginx has no enhancement {enhancement!r} (redirect, hsts, uir).")
+            raise InstallError(said("nginx.unknown_enhancement", enhancement=repr(enhancement)))
     for tls, names in redirect_only.values():
         _add_redirect_block(plan, tls, names, http_port, https_port)
     return plan
@@ -194,9 +192,7 @@ def plan_enhancement(
 def _tls_block(config: NginxConfig, domain: str) -> ServerBlock:
     block = best_match([b for b in config.servers if b.ssl], domain)
     if block is None:
-        raise InstallError(
-            f"No TLS nginx server block serves {domain}; install a certificate first."
-        )
+        raise InstallError(said("nginx.no_tls_block", domain=domain))
     return block
 
 

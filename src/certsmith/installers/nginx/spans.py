@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from certsmith.renewal.install import InstallError
+from certsmith.wording import said
 
 __all__ = ["Node", "parse_spans"]
 
@@ -67,7 +68,9 @@ def _tokens(text: str, filename: str) -> list[_Token]:
                 value.append(text[i])
                 i += 1
             if i >= n:
-                raise InstallError(f"{filename}:{start_line}: unterminated quoted string")
+                raise InstallError(
+                    said("nginx.unterminated_quote", filename=filename, line=start_line)
+                )
             i += 1
             tokens.append(_Token("".join(value), start, i, start_line, True))
         else:
@@ -98,13 +101,17 @@ def parse_spans(text: str, filename: str = "<config>") -> list[Node]:
         siblings, parent = stack[-1]
         if token.text == "}":
             if pending or parent is None or parent.body is None:
-                raise InstallError(f"{filename}:{token.line}: unexpected '}}'")
+                raise InstallError(
+                    said("nginx.unexpected_brace", filename=filename, line=token.line)
+                )
             parent.body = (parent.body[0], token.start)
             parent.end = token.end
             stack.pop()
             continue
         if not pending:
-            raise InstallError(f"{filename}:{token.line}: unexpected '{token.text}'")
+            raise InstallError(
+                said("nginx.unexpected_token", filename=filename, line=token.line, token=token.text)
+            )
         first = pending[0]
         node = Node(first.text, [t.text for t in pending[1:]], first.start, token.end, first.line)
         siblings.append(node)
@@ -113,5 +120,5 @@ def parse_spans(text: str, filename: str = "<config>") -> list[Node]:
             node.body = (token.end, token.end)
             stack.append((node.children, node))
     if pending or len(stack) > 1:
-        raise InstallError(f"{filename}: unexpected end of file (a missing ';' or '}}')")
+        raise InstallError(said("nginx.unexpected_end", filename=filename))
     return root
