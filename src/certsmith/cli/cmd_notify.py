@@ -24,9 +24,9 @@ from certsmith.notify.config import (
     WebhookSettings,
     check_address,
     check_webhook_url,
-    on_this_machine,
     parse_config,
     parse_smtp_server,
+    password_in_clear,
     render_config,
 )
 from certsmith.storage.notify_files import NotifyFiles
@@ -63,7 +63,7 @@ def _smtp(options: NotifyOptions, console: Console) -> SmtpSettings | None:
     if settings.credentials is not None:
         from certsmith.challenges.dns01.contract import read_credentials, require
 
-        if settings.security is SmtpSecurity.NONE and not on_this_machine(host):
+        if password_in_clear(host, settings.security, has_credentials=True):
             raise UsageError(console.message("notify.setup.clear_text_password", host=host))
 
         values = read_credentials(settings.credentials)  # refuses a group/world-readable file

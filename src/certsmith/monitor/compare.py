@@ -27,6 +27,7 @@ from certsmith.renewal.check import ari_record
 from certsmith.renewal.policy import certificate_rng, decide, parse_renew_before_expiry
 from certsmith.storage.history import RunRecord
 from certsmith.storage.interface import Stores
+from certsmith.storage.renewal_conf import RenewalConf
 
 DAY = datetime.timedelta(days=1)
 
@@ -56,7 +57,7 @@ def read_lineage(stores: Stores, name: str, now: datetime.datetime) -> OnDisk | 
             cert.not_valid_before_utc,
             cert.not_valid_after_utc,
             now,
-            ari_window=_ari_window(stores, name, cert),
+            ari_window=_ari_window(stores, name, conf, cert),
             renew_before_expiry=parse_renew_before_expiry(before) if before else None,
             rng=certificate_rng(cert.serial_number),
         )
@@ -68,11 +69,11 @@ def read_lineage(stores: Stores, name: str, now: datetime.datetime) -> OnDisk | 
 
 
 def _ari_window(
-    stores: Stores, name: str, cert: x509.Certificate
+    stores: Stores, name: str, conf: RenewalConf, cert: x509.Certificate
 ) -> tuple[datetime.datetime, datetime.datetime] | None:
     """The CA's last suggested window for this very certificate, as `renew` last saw it, so
     `check` warns when `renew` should have acted (a CA's "renew now" included)."""
-    state = stores.states.load(name, stores.lineages.revision(name))
+    state = stores.states.load(name, stores.lineages.revision(name, conf))  # conf read once
     if state is None or state.serial != cert.serial_number:
         return None
     record = ari_record(state)

@@ -139,7 +139,7 @@ def _smtp(table: Any, where: str) -> SmtpSettings:
     if creds is not None and not isinstance(creds, str):
         raise UsageError(said("notify.config.smtp_credentials", where=where))
     host = _text(table, "host", where)
-    if creds and security is SmtpSecurity.NONE and not on_this_machine(host):
+    if password_in_clear(host, security, bool(creds)):
         raise UsageError(said("notify.config.clear_text_password", where=where, host=host))
     return SmtpSettings(
         host=host,
@@ -151,7 +151,13 @@ def _smtp(table: Any, where: str) -> SmtpSettings:
     )
 
 
-def on_this_machine(host: str) -> bool:
+def password_in_clear(host: str, security: SmtpSecurity, has_credentials: bool) -> bool:
+    """Whether a login would send its password unencrypted to another machine (security
+    ``none`` with credentials, to a host other than ``localhost`` or a loopback address)."""
+    return has_credentials and security is SmtpSecurity.NONE and not _on_this_machine(host)
+
+
+def _on_this_machine(host: str) -> bool:
     """``localhost`` or a loopback address: traffic to it never leaves the machine."""
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
